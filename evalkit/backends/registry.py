@@ -1,0 +1,67 @@
+"""Backend names -> the classes that implement them, imported only when used.
+
+A new backend is a new module plus one line here (or, outside evalkit, an entry point in the
+group ``evalkit.backends``, or ``backend: "package.module:Class"`` in the config).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from evalkit.errors import ConfigError, MissingExtra
+
+if TYPE_CHECKING:
+    from evalkit.backends.base import Backend
+
+BUILTIN: dict[str, str] = {
+    "ngram": "evalkit.backends.ngram:NgramBackend",
+}
+ENTRY_POINT_GROUP = "evalkit.backends"
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """What a backend may need from the project to build itself."""
+
+    root: Path  # the config file's folder: relative paths are resolved against it
+    cache_dir: Path
+    backend_for: Callable[[str], "Backend"]  # another model's backend, by name
+
+
+def _entry_points() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def known_backends() -> list[str]:
+    return sorted(set(BUILTIN) | set(_entry_points()))
+
+
+def _import(target: str, name: str):
+    module, _, attr = target.partition(":")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and not module.startswith(exc.name) and name in BUILTIN:
+            raise MissingExtra(exc.name, name) from None
+        raise ConfigError(f"backend '{name}': cannot import module '{module}' ({exc})") from None
+    try:
+        return getattr(mod, attr)
+    except AttributeError:
+        raise ConfigError(f"backend '{name}': module '{module}' has no '{attr}'") from None
+
+
+def backend_class(name: str) -> type["Backend"]:
+    """The class for a backend name, or for an explicit ``module:Class`` path."""
+    if name in BUILTIN:
+        return _import(BUILTIN[name], name)
+    plugins = _entry_points()
+    if name in plugins:
+        return _import(plugins[name], name)
+    if ":" in name:
+        return _import(name, name)
+    raise ConfigError(f"unknown backend '{name}' (known: {', '.join(known_backends())}, or 'module:Class')")

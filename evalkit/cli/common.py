@@ -1,0 +1,65 @@
+"""Options and helpers shared by the commands."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), default=None,
+    help="Project config (default: ./evalkit.yaml, else the built-in demo).",
+)
+suite_option = click.option("--suite", "suites", multiple=True, help="Suite to run (repeatable; default: all).")
+limit_option = click.option(
+    "--limit", type=click.IntRange(min=1), default=None,
+    help="SMOKE TESTS ONLY: the first N items of each task. Too few items for trustworthy statistics.",
+)
+no_cache_option = click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+
+
+def stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+def console(stderr: bool = False):
+    import sys
+
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Logs and CI pages are wide: do not squeeze tables into 80 columns there.
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, width=width)
+
+
+class RichProgress:
+    """A progress bar per task, on stderr (stdout stays clean for tables)."""
+
+    def __init__(self, model: str):
+        self.model = model
+
+    def task(self, label, total, done):
+        from contextlib import contextmanager
+
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        @contextmanager
+        def bar():
+            with Progress(
+                TextColumn(f"{self.model:>8} {label:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=console(stderr=True), transient=False,
+            ) as p:
+                tid = p.add_task(label, total=total, completed=done)
+                yield _Advance(p, tid)
+
+        return bar()
+
+
+class _Advance:
+    def __init__(self, progress, tid):
+        self.progress, self.tid = progress, tid
+
+    def advance(self, n: int) -> None:
+        self.progress.advance(self.tid, n)

@@ -1,0 +1,67 @@
+"""``evalkit``: the entry point. Subcommands are imported only when invoked, so that
+``evalkit --help`` answers at once."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+COMMANDS = {
+    "run": ("evalkit.cli.run:run", "Run one model on the suites and write a run directory."),
+    "compare": ("evalkit.cli.compare:compare", "Compare a base model with one or more fine-tunes, item by item."),
+    "ls": ("evalkit.cli.ls:ls", "List the configured models, suites and tasks."),
+    "validate": ("evalkit.cli.validate:validate", "Check the config and every task's data."),
+    "cache": ("evalkit.cli.cache:cache", "Inspect or clear the response cache."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, _, attr = COMMANDS[name][0].partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, help_) for name, (_, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="evalkit")
+def cli():
+    """evalkit: is the fine-tune better than its base, did it forget, is it cheaper?
+
+    With no evalkit.yaml in the current folder, the built-in demo project is used:
+    try `evalkit compare base ft`.
+    """
+
+
+def main(argv=None) -> int:
+    from evalkit.errors import EvalkitError
+
+    try:
+        rv = cli.main(args=argv, prog_name="evalkit", standalone_mode=False)
+    except EvalkitError as exc:
+        click.echo(f"evalkit: error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("evalkit: interrupted; answers so far are cached: run the same command to resume", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("evalkit: interrupted; answers so far are cached: run the same command to resume", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

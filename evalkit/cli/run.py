@@ -1,0 +1,39 @@
+"""``evalkit run MODEL``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from evalkit.cli.common import RichProgress, config_option, console, limit_option, no_cache_option, stamp, suite_option
+
+
+@click.command()
+@click.argument("model")
+@config_option
+@suite_option
+@limit_option
+@no_cache_option
+@click.option("--output", type=click.Path(path_type=Path), default=None, help="Run directory to write (default: evalkit-runs/...).")
+def run(model, config_path, suites, limit, no_cache, output):
+    """Run MODEL on the suites; write results.json and samples.jsonl."""
+    from evalkit.config import load_project
+    from evalkit.runner.run import RunOptions, run_models
+
+    project = load_project(config_path)
+    project.model(model)
+    options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
+    result = run_models(project, [model], options, RichProgress(model))[0]
+    out = output or Path("evalkit-runs") / f"{stamp()}-{model}"
+    result.write(out)
+    con = console()
+    for t in result.tasks:
+        if t.status == "skipped":
+            con.print(f"{t.task:<16} skipped: {t.reason}")
+            continue
+        vals = ", ".join(f"{k}={v.value:.4f}" if v.value is not None else f"{k}=-" for k, v in t.metrics.items())
+        err = f"  [yellow]{t.n_errors} errors[/yellow]" if t.n_errors else ""
+        con.print(f"{t.task:<16} n={t.n:<5} {vals}{err}")
+    con.print(f"wrote {out}")
+    return 0 if result.complete else 3

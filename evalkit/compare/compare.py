@@ -1,0 +1,168 @@
+"""Compare a base run with one or more candidate runs, task by task and item by item.
+
+Items are aligned by id (compare refuses when the ids differ); items that errored on either
+side are dropped from both, and counted. Every delta gets a paired bootstrap interval that
+resamples the same items for both models and recomputes corpus metrics on each resample.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from evalkit.errors import EvalkitError
+from evalkit.metrics.registry import make_metric
+from evalkit.results import RunResult, TaskResult
+
+
+class CompareError(EvalkitError):
+    """Runs that cannot be compared (different items, different tasks)."""
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    metric: str
+    higher_is_better: bool
+    base: float | None
+    ft: float | None
+    delta: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    se: float | None
+    n: int
+    fixed: int | None = None  # binary metrics: items base got wrong and ft right
+    broke: int | None = None
+
+    @property
+    def improved(self) -> bool | None:
+        """True/False when the interval excludes zero in either direction; None otherwise."""
+        if self.ci_low is None or self.ci_high is None:
+            return None
+        if self.ci_low > 0 or self.ci_high < 0:
+            return (self.ci_low > 0) == self.higher_is_better
+        return None
+
+
+@dataclass
+class TaskComparison:
+    task: str
+    suite: str
+    role: str
+    status: str  # ok | skipped
+    reason: str | None = None
+    n: int = 0
+    dropped: int = 0  # items dropped because either side errored
+    errors_base: int = 0
+    errors_ft: int = 0
+    prompt_tokens_base: float | None = None
+    prompt_tokens_ft: float | None = None
+    metrics: list[MetricComparison] = field(default_factory=list)
+
+
+@dataclass
+class Comparison:
+    base: str
+    candidate: str
+    tasks: list[TaskComparison]
+    seed: int
+    n_resamples: int
+    confidence: float
+    base_source: str | None = None
+    candidate_source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for t, td in zip(self.tasks, d["tasks"]):
+            for m, md in zip(t.metrics, td["metrics"]):
+                md["improved"] = m.improved
+        return d
+
+
+def _aligned(task: str, base: list[dict], ft: list[dict]) -> tuple[list[dict], list[dict]]:
+    b_ids = {s["id"]: s for s in base}
+    f_ids = {s["id"]: s for s in ft}
+    if set(b_ids) != set(f_ids):
+        only_b = sorted(set(b_ids) - set(f_ids))
+        only_f = sorted(set(f_ids) - set(b_ids))
+        raise CompareError(
+            f"task '{task}': base and candidate were scored on different items "
+            f"({len(only_b)} only in base{', e.g. ' + only_b[0] if only_b else ''}; "
+            f"{len(only_f)} only in candidate{', e.g. ' + only_f[0] if only_f else ''}); "
+            "run both on the same data and --limit"
+        )
+    order = [s["id"] for s in base]
+    return [b_ids[i] for i in order], [f_ids[i] for i in order]
+
+
+def _rng(seed: int, *parts: str) -> np.random.Generator:
+    # One stream per (task, metric): results do not depend on which other tasks ran.
+    return np.random.default_rng([seed, zlib.crc32("/".join(parts).encode())])
+
+
+def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, seed, task, n_resamples, confidence):
+    from evalkit.stats import mcnemar, paired_bootstrap
+
+    metric = make_metric(name)
+    sa = np.array([s["stats"][name] for s in b], dtype=float)
+    sb = np.array([s["stats"][name] for s in f], dtype=float)
+    base_v = float(metric.from_stats(sa.sum(axis=0)))
+    ft_v = float(metric.from_stats(sb.sum(axis=0)))
+    if len(b) < 2:
+        return MetricComparison(name, hib, base_v, ft_v, ft_v - base_v, None, None, None, None, len(b))
+    boot = paired_bootstrap(
+        sa, sb, metric.from_stats, n_resamples=n_resamples, rng=_rng(seed, task, name),
+        alpha=1 - confidence, groups=groups,
+    )
+    fixed = broke = None
+    if metric.binary:
+        mc = mcnemar(sa[:, 0], sb[:, 0])
+        fixed, broke = mc.fixed, mc.broke
+    return MetricComparison(
+        name, hib, base_v, ft_v, boot.delta, boot.ci_low, boot.ci_high, boot.p_value, boot.se, len(b), fixed, broke
+    )
+
+
+def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult, seed, n_resamples, confidence):
+    tc = TaskComparison(task=tb.task, suite=tb.suite, role=tb.role, status="ok")
+    if tb.status == "skipped" or tf.status == "skipped":
+        tc.status = "skipped"
+        tc.reason = "; ".join(f"{who}: {t.reason}" for who, t in (("base", tb), ("candidate", tf)) if t.reason)
+        return tc
+    b, f = _aligned(tb.task, base.samples_for(tb.task), ft.samples_for(tf.task))
+    tc.errors_base = sum(s["status"] == "error" for s in b)
+    tc.errors_ft = sum(s["status"] == "error" for s in f)
+    keep = [i for i in range(len(b)) if b[i]["status"] != "error" and f[i]["status"] != "error"]
+    tc.dropped = len(b) - len(keep)
+    b, f = [b[i] for i in keep], [f[i] for i in keep]
+    tc.n = len(b)
+    if b:
+        tc.prompt_tokens_base = sum(s["prompt_tokens"] for s in b) / len(b)
+        tc.prompt_tokens_ft = sum(s["prompt_tokens"] for s in f) / len(f)
+    groups = [s["group"] for s in b] if b and all(s.get("group") is not None for s in b) else None
+    for name, mv in tb.metrics.items():
+        if name not in tf.metrics:
+            continue
+        if not b:
+            tc.metrics.append(MetricComparison(name, mv.higher_is_better, None, None, None, None, None, None, None, 0))
+            continue
+        tc.metrics.append(compare_metric(name, mv.higher_is_better, b, f, groups, seed, tb.task, n_resamples, confidence))
+    return tc
+
+
+def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int = 10_000, confidence: float = 0.95) -> Comparison:
+    tasks = []
+    for tb in base.tasks:
+        tf = ft.task(tb.task)
+        if tf is None:
+            continue
+        tasks.append(compare_task(base, ft, tb, tf, seed, n_resamples, confidence))
+    if not tasks:
+        raise CompareError(f"'{base.model}' and '{ft.model}' share no task: nothing to compare")
+    return Comparison(
+        base=base.model, candidate=ft.model, tasks=tasks, seed=seed, n_resamples=n_resamples,
+        confidence=confidence, base_source=base.source, candidate_source=ft.source,
+    )

@@ -1,0 +1,216 @@
+"""The project config ``evalkit.yaml``: models, task files, suites, gates.
+
+Validated at the edge with pydantic (unknown keys rejected); every error names the file and
+line. When no config is found, the built-in demo project is used.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from evalkit.config_base import ModelConfigBase, StrictModel
+from evalkit.errors import ConfigError
+from evalkit.suites.spec import TaskSpec
+from evalkit.yamlio import Located, load_yaml
+
+CONFIG_NAME = "evalkit.yaml"
+
+
+class SuiteConfig(StrictModel):
+    role: Literal["target", "forgetting"] = Field("target", description="target tasks or forgetting probes")
+    description: str = ""
+    tasks: list[str] = Field(..., min_length=1)
+
+
+class ProjectFile(StrictModel):
+    seed: int = Field(1234, description="seed for every resampling; recorded in the results")
+    cache_dir: str | None = Field(None, description="response cache folder (default: the user cache)")
+    tasks: list[str] = Field(["tasks/*.yaml"], description="task YAML files or globs, relative to this file")
+    suites: dict[str, SuiteConfig] = Field(default_factory=dict)
+    default_suites: list[str] | None = Field(None, description="suites run when --suite is not given (default: all)")
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    gates: list[dict[str, Any]] = Field(default_factory=list)
+    bootstrap_resamples: int = Field(10_000, ge=100)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+
+
+def describe_validation_error(exc: ValidationError, model_cls) -> tuple[tuple, str]:
+    """(location, one-line message) for the first error, in words a user understands."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(sorted(model_cls.model_fields)) if len(loc) == 1 else ""
+        tail = f" (allowed: {allowed})" if allowed else ""
+        return loc, f"unknown key '{loc[-1]}'{tail}"
+    if kind == "missing":
+        return loc, f"missing required key '{loc[-1]}'"
+    where = ".".join(str(p) for p in loc)
+    msg = err["msg"].removeprefix("Value error, ")
+    return loc, f"{where}: {msg}" if where else msg
+
+
+def validate_located(model_cls, data: Any, located: Located, path: Path, prefix: tuple = ()):
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a mapping, got {type(data).__name__}", path=path, line=located.line(prefix))
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as exc:
+        loc, msg = describe_validation_error(exc, model_cls)
+        raise ConfigError(msg, path=path, line=located.line(prefix + loc)) from None
+
+
+def demo_dir() -> Path:
+    """The built-in demo: packaged as evalkit/_demo in a wheel, benchmarks/demo in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_demo", here.parent / "benchmarks" / "demo"):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    raise ConfigError("the built-in demo project is missing from this installation")
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("EVALKIT_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "evalkit"
+
+
+@dataclass
+class Project:
+    path: Path
+    file: ProjectFile
+    models: dict[str, ModelConfigBase]
+    tasks: dict[str, TaskSpec]
+    is_demo: bool = False
+    _backends: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def cache_dir(self) -> Path:
+        if self.file.cache_dir:
+            return (self.root / self.file.cache_dir).expanduser()
+        return default_cache_dir()
+
+    def model(self, name: str) -> ModelConfigBase:
+        if name not in self.models:
+            known = ", ".join(sorted(self.models)) or "none"
+            raise ConfigError(f"unknown model '{name}' (known: {known})", path=self.path)
+        return self.models[name]
+
+    def suite_names(self, requested: list[str] | None = None) -> list[str]:
+        names = requested or self.file.default_suites or list(self.file.suites)
+        for n in names:
+            if n not in self.file.suites:
+                known = ", ".join(sorted(self.file.suites)) or "none"
+                raise ConfigError(f"unknown suite '{n}' (known: {known})", path=self.path)
+        return names
+
+    def selected_tasks(self, suites: list[str] | None = None) -> list[tuple[str, TaskSpec]]:
+        """(suite name, task) for the requested suites, in config order."""
+        if not self.file.suites:
+            return [("all", t) for t in self.tasks.values()]
+        return [(s, self.tasks[t]) for s in self.suite_names(suites) for t in self.file.suites[s].tasks]
+
+    def role(self, suite: str) -> str:
+        return self.file.suites[suite].role if suite in self.file.suites else "target"
+
+    def backend(self, name: str):
+        """The backend for a named model, built once per project."""
+        if name not in self._backends:
+            from evalkit.backends.registry import BackendContext, backend_class
+
+            cfg = self.model(name)
+            cls = backend_class(cfg.backend)
+            ctx = BackendContext(root=self.root, cache_dir=self.cache_dir, backend_for=self.backend)
+            self._backends[name] = cls.create(cfg, ctx)
+        return self._backends[name]
+
+
+def find_config(explicit: str | Path | None) -> tuple[Path, bool]:
+    """The config to use: --config, else ./evalkit.yaml, else the demo. (path, is_demo)"""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.exists():
+            raise ConfigError("config file not found", path=path)
+        if path.is_dir():
+            path = path / CONFIG_NAME
+            if not path.is_file():
+                raise ConfigError(f"no {CONFIG_NAME} in this folder", path=path.parent)
+        return path, False
+    local = Path.cwd() / CONFIG_NAME
+    if local.is_file():
+        return local, False
+    return demo_dir() / CONFIG_NAME, True
+
+
+def _load_models(raw: dict, located: Located, path: Path) -> dict[str, ModelConfigBase]:
+    from evalkit.backends.registry import backend_class
+
+    models = {}
+    for name, entry in raw.items():
+        loc = ("models", name)
+        if not isinstance(entry, dict):
+            raise ConfigError(f"model '{name}' must be a mapping", path=path, line=located.line(loc))
+        if "backend" not in entry:
+            raise ConfigError(f"model '{name}': missing required key 'backend'", path=path, line=located.line(loc))
+        try:
+            cls = backend_class(str(entry["backend"]))
+        except ConfigError as exc:
+            raise ConfigError(f"model '{name}': {exc}", path=path, line=located.line(loc + ("backend",))) from None
+        entry = {"model": name, **entry}
+        cfg = validate_located(cls.Config, entry, located, path, loc)
+        if "{prompt}" not in cfg.template:
+            raise ConfigError(f"model '{name}': template must contain {{prompt}}", path=path, line=located.line(loc + ("template",)))
+        models[name] = cfg
+    return models
+
+
+def load_task(path: Path) -> TaskSpec:
+    located = load_yaml(path)
+    spec = validate_located(TaskSpec, located.data, located, path)
+    return spec.model_copy(update={"source": path.resolve()})
+
+
+def _load_tasks(patterns: list[str], root: Path, path: Path, located: Located) -> dict[str, TaskSpec]:
+    tasks: dict[str, TaskSpec] = {}
+    for i, pattern in enumerate(patterns):
+        matches = sorted(glob.glob(str(root / pattern)))
+        if not matches:
+            raise ConfigError(f"tasks: '{pattern}' matches no file", path=path, line=located.line(("tasks", i)))
+        for m in matches:
+            spec = load_task(Path(m))
+            if spec.name in tasks:
+                raise ConfigError(f"task name '{spec.name}' is defined twice (also in {tasks[spec.name].source})", path=m)
+            tasks[spec.name] = spec
+    return tasks
+
+
+def load_project(explicit: str | Path | None = None) -> Project:
+    path, is_demo = find_config(explicit)
+    located = load_yaml(path)
+    pf = validate_located(ProjectFile, located.data, located, path)
+    root = path.parent
+    tasks = _load_tasks(pf.tasks, root, path, located)
+    for sname, suite in pf.suites.items():
+        for i, t in enumerate(suite.tasks):
+            if t not in tasks:
+                raise ConfigError(
+                    f"suite '{sname}' names unknown task '{t}' (known: {', '.join(sorted(tasks))})",
+                    path=path,
+                    line=located.line(("suites", sname, "tasks", i)),
+                )
+    models = _load_models(pf.models, located, path)
+    return Project(path=path.resolve(), file=pf, models=models, tasks=tasks, is_demo=is_demo)

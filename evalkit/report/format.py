@@ -1,0 +1,37 @@
+"""Number formatting shared by every renderer."""
+
+from __future__ import annotations
+
+from evalkit.compare.compare import MetricComparison
+
+
+def num(x: float | None, digits: int = 3) -> str:
+    if x is None or x != x:
+        return "-"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}f}"
+
+
+def signed(x: float | None, digits: int = 3) -> str:
+    if x is None or x != x:
+        return "-"
+    return f"{x:+.{digits}f}"
+
+
+def interval(m: MetricComparison, digits: int = 3) -> str:
+    if m.ci_low is None:
+        return "-"
+    return f"[{signed(m.ci_low, digits)}, {signed(m.ci_high, digits)}]"
+
+
+def verdict_word(m: MetricComparison) -> str:
+    return {True: "better", False: "worse", None: "no clear difference"}[m.improved]
+
+
+def flips(m: MetricComparison) -> str:
+    return f"{m.fixed} / {m.broke}" if m.fixed is not None else "-"
+
+
+def direction(m: MetricComparison) -> str:
+    return "higher is better" if m.higher_is_better else "lower is better"

@@ -1,0 +1,114 @@
+"""Loading a task's JSONL into validated items, with a file:line error for every bad one."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+from evalkit.errors import DataError
+from evalkit.suites.spec import TaskSpec
+from evalkit.yamlio import iter_jsonl
+
+LETTERS = string.ascii_uppercase
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    line: int
+    record: dict[str, Any] = field(repr=False)
+    target: Any = None  # str (generate, classification), int index (multiple_choice)
+    choices: tuple[str, ...] = ()
+    text: str | None = None
+    group: str | None = None
+
+    def render(self, template: str) -> str:
+        return template.format_map(self.record)
+
+
+def _field(spec: TaskSpec, rec: dict, key: str | None, line: int, what: str):
+    if key not in rec:
+        raise DataError(
+            f"item has no field '{key}' (fields.{what} in {spec.source.name if spec.source else 'task'}; "
+            f"the item's fields are: {', '.join(sorted(rec)) or 'none'})",
+            path=spec.data_path,
+            line=line,
+        )
+    return rec[key]
+
+
+def _mc_target(spec: TaskSpec, raw, choices: tuple[str, ...], line: int) -> int:
+    if isinstance(raw, bool):
+        raw = None
+    if isinstance(raw, int) and 0 <= raw < len(choices):
+        return raw
+    if isinstance(raw, str):
+        if raw in choices:
+            return choices.index(raw)
+        if len(raw) == 1 and raw.upper() in LETTERS[: len(choices)]:
+            return LETTERS.index(raw.upper())
+        if raw.isdigit() and int(raw) < len(choices):
+            return int(raw)
+    raise DataError(
+        f"target {raw!r} is not a choice index (0-{len(choices) - 1}), letter or one of the choices",
+        path=spec.data_path,
+        line=line,
+    )
+
+
+def _make_item(spec: TaskSpec, line: int, rec: dict) -> Item:
+    f = spec.fields
+    item_id = str(_field(spec, rec, f.id, line, "id")) if f.id else str(line)
+    group = str(_field(spec, rec, f.group, line, "group")) if f.group else None
+    if spec.type == "perplexity":
+        text = _field(spec, rec, f.text, line, "text")
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f"field '{f.text}' must be a non-empty string", path=spec.data_path, line=line)
+        return Item(item_id, line, rec, text=text, group=group)
+    target = _field(spec, rec, f.target, line, "target")
+    choices: tuple[str, ...] = ()
+    if spec.type == "multiple_choice":
+        raw_choices = _field(spec, rec, f.choices, line, "choices")
+        if not isinstance(raw_choices, list) or len(raw_choices) < 2:
+            raise DataError(f"field '{f.choices}' must be a list of at least two choices", path=spec.data_path, line=line)
+        choices = tuple(str(c) for c in raw_choices)
+        target = _mc_target(spec, target, choices, line)
+    elif spec.type == "classification":
+        target = str(target)
+        if target not in spec.labels:
+            raise DataError(
+                f"label {target!r} is not in the task's labels ({', '.join(spec.labels)})", path=spec.data_path, line=line
+            )
+    else:
+        if isinstance(target, list):
+            target = [str(t) for t in target]
+        else:
+            target = str(target)
+    item = Item(item_id, line, rec, target=target, choices=choices, group=group)
+    try:
+        item.render(spec.prompt)
+    except KeyError as exc:
+        raise DataError(
+            f"the prompt uses {{{exc.args[0]}}} but the item has no field '{exc.args[0]}'", path=spec.data_path, line=line
+        ) from None
+    except (IndexError, ValueError) as exc:
+        raise DataError(f"the prompt template cannot be filled: {exc}", path=spec.data_path, line=line) from None
+    return item
+
+
+def load_items(spec: TaskSpec, limit: int | None = None) -> list[Item]:
+    """All items of a task (the first ``limit`` when given), validated."""
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    for line, rec in iter_jsonl(spec.data_path):
+        item = _make_item(spec, line, rec)
+        if item.id in seen:
+            raise DataError(f"duplicate id {item.id!r} (first on line {seen[item.id]})", path=spec.data_path, line=line)
+        seen[item.id] = line
+        items.append(item)
+        if limit is not None and len(items) >= limit:
+            break
+    if not items:
+        raise DataError("the dataset is empty: expected one JSON object per line", path=spec.data_path)
+    return items

@@ -1,0 +1,116 @@
+"""The task-type interface and the pieces every type shares: prompt formatting, answer
+extraction and normalisation."""
+
+from __future__ import annotations
+
+import re
+import string
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from evalkit.backends.base import GenerateRequest, Message, Request, RequestKind, Response
+from evalkit.metrics.base import Observation
+from evalkit.metrics.registry import metrics_for
+from evalkit.suites.items import Item
+from evalkit.suites.spec import TaskSpec
+
+
+class Unsupported(Exception):
+    """The backend lacks a request kind this task needs."""
+
+    def __init__(self, kind: RequestKind):
+        self.kind = kind
+        super().__init__(kind.value)
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """A model's own prompt handling: its system prompt and the template around each prompt."""
+
+    system_prompt: str | None = None
+    template: str = "{prompt}"
+
+    def user(self, prompt: str) -> str:
+        return self.template.replace("{prompt}", prompt)
+
+    def messages(self, prompt: str) -> tuple[Message, ...]:
+        msgs = [Message("system", self.system_prompt)] if self.system_prompt else []
+        return tuple(msgs + [Message("user", self.user(prompt))])
+
+    def text(self, prompt: str) -> str:
+        """The same prompt for a plain-text request (log-likelihood scoring)."""
+        return GenerateRequest(self.messages(prompt)).as_text()
+
+
+@dataclass(frozen=True)
+class Scored:
+    observation: Observation
+    response: Any  # what the model answered, for people to read
+    extra: dict[str, Any]
+
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans("", "", string.punctuation)
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def _canonical_number(m: re.Match) -> str:
+    raw = m.group(0).replace(",", "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return m.group(0)
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def normalize(text: str, steps: Sequence[str]) -> str:
+    """Apply normalisation steps in a fixed order, whatever order the task lists them in
+    (numbers before punctuation, so "1,000.0" becomes "1000" rather than "10000")."""
+    s = set(steps)
+    if "numbers" in s:
+        text = _NUMBER.sub(_canonical_number, text)
+    if "lower" in s:
+        text = text.lower()
+    if "punctuation" in s:
+        text = text.translate(_PUNCT)
+    if "articles" in s:
+        text = _ARTICLES.sub(" ", text)
+    if s & {"punctuation", "articles", "whitespace"}:
+        text = " ".join(text.split())
+    if "strip" in s:
+        text = text.strip()
+    return text
+
+
+def extract(text: str, pattern: str | None) -> tuple[str, bool]:
+    """(answer, whether the pattern matched). No pattern: the whole text."""
+    if pattern is None:
+        return text, True
+    m = re.search(pattern, text)
+    if m is None:
+        return "", False
+    return (m.group(1) if m.re.groups else m.group(0)), True
+
+
+class TaskType(ABC):
+    def __init__(self, spec: TaskSpec):
+        self.spec = spec
+        self.metrics = metrics_for(spec)
+
+    @abstractmethod
+    def method(self, supports: frozenset[RequestKind]) -> RequestKind:
+        """How this task will be scored on a backend; raise Unsupported when it cannot be."""
+
+    @abstractmethod
+    def requests(self, item: Item, fmt: PromptFormat, method: RequestKind) -> list[Request]: ...
+
+    @abstractmethod
+    def score(self, item: Item, responses: Sequence[Response], method: RequestKind) -> Scored: ...
+
+    def prompt_for_display(self, item: Item, fmt: PromptFormat) -> str:
+        return fmt.text(item.render(self.spec.prompt)) if self.spec.prompt else (item.text or "")
+
+    def reference(self, item: Item) -> Any:
+        return item.target

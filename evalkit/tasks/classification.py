@@ -1,0 +1,47 @@
+"""``type: classification`` over a fixed label set: like multiple choice with the labels as
+choices (log-likelihood when available, else generation matched to a label); accuracy and
+macro-F1."""
+
+from __future__ import annotations
+
+from evalkit.backends.base import GenerateRequest, RequestKind
+from evalkit.metrics.base import Observation
+from evalkit.tasks.base import Scored, normalize
+from evalkit.tasks.multiple_choice import MultipleChoiceTask
+
+
+class ClassificationTask(MultipleChoiceTask):
+    def choices(self, item):
+        return self.spec.labels
+
+    def gold(self, item) -> int:
+        return self.spec.labels.index(item.target)
+
+    def requests(self, item, fmt, method):
+        if method is RequestKind.GENERATE:
+            g = self.spec.generation
+            prompt = item.render(self.spec.prompt)
+            return [GenerateRequest(fmt.messages(prompt), max_tokens=min(g.max_tokens, 16), stop=tuple(g.stop) or ("\n",))]
+        return super().requests(item, fmt, method)
+
+    def _match_label(self, text: str) -> str | None:
+        said = normalize(text, ["lower", "punctuation", "strip"])
+        for label in self.spec.labels:
+            if said == normalize(label, ["lower", "punctuation", "strip"]):
+                return label
+        for label in self.spec.labels:  # a label mentioned first wins over none at all
+            if normalize(label, ["lower", "punctuation", "strip"]) in said.split():
+                return label
+        return None
+
+    def score(self, item, responses, method):
+        if method is RequestKind.LOGLIKELIHOOD:
+            pred_i, _, extra = self.pick(item, responses, method)
+            pred = self.spec.labels[pred_i]
+        else:
+            pred, extra = self._match_label(responses[0].text), {"generated": responses[0].text}
+        obs = Observation(prediction=pred, references=(item.target,), correct=pred == item.target)
+        return Scored(obs, pred, {**extra, "method": method.value})
+
+    def reference(self, item):
+        return item.target

@@ -1,0 +1,78 @@
+"""compare: alignment by item id, dropped errors, stored baselines, and the paired interval
+against an independent computation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from evalkit.compare.compare import CompareError, compare_runs
+from evalkit.config import load_project
+from evalkit.runner.run import RunOptions, run_model
+
+
+def test_compare_refuses_runs_on_different_items(project):
+    p = load_project(project)
+    base = run_model(p, "base", RunOptions(limit=10))
+    ft = run_model(p, "ft", RunOptions(limit=12))
+    with pytest.raises(CompareError, match="different items"):
+        compare_runs(base, ft, seed=1, n_resamples=200)
+
+
+def test_bootstrap_interval_agrees_with_the_paired_normal_interval(project):
+    p = load_project(project)
+    base, ft = run_model(p, "base"), run_model(p, "ft")
+    c = compare_runs(base, ft, seed=3, n_resamples=4000)
+    qa = next(t for t in c.tasks if t.task == "qa")
+    f1 = next(m for m in qa.metrics if m.metric == "f1")
+    d = np.array([f["metrics"]["f1"] - b["metrics"]["f1"] for b, f in zip(base.samples_for("qa"), ft.samples_for("qa"))])
+    assert f1.delta == pytest.approx(d.mean())
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    assert f1.ci_low == pytest.approx(d.mean() - 1.96 * se, abs=1.2 * se)
+    assert f1.ci_high == pytest.approx(d.mean() + 1.96 * se, abs=1.2 * se)
+    em = next(m for m in qa.metrics if m.metric == "exact_match")
+    b = np.array([s["metrics"]["exact_match"] for s in base.samples_for("qa")])
+    f = np.array([s["metrics"]["exact_match"] for s in ft.samples_for("qa")])
+    assert (em.fixed, em.broke) == (int(((b == 0) & (f == 1)).sum()), int(((b == 1) & (f == 0)).sum()))
+
+
+def test_errored_items_are_dropped_on_both_sides(tmp_path):
+    from conftest import make_project
+
+    project = make_project(tmp_path / "p", "  chat: {backend: 'fakes:GenerateOnly'}\n  flaky: {backend: 'fakes:GenerateOnly', fail_every: 3}\n")
+    p = load_project(project)
+    opts = RunOptions(suites=("support",))
+    c = compare_runs(run_model(p, "chat", opts), run_model(p, "flaky", opts), seed=1, n_resamples=300)
+    qa = next(t for t in c.tasks if t.task == "qa")
+    assert qa.dropped == qa.errors_ft > 0 and qa.errors_base == 0
+    assert qa.n == 30 - qa.dropped and all(m.n == qa.n for m in qa.metrics)
+
+
+def test_cli_compare_against_a_stored_baseline(cli, project, tmp_path):
+    code, out, err = cli("run", "base", "--config", project, "--output", tmp_path / "baseline")
+    assert code == 0, err
+    code, out, err = cli("compare", tmp_path / "baseline", "ft", "--config", project, "--output", tmp_path / "cmp")
+    assert code == 0, err
+    data = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    comp = data["comparisons"][0]
+    assert comp["base"] == "base" and comp["candidate"] == "ft"
+    assert not (tmp_path / "cmp" / "runs" / "base").exists()  # the baseline was not run again
+    assert (tmp_path / "cmp" / "runs" / "ft" / "samples.jsonl").exists()
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| qa |" in md and "Prompt tokens per item" in md
+    assert "ft vs base" in out
+
+
+def test_cli_compare_is_reproducible_and_exits_3_when_incomplete(cli, tmp_path):
+    from conftest import make_project
+
+    project = make_project(tmp_path / "p", "  chat: {backend: 'fakes:GenerateOnly'}\n  flaky: {backend: 'fakes:GenerateOnly', fail_every: 3}\n")
+    code, out, err = cli("compare", "chat", "flaky", "--config", project, "--suite", "support", "--output", tmp_path / "a")
+    assert code == 3 and "incomplete" in out
+    cli("compare", "chat", "flaky", "--config", project, "--suite", "support", "--output", tmp_path / "b")
+    a, b = (json.loads((tmp_path / d / "compare.json").read_text())["comparisons"][0] for d in "ab")
+    for c in (a, b):
+        c.pop("base_source"), c.pop("candidate_source")
+    assert a == b

@@ -1,0 +1,83 @@
+"""Test-only backends, loaded through the real plugin path (``backend: "fakes:Class"``).
+
+They stand in for providers that cannot run here or for behaviour a real model does not
+show on demand (errors, missing request kinds); each says what it replaces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+from evalkit.backends.base import Backend, Generation, GenerateRequest, RequestKind
+from evalkit.backends.ngram import NgramBackend, NgramConfig
+from evalkit.config_base import ModelConfigBase
+from evalkit.errors import BackendError
+
+
+class EchoConfig(ModelConfigBase):
+    fail_every: int = 0  # every Nth distinct prompt fails (a flaky provider)
+    delay_s: float = 0.0  # per request (to interrupt a run half-way)
+    answer: str = "patch1 fixes it."
+
+
+class GenerateOnly(Backend):
+    """A chat-only provider: generation, no log-likelihoods (like a chat API)."""
+
+    name = "generate-only"
+    supports = frozenset({RequestKind.GENERATE})
+    Config = EchoConfig
+
+    def __init__(self, config):
+        self.config = config
+
+    def identity(self):
+        return {"backend": self.name, "model": self.config.model, "answer": self.config.answer}
+
+    def _fails(self, req) -> bool:
+        if not self.config.fail_every:
+            return False
+        digest = int(hashlib.sha256(req.as_text().encode()).hexdigest(), 16)
+        return digest % self.config.fail_every == 0
+
+    def submit(self, requests):
+        for i, req in enumerate(requests):
+            if self.config.delay_s:
+                time.sleep(self.config.delay_s)
+            if self._fails(req):
+                yield i, BackendError("HTTP 503 from the fake provider")
+            elif isinstance(req, GenerateRequest):
+                text = "A" if "A." in req.as_text() else self.config.answer
+                yield i, Generation(text, prompt_tokens=len(req.as_text().split()), completion_tokens=3)
+
+
+class SlowConfig(NgramConfig):
+    backend: str = "fakes:SlowNgram"
+
+
+class SlowNgram(Backend):
+    """The real ngram backend, slowed down per request so a test can kill a run mid-way."""
+
+    name = "slow-ngram"
+    Config = SlowConfig
+
+    @classmethod
+    def create(cls, config, ctx):
+        from dataclasses import replace
+
+        unwrapped = replace(ctx, backend_for=lambda name: getattr(ctx.backend_for(name), "inner", None))
+        inner = NgramBackend.create(NgramConfig(**(config.model_dump() | {"backend": "ngram"})), unwrapped)
+        return cls(inner)
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.delay = float(os.environ.get("EVALKIT_TEST_DELAY", "0.01"))
+
+    def identity(self):
+        return self.inner.identity()
+
+    def submit(self, requests):
+        for i, out in self.inner.submit(requests):
+            time.sleep(self.delay)
+            yield i, out
