@@ -4,7 +4,7 @@ read back from a run directory (``results.json`` + ``samples.jsonl``)."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +79,9 @@ class RunResult:
         return [s for s in self.samples if s["task"] == task]
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("samples")
-        d.pop("source")
+        # Field by field: asdict() would deep-copy every sample only to drop them.
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("samples", "source")}
+        d["tasks"] = [asdict(t) for t in self.tasks]
         d["complete"] = self.complete
         return d
 

@@ -62,6 +62,8 @@ class NgramBackend(Backend):
             parent = ctx.backend_for(config.init)
             if not isinstance(parent, NgramBackend):
                 raise ConfigError(f"model '{config.model}': init '{config.init}' is not an ngram model")
+            if "order" not in config.model_fields_set:  # a continued model inherits its parent's order
+                config = config.model_copy(update={"order": parent.config.order})
         return cls(config, cache_dir=ctx.cache_dir, parent=parent)
 
     def __init__(self, config: NgramConfig, *, cache_dir: Path, parent: "NgramBackend | None" = None):

@@ -39,11 +39,11 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     BASE and each candidate are model names from the config or run directories written
     earlier (a stored baseline is not run again).
     """
-    from evalkit.compare.compare import compare_runs
+    from evalkit.compare.compare import cached_compare
     from evalkit.config import load_project
     from evalkit.report.console import print_comparison
     from evalkit.report.markdown import render
-    from evalkit.runner.run import RunOptions
+    from evalkit.runner.run import RunOptions, open_cache
 
     project = load_project(config_path)
     out = output or Path("evalkit-runs") / f"{stamp()}-{base}-vs-{'-'.join(Path(c).name for c in candidates)}"
@@ -53,9 +53,14 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     runs = [_load_or_run(project, c, options, out) for c in candidates]
     seed = project.file.seed if seed is None else seed
     n_resamples = resamples or project.file.bootstrap_resamples
-    comparisons = [
-        compare_runs(base_run, r, seed=seed, n_resamples=n_resamples, confidence=project.file.confidence) for r in runs
-    ]
+    cache = open_cache(project, options.use_cache)
+    try:
+        comparisons = [
+            cached_compare(cache, base_run, r, seed=seed, n_resamples=n_resamples, confidence=project.file.confidence)
+            for r in runs
+        ]
+    finally:
+        cache.close()
     payload = {"format": "evalkit.compare/1", "comparisons": [c.to_json() for c in comparisons]}
     (out / "compare.json").write_text(json.dumps(payload, indent=2) + "\n")
     (out / "compare.md").write_text(render(comparisons))

@@ -166,3 +166,38 @@ def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int 
         base=base.model, candidate=ft.model, tasks=tasks, seed=seed, n_resamples=n_resamples,
         confidence=confidence, base_source=base.source, candidate_source=ft.source,
     )
+
+
+def _from_json(d: dict[str, Any]) -> Comparison:
+    tasks = []
+    for td in d["tasks"]:
+        metrics = [MetricComparison(**{k: v for k, v in md.items() if k != "improved"}) for md in td["metrics"]]
+        tasks.append(TaskComparison(**{**td, "metrics": metrics}))
+    return Comparison(**{**d, "tasks": tasks})
+
+
+def run_fingerprint(run: RunResult) -> str:
+    """What a comparison depends on in a run: task outcomes and every item's statistics."""
+    from evalkit.runner.cache import digest
+
+    tasks = [(t.task, t.suite, t.role, t.status, t.reason, {k: v.higher_is_better for k, v in t.metrics.items()}) for t in run.tasks]
+    samples = [(s["task"], s["id"], s["status"], s.get("group"), s["prompt_tokens"], s.get("stats")) for s in run.samples]
+    return digest({"model": run.model, "tasks": tasks, "samples": samples})
+
+
+def cached_compare(cache, base: RunResult, ft: RunResult, *, seed: int, n_resamples: int, confidence: float) -> Comparison:
+    """compare_runs, memoised in the response cache's database by everything it depends on."""
+    from evalkit.runner.cache import code_version, digest
+
+    key = digest({
+        "v": 1, "code": code_version(), "base": run_fingerprint(base), "ft": run_fingerprint(ft),
+        "seed": seed, "n_resamples": n_resamples, "confidence": confidence,
+    })
+    hit = cache.memo_get(key)
+    if hit is not None:
+        c = _from_json(hit)
+    else:
+        c = compare_runs(base, ft, seed=seed, n_resamples=n_resamples, confidence=confidence)
+        cache.memo_put(key, "compare", asdict(c))
+    c.base_source, c.candidate_source = base.source, ft.source
+    return c

@@ -7,14 +7,14 @@ import hashlib
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from evalkit.backends.base import Backend, Request
 from evalkit.errors import BackendError
 from evalkit.results import MetricValue, RunResult, TaskResult
-from evalkit.runner.cache import NullCache, ResponseCache, request_key
+from evalkit.runner.cache import NullCache, ResponseCache, code_version, digest, request_key
 from evalkit.suites.items import Item, load_items
 from evalkit.tasks import task_type
 from evalkit.tasks.base import PromptFormat, TaskType, Unsupported
@@ -109,6 +109,14 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
     started = time.perf_counter()
     result = TaskResult(task=spec.name, suite=suite, role=role, type=spec.type, status="ok")
     result.data_sha256 = _sha256_file(spec.data_path)
+    memo_key = digest({
+        "v": 1, "code": code_version(), "model": identity, "spec": spec.model_dump(mode="json"),
+        "data": result.data_sha256, "limit": options.limit, "format": [fmt.system_prompt, fmt.template],
+        "supports": sorted(k.value for k in backend.supports),
+    })
+    memo = cache.memo_get(memo_key)
+    if memo is not None:
+        return _from_memo(memo, progress, started)
     items = load_items(spec, options.limit)
     try:
         method = tt.method(backend.supports)
@@ -155,7 +163,18 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
         result.prompt_tokens_mean = sum(s["prompt_tokens"] for s in ok) / len(ok)
         result.completion_tokens_mean = sum(s["completion_tokens"] for s in ok) / len(ok)
     result.seconds = round(time.perf_counter() - started, 4)
+    if result.n_errors == 0:  # a run with errors is redone, so its failures are retried
+        cache.memo_put(memo_key, "task", {"result": asdict(result), "samples": samples})
     return result, samples
+
+
+def _from_memo(memo, progress, started):
+    result = TaskResult.from_dict(memo["result"])
+    with progress.task(result.task, total=result.requests, done=result.requests):
+        pass
+    result.cache_hits = result.requests
+    result.seconds = round(time.perf_counter() - started, 4)
+    return result, memo["samples"]
 
 
 def run_model(project, model_name: str, options: RunOptions = RunOptions(), progress: Progress | None = None) -> RunResult:

@@ -29,10 +29,19 @@ def test_exact_match_and_token_f1_squad_style():
     assert f1.item_stats(obs("nothing", "sync notes", "nothing at all"))[0] == pytest.approx(2 * (1 * 1 / 3) / (1 + 1 / 3))
 
 
-def test_rouge_l_against_hand_lcs():
+def test_rouge_l_against_hand_lcs_and_rouge_score():
     # LCS("a b c d", "a c d e") = "a c d" = 3; P = R = 3/4 -> F = 0.75
     r = make_metric("rouge_l")
     assert r.item_stats(obs("a b c d", "a c d e", steps=["strip"]))[0] == pytest.approx(0.75)
+    rouge_scorer = pytest.importorskip("rouge_score.rouge_scorer")
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    rng = random.Random(5)
+    words = ["Sync", "notes", "the", "vault", "E142", "open", "settings", "café", "a-b", "2FA", "!"]
+    for _ in range(200):
+        pred = " ".join(rng.choice(words) for _ in range(rng.randint(0, 9)))
+        ref = " ".join(rng.choice(words) for _ in range(rng.randint(1, 9)))
+        expected = scorer.score(ref, pred)["rougeL"].fmeasure
+        assert r.item_stats(Observation(prediction=pred, references=(ref,)))[0] == pytest.approx(expected, abs=1e-12)
 
 
 def test_number_normalisation():

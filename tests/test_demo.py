@@ -1,0 +1,35 @@
+"""The built-in demo, run as a new user runs it: `evalkit compare base ft` in an empty folder.
+The fine-tune must win every target task and lose at least one forgetting probe, from real
+computation; a second run is served from the cache and gives the same numbers."""
+
+from __future__ import annotations
+
+import json
+
+PRIMARY = {"support_qa": "exact_match", "intent": "accuracy", "translate_es": "chrf", "support_docs": "bits_per_byte"}
+
+
+def test_demo_compare_end_to_end(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    work = tmp_path / "work"
+    work.mkdir()
+    code, out, err = cli("compare", "base", "ft", "--output", "first", cwd=work)
+    assert code == 0, err
+    data = json.loads((work / "first" / "compare.json").read_text())["comparisons"][0]
+    tasks = {t["task"]: t for t in data["tasks"]}
+    assert set(tasks) == {"support_qa", "intent", "translate_es", "support_docs", "general_mc", "arithmetic", "general_text"}
+    assert all(t["n"] >= 150 for t in tasks.values())
+    for task, metric in PRIMARY.items():
+        m = next(m for m in tasks[task]["metrics"] if m["metric"] == metric)
+        assert m["improved"] is True, (task, m)
+    forgetting = [m for t in tasks.values() if t["role"] == "forgetting" for m in t["metrics"]]
+    assert any(m["improved"] is False for m in forgetting)
+    assert tasks["support_qa"]["prompt_tokens_base"] > 5 * tasks["support_qa"]["prompt_tokens_ft"]
+    assert "support_qa" in out and "prompt tokens per item" in out
+
+    code, _, _ = cli("compare", "base", "ft", "--output", "second", cwd=work)
+    assert code == 0
+    runs = [json.loads((work / "second" / "runs" / m / "results.json").read_text()) for m in ("base", "ft")]
+    assert all(t["cache_hits"] == t["requests"] for r in runs for t in r["tasks"])
+    again = json.loads((work / "second" / "compare.json").read_text())["comparisons"][0]
+    assert again["tasks"] == data["tasks"]
