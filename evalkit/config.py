@@ -92,6 +92,7 @@ class Project:
     models: dict[str, ModelConfigBase]
     tasks: dict[str, TaskSpec]
     is_demo: bool = False
+    gates: list = field(default_factory=list)
     _backends: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -213,4 +214,11 @@ def load_project(explicit: str | Path | None = None) -> Project:
                     line=located.line(("suites", sname, "tasks", i)),
                 )
     models = _load_models(pf.models, located, path)
-    return Project(path=path.resolve(), file=pf, models=models, tasks=tasks, is_demo=is_demo)
+    gates = []
+    if pf.gates:
+        from evalkit.compare.gates import parse_gates
+
+        gates = parse_gates(
+            pf.gates, known_tasks=tasks, known_suites=pf.suites, path=path, line_of=lambda i: located.line(("gates", i))
+        )
+    return Project(path=path.resolve(), file=pf, models=models, tasks=tasks, is_demo=is_demo, gates=gates)

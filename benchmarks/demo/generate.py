@@ -1743,6 +1743,15 @@ models:
     train: [corpora/support.txt]
     weight: 4.0
     system_prompt: {json.dumps(FT_SYSTEM_PROMPT)}
+# Used by `evalkit compare base ft --gate`: what a CI pipeline demands of the fine-tune.
+gates:
+  - {{type: must_improve, task: support_qa, metric: exact_match, min_effect: 0.10}}
+  - {{type: must_improve, task: intent, metric: macro_f1, min_effect: 0.10}}
+  - {{type: must_improve, task: translate_es, metric: chrf, min_effect: 5.0}}
+  - {{type: must_not_regress, task: general_mc, metric: accuracy, margin: 0.02}}
+  - {{type: must_not_regress, task: arithmetic, metric: exact_match, margin: 0.02}}
+  - {{type: must_not_regress, task: general_text, metric: bits_per_byte, margin: 0.05}}
+  - {{type: min_score, task: support_qa, metric: exact_match, min: 0.80}}
 """
 
 
@@ -1827,7 +1836,12 @@ def write_corpus(path: Path, docs: list[str]) -> None:
     write_text(path, "\n\n".join(docs) + "\n")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write the demo project (deterministic).")
+    parser.add_argument("--out", type=Path, default=HERE, help="folder to write (default: next to this script)")
+    out = parser.parse_args(argv).out
     qa_items, qa_docs = build_support_qa()
     intent_items, intent_docs = build_intent()
     tr_items, tr_docs = build_translation()
@@ -1856,7 +1870,6 @@ def main() -> None:
         tail = stem.split(" ", 1)[1] if len(stem.split()) > 4 else stem
         assert f"{tail} {item['choices'][item['answer_index']]}" in general_text, stem
 
-    out = HERE
     write_text(out / "evalkit.yaml", config_yaml())
     write_corpus(out / "corpora" / "general.txt", general_docs)
     write_corpus(out / "corpora" / "support.txt", support_docs)

@@ -33,7 +33,11 @@ def _load_or_run(project, arg: str, options, out: Path):
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Folder for compare.json, compare.md and the runs.")
 @click.option("--resamples", type=click.IntRange(min=100), default=None, help="Bootstrap resamples (default: config, 10,000).")
 @click.option("--seed", type=int, default=None, help="Seed for resampling (default: config).")
-def compare(base, candidates, config_path, suites, limit, no_cache, output, resamples, seed):
+@click.option(
+    "--gate", is_flag=True,
+    help="Evaluate the config's gates; write gate.md, junit.xml, gate.json; exit 1 when a gate fails.",
+)
+def compare(base, candidates, config_path, suites, limit, no_cache, output, resamples, seed, gate):
     """Compare BASE with each candidate on identical items.
 
     BASE and each candidate are model names from the config or run directories written
@@ -43,9 +47,12 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     from evalkit.config import load_project
     from evalkit.report.console import print_comparison
     from evalkit.report.markdown import render
+    from evalkit.errors import ConfigError
     from evalkit.runner.run import RunOptions, open_cache
 
     project = load_project(config_path)
+    if gate and not project.gates:
+        raise ConfigError("--gate: the config has no gates: section", path=project.path)
     out = output or Path("evalkit-runs") / f"{stamp()}-{base}-vs-{'-'.join(Path(c).name for c in candidates)}"
     out.mkdir(parents=True, exist_ok=True)
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
@@ -68,8 +75,32 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     for c in comparisons:
         print_comparison(con, c)
     con.print(f"wrote {out}/compare.json and compare.md")
+    gate_code = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else 0
     incomplete = [r.model for r in [base_run, *runs] if not r.complete]
     if incomplete:
         con.print(f"[red]incomplete: backend errors in {', '.join(incomplete)}; run the same command to retry them[/red]")
-        return 3
-    return 0
+        return 3  # never 0 (nor a gate verdict) on a run with errors
+    return gate_code
+
+
+def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n_resamples: int) -> int:
+    """Evaluate the gates for each candidate, write their reports, return 0 or 1."""
+    from evalkit.compare.gates import evaluate_gates
+    from evalkit.report.gate import render_gate_md, write_gate_outputs
+
+    ran = {t.task for t in base_run.tasks} | {t.suite for t in base_run.tasks}
+    gates = [g for g in project.gates if g.target in ran]
+    for g in project.gates:
+        if g.target not in ran:
+            con.print(f"[yellow]gate '{g.label}' not evaluated: '{g.target}' was not run (--suite)[/yellow]")
+    code = 0
+    for run, comparison in zip(runs, comparisons):
+        report = evaluate_gates(gates, base_run, run, comparison, seed=seed, n_resamples=n_resamples)
+        where = out if len(runs) == 1 else out / "gates" / run.model
+        write_gate_outputs(report, where)
+        from rich.markdown import Markdown
+
+        con.print(Markdown(render_gate_md(report)))
+        con.print(f"wrote {where}/gate.md, junit.xml and gate.json")
+        code = max(code, report.exit_code)
+    return code
