@@ -25,7 +25,7 @@ def test_demo_compare_end_to_end(cli, tmp_path, monkeypatch):
     forgetting = [m for t in tasks.values() if t["role"] == "forgetting" for m in t["metrics"]]
     assert any(m["improved"] is False for m in forgetting)
     assert tasks["support_qa"]["prompt_tokens_base"] > 5 * tasks["support_qa"]["prompt_tokens_ft"]
-    assert "support_qa" in out and "prompt tokens per item" in out
+    assert "support_qa" in out and "prompt tokens, cost and latency per item" in out
 
     code, _, _ = cli("compare", "base", "ft", "--output", "second", cwd=work)
     assert code == 0

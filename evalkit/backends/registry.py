@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 BUILTIN: dict[str, str] = {
     "ngram": "evalkit.backends.ngram:NgramBackend",
+    "openai": "evalkit.backends.openai_api:OpenAIBackend",
 }
 ENTRY_POINT_GROUP = "evalkit.backends"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -44,6 +45,8 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     earlier (a stored baseline is not run again).
     """
     from evalkit.compare.compare import cached_compare
+    from evalkit.compare.ranking import rank
+    from evalkit.report.console import print_ranking
     from evalkit.config import load_project
     from evalkit.report.console import print_comparison
     from evalkit.report.markdown import render
@@ -68,14 +71,22 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
         ]
     finally:
         cache.close()
-    payload = {"format": "evalkit.compare/1", "comparisons": [c.to_json() for c in comparisons]}
-    (out / "compare.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (out / "compare.md").write_text(render(comparisons))
     con = console()
     for c in comparisons:
         print_comparison(con, c)
+    reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else {}
+    ranking = rank(comparisons, reports if gate else None) if len(comparisons) > 1 else []
+    if ranking:
+        print_ranking(con, ranking)
+    payload = {
+        "format": "evalkit.compare/1",
+        "comparisons": [c.to_json() for c in comparisons],
+        "ranking": [asdict(r) for r in ranking],
+    }
+    (out / "compare.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (out / "compare.md").write_text(render(comparisons, ranking))
     con.print(f"wrote {out}/compare.json and compare.md")
-    gate_code = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else 0
+    gate_code = max((r.exit_code for r in reports.values()), default=0)
     incomplete = [r.model for r in [base_run, *runs] if not r.complete]
     if incomplete:
         con.print(f"[red]incomplete: backend errors in {', '.join(incomplete)}; run the same command to retry them[/red]")
@@ -83,8 +94,8 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     return gate_code
 
 
-def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n_resamples: int) -> int:
-    """Evaluate the gates for each candidate, write their reports, return 0 or 1."""
+def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n_resamples: int) -> dict:
+    """Evaluate the gates for each candidate and write their reports; {candidate: report}."""
     from evalkit.compare.gates import evaluate_gates
     from evalkit.report.gate import render_gate_md, write_gate_outputs
 
@@ -93,7 +104,7 @@ def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n
     for g in project.gates:
         if g.target not in ran:
             con.print(f"[yellow]gate '{g.label}' not evaluated: '{g.target}' was not run (--suite)[/yellow]")
-    code = 0
+    reports = {}
     for run, comparison in zip(runs, comparisons):
         report = evaluate_gates(gates, base_run, run, comparison, seed=seed, n_resamples=n_resamples)
         where = out if len(runs) == 1 else out / "gates" / run.model
@@ -102,5 +113,5 @@ def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n
 
         con.print(Markdown(render_gate_md(report)))
         con.print(f"wrote {where}/gate.md, junit.xml and gate.json")
-        code = max(code, report.exit_code)
-    return code
+        reports[run.model] = report
+    return reports

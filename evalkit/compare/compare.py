@@ -22,6 +22,15 @@ class CompareError(EvalkitError):
     """Runs that cannot be compared (different items, different tasks)."""
 
 
+DROPPED_STATUSES = ("error", "empty")  # a failed or empty answer says nothing about skill
+
+
+def paired_keep(b: list[dict], f: list[dict]) -> list[int]:
+    """Indices of items both models answered: failures are not wrong answers, so an item that
+    failed (or came back empty) on either side leaves the paired test on both."""
+    return [i for i in range(len(b)) if b[i]["status"] not in DROPPED_STATUSES and f[i]["status"] not in DROPPED_STATUSES]
+
+
 @dataclass(frozen=True)
 class MetricComparison:
     metric: str
@@ -36,15 +45,17 @@ class MetricComparison:
     n: int
     fixed: int | None = None  # binary metrics: items base got wrong and ft right
     broke: int | None = None
+    p_adjusted: float | None = None  # Holm over every row of one comparison
+    alpha: float = 0.05
 
     @property
     def improved(self) -> bool | None:
-        """True/False when the interval excludes zero in either direction; None otherwise."""
-        if self.ci_low is None or self.ci_high is None:
+        """True (ft better) / False (ft worse) when the Holm-adjusted p is below alpha; None
+        when the data do not say."""
+        p = self.p_adjusted if self.p_adjusted is not None else self.p_value
+        if p is None or self.delta is None or p >= self.alpha or self.delta == 0:
             return None
-        if self.ci_low > 0 or self.ci_high < 0:
-            return (self.ci_low > 0) == self.higher_is_better
-        return None
+        return (self.delta > 0) == self.higher_is_better
 
 
 @dataclass
@@ -58,8 +69,16 @@ class TaskComparison:
     dropped: int = 0  # items dropped because either side errored
     errors_base: int = 0
     errors_ft: int = 0
+    empty_base: int = 0
+    empty_ft: int = 0
     prompt_tokens_base: float | None = None
     prompt_tokens_ft: float | None = None
+    cost_base: float | None = None  # USD per item, when the backend knows its prices
+    cost_ft: float | None = None
+    latency_p50_base: float | None = None  # seconds per item
+    latency_p50_ft: float | None = None
+    latency_p95_base: float | None = None
+    latency_p95_ft: float | None = None
     metrics: list[MetricComparison] = field(default_factory=list)
 
 
@@ -122,8 +141,21 @@ def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, s
         mc = mcnemar(sa[:, 0], sb[:, 0])
         fixed, broke = mc.fixed, mc.broke
     return MetricComparison(
-        name, hib, base_v, ft_v, boot.delta, boot.ci_low, boot.ci_high, boot.p_value, boot.se, len(b), fixed, broke
+        name, hib, base_v, ft_v, boot.delta, boot.ci_low, boot.ci_high, boot.p_value, boot.se, len(b), fixed, broke,
+        alpha=1 - confidence,
     )
+
+
+def _accounting(tc: TaskComparison, b: list[dict], f: list[dict]) -> None:
+    """Tokens, cost and latency per item, side by side: a fine-tune often buys a short prompt."""
+    for side, samples in (("base", b), ("ft", f)):
+        setattr(tc, f"prompt_tokens_{side}", sum(s["prompt_tokens"] for s in samples) / len(samples))
+        costs = [s.get("cost_usd") for s in samples]
+        if all(c is not None for c in costs):
+            setattr(tc, f"cost_{side}", sum(costs) / len(costs))
+        lat = np.array([s.get("latency_s", 0.0) for s in samples])
+        setattr(tc, f"latency_p50_{side}", float(np.percentile(lat, 50)))
+        setattr(tc, f"latency_p95_{side}", float(np.percentile(lat, 95)))
 
 
 def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult, seed, n_resamples, confidence):
@@ -135,13 +167,14 @@ def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult,
     b, f = _aligned(tb.task, base.samples_for(tb.task), ft.samples_for(tf.task))
     tc.errors_base = sum(s["status"] == "error" for s in b)
     tc.errors_ft = sum(s["status"] == "error" for s in f)
-    keep = [i for i in range(len(b)) if b[i]["status"] != "error" and f[i]["status"] != "error"]
+    tc.empty_base = sum(s["status"] == "empty" for s in b)
+    tc.empty_ft = sum(s["status"] == "empty" for s in f)
+    keep = paired_keep(b, f)
     tc.dropped = len(b) - len(keep)
     b, f = [b[i] for i in keep], [f[i] for i in keep]
     tc.n = len(b)
     if b:
-        tc.prompt_tokens_base = sum(s["prompt_tokens"] for s in b) / len(b)
-        tc.prompt_tokens_ft = sum(s["prompt_tokens"] for s in f) / len(f)
+        _accounting(tc, b, f)
     groups = [s["group"] for s in b] if b and all(s.get("group") is not None for s in b) else None
     for name, mv in tb.metrics.items():
         if name not in tf.metrics:
@@ -153,6 +186,21 @@ def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult,
     return tc
 
 
+def _holm_across_rows(tasks: list[TaskComparison]) -> None:
+    """Adjust every row's p-value with Holm across the whole table: with 15 rows, one of them
+    would look 'significant' by chance far more often than 5 % of the time otherwise."""
+    from dataclasses import replace
+
+    from evalkit.stats import holm
+
+    rows = [(t, i) for t in tasks for i, m in enumerate(t.metrics) if m.p_value is not None]
+    if not rows:
+        return
+    adjusted = holm([t.metrics[i].p_value for t, i in rows])
+    for (t, i), p in zip(rows, adjusted):
+        t.metrics[i] = replace(t.metrics[i], p_adjusted=float(p))
+
+
 def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int = 10_000, confidence: float = 0.95) -> Comparison:
     tasks = []
     for tb in base.tasks:
@@ -162,6 +210,7 @@ def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int 
         tasks.append(compare_task(base, ft, tb, tf, seed, n_resamples, confidence))
     if not tasks:
         raise CompareError(f"'{base.model}' and '{ft.model}' share no task: nothing to compare")
+    _holm_across_rows(tasks)
     return Comparison(
         base=base.model, candidate=ft.model, tasks=tasks, seed=seed, n_resamples=n_resamples,
         confidence=confidence, base_source=base.source, candidate_source=ft.source,

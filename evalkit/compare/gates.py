@@ -37,7 +37,7 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
-from evalkit.compare.compare import Comparison, TaskComparison, _aligned, _rng
+from evalkit.compare.compare import Comparison, TaskComparison, _aligned, _rng, paired_keep
 from evalkit.config_base import StrictModel
 from evalkit.errors import ConfigError
 from evalkit.metrics.registry import make_metric
@@ -221,7 +221,7 @@ def _sign(higher_is_better: bool) -> float:
 def _paired_stats(base_run: RunResult, ft_run: RunResult, task: str, metric: str):
     """Per-item stats aligned exactly as compare_runs aligns them (errored items dropped)."""
     b, f = _aligned(task, base_run.samples_for(task), ft_run.samples_for(task))
-    keep = [i for i in range(len(b)) if b[i]["status"] != "error" and f[i]["status"] != "error"]
+    keep = paired_keep(b, f)
     sa = np.array([b[i]["stats"][metric] for i in keep], dtype=float)
     sb = np.array([f[i]["stats"][metric] for i in keep], dtype=float)
     groups = [b[i]["group"] for i in keep] if keep and all(b[i].get("group") is not None for i in keep) else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evalkit.compare.compare import Comparison
-from evalkit.report.format import flips, interval, num, signed, verdict_word
+from evalkit.report.format import flips, interval, num, pvalue, signed, verdict_word
 
 _STYLE = {True: "green", False: "red", None: "dim"}
 
@@ -14,29 +14,70 @@ def print_comparison(console, c: Comparison) -> None:
     pct = round(c.confidence * 100)
     table = Table(title=f"{c.candidate} vs {c.base}: delta = {c.candidate} - {c.base}, paired bootstrap {pct}% CI")
     for col, just in (("task", "left"), ("metric", "left"), (c.base, "right"), (c.candidate, "right"),
-                      (f"delta [{pct}% CI]", "right"), ("fixed/broke", "right"), ("n", "right"), ("verdict", "left")):
+                      (f"delta [{pct}% CI]", "right"), ("p (Holm)", "right"), ("fixed/broke", "right"), ("n", "right"),
+                      ("verdict", "left")):
         table.add_column(col, justify=just, no_wrap=True)
     suite = None
     for t in c.tasks:
         if t.suite != suite:
             suite = t.suite
             table.add_section()
-            table.add_row(f"[bold]{t.suite}[/bold] [dim]({t.role})[/dim]", *[""] * 7)
+            table.add_row(f"[bold]{t.suite}[/bold] [dim]({t.role})[/dim]", *[""] * 8)
         if t.status == "skipped":
-            table.add_row(f"  {t.task}", "-", "-", "-", f"skipped: {t.reason}", "-", "-", "")
+            table.add_row(f"  {t.task}", "-", "-", "-", f"skipped: {t.reason}", "-", "-", "-", "")
             continue
         for i, m in enumerate(t.metrics):
             arrow = "" if m.higher_is_better else " (lower better)"
             style = _STYLE[m.improved]
             table.add_row(
                 f"  {t.task}" if i == 0 else "", m.metric + arrow, num(m.base), num(m.ft),
-                f"{signed(m.delta)} {interval(m)}", flips(m), str(m.n), f"[{style}]{verdict_word(m)}[/{style}]",
+                f"{signed(m.delta)} {interval(m)}", pvalue(m), flips(m), str(m.n), f"[{style}]{verdict_word(m)}[/{style}]",
             )
     console.print(table)
-    tokens = [(t.task, t.prompt_tokens_base, t.prompt_tokens_ft) for t in c.tasks if t.status == "ok" and t.prompt_tokens_base]
-    if tokens:
-        line = ", ".join(f"{task} {num(b, 0)} -> {num(f, 0)}" for task, b, f in tokens)
-        console.print(f"prompt tokens per item ({c.base} -> {c.candidate}): {line}")
-    dropped = sum(t.dropped for t in c.tasks)
-    if dropped:
-        console.print(f"[yellow]{dropped} item(s) dropped from the paired tests because a backend failed on them[/yellow]")
+    print_accounting(console, c)
+    for t in c.tasks:
+        if t.dropped:
+            console.print(
+                f"[yellow]{t.task}: {t.dropped} item(s) left out of the paired tests on both sides "
+                f"(errors: {c.base} {t.errors_base}, {c.candidate} {t.errors_ft}; "
+                f"empty answers: {c.base} {t.empty_base}, {c.candidate} {t.empty_ft})[/yellow]"
+            )
+
+
+def _usd(x):
+    return "-" if x is None else f"${x * 1000:.4f}"
+
+
+def _ms(x):
+    return "-" if x is None else f"{x * 1000:.1f}"
+
+
+def print_accounting(console, c: Comparison) -> None:
+    """Prompt tokens, cost (per 1,000 items) and latency per item, base next to candidate."""
+    from rich.table import Table
+
+    rows = [t for t in c.tasks if t.status == "ok" and t.prompt_tokens_base is not None]
+    if not rows:
+        return
+    table = Table(title=f"prompt tokens, cost and latency per item ({c.base} | {c.candidate})")
+    for col in ("task", "prompt tokens", "cost / 1k items", "latency p50 ms", "latency p95 ms"):
+        table.add_column(col, justify="left" if col == "task" else "right", no_wrap=True)
+    for t in rows:
+        table.add_row(
+            t.task, f"{num(t.prompt_tokens_base, 0)} | {num(t.prompt_tokens_ft, 0)}",
+            f"{_usd(t.cost_base)} | {_usd(t.cost_ft)}",
+            f"{_ms(t.latency_p50_base)} | {_ms(t.latency_p50_ft)}", f"{_ms(t.latency_p95_base)} | {_ms(t.latency_p95_ft)}",
+        )
+    console.print(table)
+
+
+def print_ranking(console, ranking) -> None:
+    from rich.table import Table
+
+    table = Table(title="ranking of the candidates (each compared with the same base)")
+    for col in ("rank", "candidate", "target tasks better", "regressions", "gates failed", "prompt tokens / item"):
+        table.add_column(col, justify="left" if col == "candidate" else "right")
+    for i, r in enumerate(ranking, start=1):
+        gates = "-" if r.gates_failed is None else str(r.gates_failed)
+        table.add_row(str(i), r.candidate, str(r.target_better), str(r.regressions), gates, num(r.prompt_tokens, 0))
+    console.print(table)

@@ -35,3 +35,10 @@ def flips(m: MetricComparison) -> str:
 
 def direction(m: MetricComparison) -> str:
     return "higher is better" if m.higher_is_better else "lower is better"
+
+
+def pvalue(m: MetricComparison) -> str:
+    p = m.p_adjusted if m.p_adjusted is not None else m.p_value
+    if p is None:
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"

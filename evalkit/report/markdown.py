@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evalkit.compare.compare import Comparison
-from evalkit.report.format import direction, flips, interval, num, signed, verdict_word
+from evalkit.report.format import direction, flips, interval, num, pvalue, signed, verdict_word
 
 
 def render_comparison(c: Comparison) -> str:
@@ -12,27 +12,48 @@ def render_comparison(c: Comparison) -> str:
         f"## {c.candidate} vs {c.base}",
         "",
         f"Paired bootstrap over items ({c.n_resamples:,} resamples, seed {c.seed}); "
-        f"delta = {c.candidate} - {c.base}; {pct}% interval.",
+        f"delta = {c.candidate} - {c.base}; {pct}% interval; p two-sided, Holm-adjusted over all rows; "
+        "verdict from the adjusted p.",
         "",
-        f"| suite | task | metric | {c.base} | {c.candidate} | delta [{pct}% CI] | fixed / broke | n | verdict |",
-        "|---|---|---|---:|---:|---|---:|---:|---|",
+        f"| suite | task | metric | {c.base} | {c.candidate} | delta [{pct}% CI] | p (Holm) | fixed / broke | n | verdict |",
+        "|---|---|---|---:|---:|---|---:|---:|---:|---|",
     ]
     for t in c.tasks:
         if t.status == "skipped":
-            lines.append(f"| {t.suite} | {t.task} | - | - | - | skipped: {t.reason} | - | - | - |")
+            lines.append(f"| {t.suite} | {t.task} | - | - | - | skipped: {t.reason} | - | - | - | - |")
             continue
         for m in t.metrics:
             lines.append(
                 f"| {t.suite} ({t.role}) | {t.task} | {m.metric} ({direction(m)}) | {num(m.base)} | {num(m.ft)} | "
-                f"{signed(m.delta)} {interval(m)} | {flips(m)} | {m.n} | {verdict_word(m)} |"
+                f"{signed(m.delta)} {interval(m)} | {pvalue(m)} | {flips(m)} | {m.n} | {verdict_word(m)} |"
             )
-    lines += ["", "### Prompt tokens per item", "", f"| task | {c.base} | {c.candidate} | errors dropped |", "|---|---:|---:|---:|"]
+    lines += [
+        "", "### Prompt tokens, cost and latency per item", "",
+        f"| task | prompt tokens {c.base} | prompt tokens {c.candidate} | USD / 1k items {c.base} | USD / 1k items {c.candidate} "
+        f"| p50 ms {c.base} | p50 ms {c.candidate} | items dropped (errors) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for t in c.tasks:
         if t.status == "ok":
-            lines.append(f"| {t.task} | {num(t.prompt_tokens_base, 1)} | {num(t.prompt_tokens_ft, 1)} | {t.dropped} |")
+            usd = [("-" if x is None else f"{x * 1000:.4f}") for x in (t.cost_base, t.cost_ft)]
+            ms = [("-" if x is None else f"{x * 1000:.1f}") for x in (t.latency_p50_base, t.latency_p50_ft)]
+            lines.append(
+                f"| {t.task} | {num(t.prompt_tokens_base, 1)} | {num(t.prompt_tokens_ft, 1)} | {usd[0]} | {usd[1]} "
+                f"| {ms[0]} | {ms[1]} | {t.dropped} |"
+            )
     return "\n".join(lines) + "\n"
 
 
-def render(comparisons: list[Comparison]) -> str:
+def render_ranking(ranking) -> str:
+    lines = ["## Ranking", "", "| rank | candidate | target tasks better | regressions | gates failed | prompt tokens / item |",
+             "|---:|---|---:|---:|---:|---:|"]
+    for i, r in enumerate(ranking, start=1):
+        gates = "-" if r.gates_failed is None else r.gates_failed
+        lines.append(f"| {i} | {r.candidate} | {r.target_better} | {r.regressions} | {gates} | {num(r.prompt_tokens, 0)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render(comparisons: list[Comparison], ranking=()) -> str:
     head = "# evalkit compare\n\n"
-    return head + "\n".join(render_comparison(c) for c in comparisons)
+    body = "\n".join(render_comparison(c) for c in comparisons)
+    return head + (render_ranking(ranking) + "\n" if ranking else "") + body

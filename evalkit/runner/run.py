@@ -63,26 +63,38 @@ def _sha256_file(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+FLUSH_EVERY = 64  # answers per cache commit: what a kill -9 can lose at most
+
+
 def _answer(backend: Backend, identity, cache, reqs: list[Request], chunk: int, bar):
-    """Responses (or BackendErrors) for ``reqs`` by key; only cache misses reach the backend."""
+    """Responses (or BackendErrors) for ``reqs`` by key; only cache misses reach the backend.
+
+    The backend gets the misses in chunks of its preferred size (an API backend wants
+    thousands in flight at once); answers are committed to the cache every FLUSH_EVERY, so a
+    killed run keeps nearly everything it was told.
+    """
     keys = [request_key(identity, r) for r in reqs]
     found: dict[str, Any] = cache.get_many(list(dict.fromkeys(keys)))
     hits = len(found)
-    todo = {}
+    todo: dict[str, Request] = {}
     for k, r in zip(keys, reqs):
         if k not in found and k not in todo:
             todo[k] = r
     pending = list(todo.items())
+    chunk = getattr(backend, "preferred_chunk_size", None) or chunk
+    fresh: list = []
     for start in range(0, len(pending), chunk):
         batch = pending[start : start + chunk]
-        fresh = []
         for i, out in backend.submit([r for _, r in batch]):
             key, req = batch[i]
             found[key] = out
             if not isinstance(out, BackendError):
                 fresh.append((key, req, out))
-        cache.put_many(fresh)  # committed per batch: a killed run keeps what it had
-        bar.advance(len(batch))
+            if len(fresh) >= FLUSH_EVERY:
+                cache.put_many(fresh)
+                fresh = []
+            bar.advance(1)
+    cache.put_many(fresh)
     return keys, found, hits, len(pending)
 
 
@@ -98,10 +110,19 @@ def _sample(tt: TaskType, item: Item, suite: str, fmt: PromptFormat, outs: list)
         "prompt_tokens": max((getattr(o, "prompt_tokens", 0) for o in outs if not isinstance(o, BackendError)), default=0),
         "completion_tokens": sum(getattr(o, "completion_tokens", 0) for o in outs if not isinstance(o, BackendError)),
         "latency_s": round(sum(getattr(o, "latency_s", 0.0) for o in outs if not isinstance(o, BackendError)), 6),
+        "cost_usd": _cost(outs),
     }
     if errors:
         return {**sample, "status": "error", "error": errors[0], "response": None, "metrics": {}, "stats": {}}
     return sample
+
+
+def _cost(outs) -> float | None:
+    """The item's list price, when the backend knows it for every request (else None, not 0)."""
+    costs = [getattr(o, "extra", {}).get("cost_usd") for o in outs if not isinstance(o, BackendError)]
+    if not costs or any(c is None for c in costs):
+        return None
+    return round(sum(costs), 10)
 
 
 def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, cache, fmt, options, progress):

@@ -61,7 +61,7 @@ def test_cli_compare_against_a_stored_baseline(cli, project, tmp_path):
     assert not (tmp_path / "cmp" / "runs" / "base").exists()  # the baseline was not run again
     assert (tmp_path / "cmp" / "runs" / "ft" / "samples.jsonl").exists()
     md = (tmp_path / "cmp" / "compare.md").read_text()
-    assert "| qa |" in md and "Prompt tokens per item" in md
+    assert "| qa |" in md and "Prompt tokens, cost and latency per item" in md
     assert "ft vs base" in out
 
 
@@ -76,3 +76,22 @@ def test_cli_compare_is_reproducible_and_exits_3_when_incomplete(cli, tmp_path):
     for c in (a, b):
         c.pop("base_source"), c.pop("candidate_source")
     assert a == b
+
+
+def test_several_candidates_are_ranked(cli, tmp_path):
+    from conftest import make_project
+
+    models = (
+        "  base: {backend: ngram, order: 6, train: [corpora/general.txt]}\n"
+        "  ft: {backend: ngram, init: base, train: [corpora/support.txt], weight: 3}\n"
+        "  ft_light: {backend: ngram, init: base, train: [corpora/support.txt], weight: 0.05}\n"
+    )
+    project = make_project(tmp_path / "p", models)
+    code, out, err = cli("compare", "base", "ft", "ft_light", "--config", project, "--output", tmp_path / "o")
+    assert code == 0, err
+    data = json.loads((tmp_path / "o" / "compare.json").read_text())
+    assert [c["candidate"] for c in data["comparisons"]] == ["ft", "ft_light"]
+    ranking = data["ranking"]
+    assert {r["candidate"] for r in ranking} == {"ft", "ft_light"}
+    assert ranking[0]["target_better"] >= ranking[1]["target_better"]
+    assert "ranking of the candidates" in out and "## Ranking" in (tmp_path / "o" / "compare.md").read_text()

@@ -1,0 +1,369 @@
+"""The openai backend against a real local HTTP server (tests/fake_openai_server.py): faults
+survived with identical answers, bad keys fatal at once and never written anywhere, log-
+likelihoods from echo, retry budgets, fine-tuned ids and prices. Nothing contacts the internet."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("aiohttp")
+
+TESTS = Path(__file__).resolve().parents[1]
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from fake_openai_server import (  # noqa: E402
+    FakeOpenAIServer, Faults, ServerConfig, answer_words, is_greedy_token, token_logprob, tokenize,
+)
+
+from evalkit.backends.base import GenerateRequest, Generation, LoglikelihoodRequest, Message, RollingRequest  # noqa: E402
+from evalkit.backends.http_engine import _Aimd, retry_after_seconds  # noqa: E402
+from evalkit.backends.openai_api import OpenAIBackend, OpenAIConfig, parse_ft_id  # noqa: E402
+from evalkit.backends.pricing import FINE_TUNED_PRICES, PRICES, cost_usd  # noqa: E402
+from evalkit.errors import BackendError, FatalBackendError  # noqa: E402
+
+KEY_ENV = "EVALKIT_TEST_OPENAI_KEY"
+SENTINEL = "sk-test-SENTINEL-7f3a9c21d04e"
+FLAKY = Faults(rate_429=0.10, rate_500=0.03, rate_503=0.02, rate_reset=0.02, rate_slow=0.01, rate_truncated=0.01,
+               rate_malformed=0.01)
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch):
+    monkeypatch.setenv(KEY_ENV, SENTINEL)
+
+
+@contextmanager
+def serve(**kw):
+    kw.setdefault("api_key", SENTINEL)
+    with FakeOpenAIServer(ServerConfig(**kw)) as server:
+        yield server
+
+
+@contextmanager
+def backend(server, **kw):
+    cfg = dict(model="gpt-4o-mini", base_url=server.base_url, api_key_env=KEY_ENV, timeout=0.5, retry_base_delay=0.02)
+    b = OpenAIBackend(OpenAIConfig(**{**cfg, **kw}))
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def ask(b, reqs):
+    outs = dict(b.submit(reqs))
+    assert sorted(outs) == list(range(len(reqs)))
+    return [outs[i] for i in range(len(reqs))]
+
+
+def chat_requests(n):
+    return [GenerateRequest((Message("system", "Be brief."), Message("user", f"Question {i}?")), max_tokens=3) for i in range(n)]
+
+
+def expected_ll(model, context, continuation):
+    """What the fake server's model says, computed directly from its definition."""
+    toks = tokenize(context + continuation)
+    n_ctx = len(tokenize(context))
+    pairs = [(toks[i - 1], toks[i]) for i in range(max(1, n_ctx), len(toks))]
+    return sum(token_logprob(model, p, t) for p, t in pairs), all(is_greedy_token(model, p, t) for p, t in pairs)
+
+
+# --- faults ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("api", ["chat", "completions"])
+def test_faults_are_survived_with_identical_answers(api):
+    reqs = chat_requests(300)
+    with serve() as clean, backend(clean, api=api) as b:
+        want = ask(b, reqs)
+    with serve(faults=FLAKY, seed=3, slow_seconds=1.5) as flaky, backend(flaky, api=api) as b:
+        got = ask(b, reqs)
+        stats = flaky.stats
+    assert not any(isinstance(o, BackendError) for o in got), [o for o in got if isinstance(o, BackendError)][:3]
+    def seen(outs):
+        return [(o.text, o.prompt_tokens, o.completion_tokens) for o in outs]
+
+    assert seen(got) == seen(want)
+    assert want[0].text.strip() == " ".join(answer_words("gpt-4o-mini", reqs[0].as_text())[:3])
+    for fault in ("429", "500", "503", "reset", "slow", "truncated", "malformed"):
+        assert stats[fault] > 0, (fault, stats)
+
+
+def test_loglikelihoods_survive_faults_and_match_the_server():
+    model = "davinci-002"
+    reqs = [LoglikelihoodRequest(f"Question {i}: the capital of France is", c)
+            for i in range(40) for c in (" Paris", " Rome today")]
+    reqs.append(RollingRequest("The quick brown fox jumps over the lazy dog."))
+    with serve(faults=FLAKY, seed=5, slow_seconds=1.5) as server, backend(server, model=model, api="completions") as b:
+        outs = ask(b, reqs)
+    for req, out in zip(reqs[:-1], outs, strict=False):
+        lp, greedy = expected_ll(model, req.context, req.continuation)
+        assert out.logprob == pytest.approx(lp) and out.is_greedy == greedy
+        assert out.n_tokens == len(tokenize(req.continuation))
+        assert out.prompt_tokens == len(tokenize(req.context))
+    assert any(o.is_greedy for o in outs[:-1]) and not all(o.is_greedy for o in outs[:-1])
+    rolling = outs[-1]
+    toks = tokenize(reqs[-1].text)
+    assert rolling.n_tokens == len(toks) - 1  # the first token has no log-probability
+    assert rolling.logprob == pytest.approx(sum(token_logprob(model, a, b) for a, b in zip(toks, toks[1:], strict=False)))
+
+
+def test_chat_backend_only_generates():
+    with serve() as server, backend(server) as b:
+        assert [k.value for k in b.supports] == ["generate"]
+
+
+def test_first_token_logprobs_for_chat_multiple_choice():
+    reqs = chat_requests(4)
+    with serve() as server, backend(server) as b:
+        outs = dict(b.first_token_logprobs(reqs, top_logprobs=5))
+    for i, req in enumerate(reqs):
+        top = outs[i]
+        assert len(top) == 5 and max(top, key=top.get) == answer_words("gpt-4o-mini", req.as_text())[0]
+
+
+def test_permanent_401_stops_at_once_with_one_line_naming_the_variable():
+    with serve(permanent_401=True) as server, backend(server, concurrency=8) as b:
+        start = time.perf_counter()
+        with pytest.raises(FatalBackendError) as info:
+            ask(b, chat_requests(500))
+        assert time.perf_counter() - start < 2
+        # what was in flight (and the one GET /models/{id}): no retries, nothing queued sent
+        assert server.stats["401"] <= 8 + 1
+    msg = str(info.value)
+    assert KEY_ENV in msg and "401" in msg and "\n" not in msg
+    assert SENTINEL not in msg  # the server echoed the key; the message is scrubbed
+    assert info.value.exit_code == 3
+
+
+def test_missing_aiohttp_asks_for_the_extra(monkeypatch):
+    from evalkit.errors import MissingExtra
+
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # as if not installed
+    with serve() as server, backend(server) as b:
+        with pytest.raises(MissingExtra, match=r"evalkit\[openai\]"):
+            ask(b, chat_requests(1))
+
+
+def test_missing_key_names_the_variable(monkeypatch):
+    monkeypatch.delenv(KEY_ENV)
+    with serve() as server, backend(server) as b:
+        with pytest.raises(FatalBackendError, match=KEY_ENV):
+            ask(b, chat_requests(1))
+
+
+def test_retry_budget_caps_the_whole_run():
+    with serve(faults=Faults(rate_500=1.0)) as server, backend(server, max_retries=3, total_retry_budget=5) as b:
+        outs = ask(b, chat_requests(20))
+        assert server.stats["requests"] == 20 + 5
+    assert all(isinstance(o, BackendError) for o in outs)
+    assert any("retry budget" in str(o) for o in outs)
+
+
+def test_no_usage_falls_back_to_estimated_tokens():
+    with serve(omit_usage=True) as server, backend(server) as b:
+        out = ask(b, chat_requests(1))[0]
+    assert out.prompt_tokens > 0 and out.completion_tokens > 0 and out.extra["tokens_estimated"]
+
+
+def test_model_near_or_past_shutdown_warns_once(recwarn, monkeypatch):
+    monkeypatch.setattr("evalkit.backends.openai_api._WARNED", set())
+    soon = time.time() + 10 * 86400
+    meta = {"ft:gpt-4o-mini-2024-07-18:acme::old1": {"shutdown_date": "2020-01-01"},
+            "gpt-4o-mini-2024-07-18": {"deprecation_date": soon}, "gpt-4.1-mini": {"shutdown_date": "2999-01-01"}}
+    for model in list(meta) + [next(iter(meta))]:
+        with serve(model_meta=meta) as server, backend(server, model=model) as b:
+            ask(b, chat_requests(1))
+            b.close()  # joins the metadata check
+            assert server.stats["get_model"] == 1
+    said = [str(w.message) for w in recwarn if issubclass(w.category, UserWarning)]
+    assert len(said) == 2, said  # the past and the near date, each once; not the far one
+    assert "ft:gpt-4o-mini-2024-07-18:acme::old1" in said[0] and "passed" in said[0]
+    assert "deprecation_date" in said[1] and ("in 9 days" in said[1] or "in 10 days" in said[1])
+
+
+# --- pieces ------------------------------------------------------------------------------------
+
+def test_parse_ft_id():
+    ft = parse_ft_id("ft:gpt-4o-mini-2024-07-18:acme::abc123")
+    assert (ft.base_model, ft.org, ft.suffix, ft.id, ft.checkpoint) == ("gpt-4o-mini-2024-07-18", "acme", "", "abc123", None)
+    ft = parse_ft_id("ft:gpt-4.1-nano-2025-04-14:my-org:support-v2:B8xK2z:ckpt-step-90")
+    assert (ft.base_model, ft.suffix, ft.id, ft.checkpoint) == ("gpt-4.1-nano-2025-04-14", "support-v2", "B8xK2z", "ckpt-step-90")
+    assert parse_ft_id("gpt-4o-mini") is None and parse_ft_id("ft:gpt-4o-mini") is None
+
+
+def test_ft_identity_records_the_base_model_and_no_key():
+    b = OpenAIBackend(OpenAIConfig(model="ft:gpt-4o-mini-2024-07-18:acme::abc123", base_url="http://127.0.0.1:9/v1/"))
+    assert b.identity() == {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "api": "chat",
+                            "model": "ft:gpt-4o-mini-2024-07-18:acme::abc123", "base_model": "gpt-4o-mini-2024-07-18"}
+
+
+def test_prices_resolve_fine_tunes_to_their_fine_tuned_rate():
+    assert cost_usd("gpt-4o-mini-2024-07-18", 1_000_000, 0) == PRICES["gpt-4o-mini"][0]
+    ft = cost_usd("ft:gpt-4o-mini-2024-07-18:acme::abc123", 1_000_000, 1_000_000)
+    assert ft == pytest.approx(sum(FINE_TUNED_PRICES["gpt-4o-mini"])) and ft > sum(PRICES["gpt-4o-mini"])
+    assert cost_usd("gpt-4o", 10, 10, prices={"gpt-4o": {"input": 1, "output": 2}}) == pytest.approx(30 / 1e6)
+    assert cost_usd("ft:gpt-4o-2024-08-06:a::b", 1_000_000, 0, prices={"ft:gpt-4o": (9, 9)}) == 9
+    assert cost_usd("my-local-llama", 10, 10) is None  # unknown, not free
+
+
+def test_generation_carries_its_cost():
+    with serve() as server, backend(server, model="ft:gpt-4o-mini-2024-07-18:acme::abc123") as b:
+        out = ask(b, chat_requests(1))[0]
+    assert isinstance(out, Generation)
+    assert out.extra["cost_usd"] == pytest.approx(cost_usd(b.config.model, out.prompt_tokens, out.completion_tokens))
+
+
+def test_retry_after_seconds_ms_and_http_date():
+    from email.utils import formatdate
+
+    assert retry_after_seconds({"retry-after": "3"}) == 3
+    assert retry_after_seconds({"retry-after-ms": "250", "retry-after": "3"}) == 0.25
+    assert 25 <= retry_after_seconds({"retry-after": formatdate(time.time() + 30, usegmt=True)}) <= 30
+    assert retry_after_seconds({"retry-after": "soon"}) is None and retry_after_seconds({}) is None
+
+
+def test_aimd_halves_once_per_round_and_grows_back():
+    async def scenario():
+        aimd = _Aimd(32)
+        epoch = aimd.epoch
+        aimd.throttled(epoch)
+        aimd.throttled(epoch)  # a second 429 of the same round does not halve again
+        assert aimd.limit == 16
+        aimd.throttled(aimd.epoch)
+        assert aimd.limit == 8
+        for _ in range(8):
+            aimd.success()
+        return aimd.limit
+
+    import asyncio
+
+    assert asyncio.run(scenario()) == 9
+
+
+def test_rpm_limit_spaces_requests():
+    with serve() as server, backend(server, rpm=600) as b:  # 10 per second, bursts of 10
+        start = time.perf_counter()
+        ask(b, chat_requests(15))
+        assert time.perf_counter() - start >= 0.4
+
+
+# --- end to end through the CLI ----------------------------------------------------------------
+
+def write_project(root: Path, base_url: str, **model_kw) -> Path:
+    """A generate task whose first half matches the fake chat model's answers, a multiple
+    choice and a perplexity task; a chat model and a completions fine-tune."""
+    data = root / "tasks" / "data"
+    data.mkdir(parents=True)
+    qa = []
+    for i in range(20):
+        q = f"What is item {i}?"
+        right = " ".join(answer_words("gpt-4o-mini", f"Question: {q}\nAnswer:")[:4])
+        qa.append({"id": f"q{i}", "question": q, "answer": right if i < 10 else "nothing"})
+    (data / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in qa))
+    mc = [{"id": f"m{i}", "stem": f"Pick {i}:", "choices": ["red", "green", "blue"], "answer": i % 3} for i in range(6)]
+    (data / "mc.jsonl").write_text("".join(json.dumps(r) + "\n" for r in mc))
+    ppl = [{"id": f"p{i}", "text": f"Line {i} of plain text."} for i in range(4)]
+    (data / "ppl.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ppl))
+    tasks = root / "tasks"
+    (tasks / "qa.yaml").write_text(
+        'name: qa\ntype: generate\ndata: data/qa.jsonl\nfields: {target: answer}\n'
+        'prompt: "Question: {question}\\nAnswer:"\ngeneration: {max_tokens: 4}\nmetrics: [exact_match]\n'
+    )
+    (tasks / "mc.yaml").write_text(
+        'name: mc\ntype: multiple_choice\ndata: data/mc.jsonl\nfields: {target: answer}\nprompt: "{stem}"\n'
+    )
+    (tasks / "ppl.yaml").write_text("name: ppl\ntype: perplexity\ndata: data/ppl.jsonl\n")
+    common = {"base_url": base_url, "api_key_env": KEY_ENV, "timeout": 0.5, "retry_base_delay": 0.02, **model_kw}
+    models = {"chat": {"backend": "openai", "model": "gpt-4o-mini", **common},
+              "ft": {"backend": "openai", "model": "ft:davinci-002:acme::xyz789", "api": "completions", **common}}
+    cfg = {"cache_dir": "cache", "tasks": ["tasks/*.yaml"], "models": models}
+    (root / "evalkit.yaml").write_text(json.dumps(cfg))  # JSON is YAML
+    return root / "evalkit.yaml"
+
+
+def evalkit(*args) -> int:
+    from evalkit.cli.main import main
+
+    return main([str(a) for a in args])
+
+
+def test_a_full_run_never_writes_the_key(tmp_path, monkeypatch, capsys, caplog):
+    caplog.set_level("DEBUG")
+    monkeypatch.chdir(tmp_path)
+    with serve(faults=FLAKY, seed=11, slow_seconds=1.5) as server:
+        cfg = write_project(tmp_path / "proj", server.base_url)
+        assert evalkit("run", "chat", "--config", cfg, "--output", tmp_path / "runs" / "chat") == 0
+        assert evalkit("run", "ft", "--config", cfg, "--output", tmp_path / "runs" / "ft") == 0
+    results = json.loads((tmp_path / "runs" / "chat" / "results.json").read_text())
+    qa = next(t for t in results["tasks"] if t["task"] == "qa")
+    assert qa["n_errors"] == 0 and qa["metrics"]["exact_match"]["value"] == pytest.approx(0.5)
+    ft = json.loads((tmp_path / "runs" / "ft" / "results.json").read_text())
+    methods = {t["task"]: t["method"] for t in ft["tasks"]}
+    assert methods == {"mc": "loglikelihood", "ppl": "loglikelihood_rolling", "qa": "generate"}
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "responses.sqlite" for p in written) and len(written) > 8
+    for path in written:
+        assert SENTINEL.encode() not in path.read_bytes(), path
+    out, err = capsys.readouterr()
+    assert SENTINEL not in out + err + caplog.text
+
+
+def test_bad_key_run_exits_3_with_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with serve(permanent_401=True) as server:
+        cfg = write_project(tmp_path / "proj", server.base_url)
+        assert evalkit("run", "chat", "--config", cfg, "--output", tmp_path / "runs" / "chat") == 3
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if line.startswith("evalkit:")]  # past the progress bar
+    assert len(said) == 1 and KEY_ENV in said[0] and SENTINEL not in err
+
+
+def test_spent_retry_budget_records_errors_and_exits_3(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with serve(faults=Faults(rate_503=1.0), retry_after=0.01) as server:
+        cfg = write_project(tmp_path / "proj", server.base_url, max_retries=2, total_retry_budget=10)
+        assert evalkit("run", "chat", "--config", cfg, "--suite", "all", "--output", tmp_path / "run") == 3
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["complete"] is False
+    qa = next(t for t in results["tasks"] if t["task"] == "qa")
+    assert qa["n_errors"] == qa["n"] == 20
+    samples = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    assert {s["status"] for s in samples} == {"error"}
+    assert any("retry budget" in s["error"] for s in samples)
+
+
+def test_compare_two_openai_models_on_the_demo_tasks(tmp_path, monkeypatch):
+    """The issue's 'done when': two `backend: openai` models on an OpenAI-compatible server,
+    `evalkit compare` over the demo's generate and classification tasks, faults included."""
+    demo = Path(__file__).resolve().parents[2] / "benchmarks" / "demo" / "tasks"
+    monkeypatch.chdir(tmp_path)
+    with serve(faults=FLAKY, seed=5, slow_seconds=1.5) as server:
+        common = {"base_url": server.base_url, "api_key_env": KEY_ENV, "timeout": 0.5, "retry_base_delay": 0.02}
+        cfg = {
+            "cache_dir": "cache",
+            "tasks": [str(demo / "support_qa.yaml"), str(demo / "intent.yaml")],
+            "suites": {"support": {"role": "target", "tasks": ["support_qa", "intent"]}},
+            "models": {
+                "base": {"backend": "openai", "model": "gpt-4o-mini-2024-07-18", "system_prompt": "A long instruction. " * 40, **common},
+                "ft": {"backend": "openai", "model": "ft:gpt-4o-mini-2024-07-18:acme::abc123", "system_prompt": "Be brief.", **common},
+            },
+        }
+        (tmp_path / "evalkit.yaml").write_text(json.dumps(cfg))
+        assert evalkit("compare", "base", "ft", "--output", tmp_path / "cmp") == 0
+    data = json.loads((tmp_path / "cmp" / "compare.json").read_text())["comparisons"][0]
+    tasks = {t["task"]: t for t in data["tasks"]}
+    assert tasks["support_qa"]["n"] == 205 and tasks["intent"]["n"] == 196
+    assert tasks["support_qa"]["dropped"] == 0 and tasks["intent"]["dropped"] == 0
+    qa = tasks["support_qa"]
+    assert qa["prompt_tokens_base"] > qa["prompt_tokens_ft"]
+    assert qa["cost_base"] > 0 and qa["cost_ft"] > 0  # gpt-4o-mini list price; ft: its fine-tuned rate
+    assert qa["latency_p50_base"] > 0 and qa["latency_p95_ft"] >= qa["latency_p50_ft"]
+    ft = json.loads((tmp_path / "cmp" / "runs" / "ft" / "results.json").read_text())
+    assert {t["task"]: t["method"] for t in ft["tasks"]} == {"support_qa": "generate", "intent": "generate"}
+    assert ft["identity"]["base_model"] == "gpt-4o-mini-2024-07-18"
