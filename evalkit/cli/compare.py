@@ -47,6 +47,7 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     from evalkit.compare.compare import cached_compare
     from evalkit.compare.ranking import rank
     from evalkit.report.console import print_ranking
+    from evalkit.report.html import write_report
     from evalkit.config import load_project
     from evalkit.report.console import print_comparison
     from evalkit.report.markdown import render
@@ -82,16 +83,37 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
         "format": "evalkit.compare/1",
         "comparisons": [c.to_json() for c in comparisons],
         "ranking": [asdict(r) for r in ranking],
+        "provenance": provenance(project, base_run),
     }
     (out / "compare.json").write_text(json.dumps(payload, indent=2) + "\n")
     (out / "compare.md").write_text(render(comparisons, ranking))
-    con.print(f"wrote {out}/compare.json and compare.md")
+    report = write_report(out)
+    con.print(f"wrote {out}/compare.json, compare.md and {report.name}")
     gate_code = max((r.exit_code for r in reports.values()), default=0)
     incomplete = [r.model for r in [base_run, *runs] if not r.complete]
     if incomplete:
         con.print(f"[red]incomplete: backend errors in {', '.join(incomplete)}; run the same command to retry them[/red]")
         return 3  # never 0 (nor a gate verdict) on a run with errors
     return gate_code
+
+
+def provenance(project, base_run) -> dict:
+    """What it takes to reproduce this comparison: config, data, code and package versions."""
+    import subprocess
+
+    from evalkit.runner.run import package_versions
+
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(project.root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        ).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "config_path": str(project.path), "config_sha256": base_run.config_sha256,
+        "config_text": project.path.read_text(encoding="utf-8"), "git_commit": commit,
+        "data_hashes": base_run.data_hashes, "versions": package_versions(),
+    }
 
 
 def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n_resamples: int) -> dict:
