@@ -50,9 +50,10 @@ def load_yaml(path: Path, *, error=ConfigError) -> Located:
         raise error("file not found", path=path) from None
     except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise error(f"cannot read: {exc.__class__.__name__}", path=path) from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=loader)
+        data = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]

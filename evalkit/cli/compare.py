@@ -45,12 +45,7 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     earlier (a stored baseline is not run again).
     """
     from evalkit.compare.compare import cached_compare
-    from evalkit.compare.ranking import rank
-    from evalkit.report.console import print_ranking
-    from evalkit.report.html import write_report
     from evalkit.config import load_project
-    from evalkit.report.console import print_comparison
-    from evalkit.report.markdown import render
     from evalkit.errors import ConfigError
     from evalkit.runner.run import RunOptions, open_cache
 
@@ -70,8 +65,18 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
             cached_compare(cache, base_run, r, seed=seed, n_resamples=n_resamples, confidence=project.file.confidence)
             for r in runs
         ]
+        return _finish(project, base_run, runs, comparisons, out, seed, n_resamples, gate, cache)
     finally:
         cache.close()
+
+
+def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, gate: bool, cache) -> int:
+    """Print, evaluate gates, write compare.json / compare.md / report.html; the exit code."""
+    from evalkit.compare.ranking import rank
+    from evalkit.report.console import print_comparison, print_ranking
+    from evalkit.report.html import write_report
+    from evalkit.report.markdown import render
+
     con = console()
     for c in comparisons:
         print_comparison(con, c)
@@ -87,7 +92,7 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     }
     (out / "compare.json").write_text(json.dumps(payload, indent=2) + "\n")
     (out / "compare.md").write_text(render(comparisons, ranking))
-    report = write_report(out)
+    report = write_report(out, cache)
     con.print(f"wrote {out}/compare.json, compare.md and {report.name}")
     gate_code = max((r.exit_code for r in reports.values()), default=0)
     incomplete = [r.model for r in [base_run, *runs] if not r.complete]
@@ -118,6 +123,8 @@ def provenance(project, base_run) -> dict:
 
 def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n_resamples: int) -> dict:
     """Evaluate the gates for each candidate and write their reports; {candidate: report}."""
+    from rich.markdown import Markdown
+
     from evalkit.compare.gates import evaluate_gates
     from evalkit.report.gate import render_gate_md, write_gate_outputs
 
@@ -131,8 +138,6 @@ def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n
         report = evaluate_gates(gates, base_run, run, comparison, seed=seed, n_resamples=n_resamples)
         where = out if len(runs) == 1 else out / "gates" / run.model
         write_gate_outputs(report, where)
-        from rich.markdown import Markdown
-
         con.print(Markdown(render_gate_md(report)))
         con.print(f"wrote {where}/gate.md, junit.xml and gate.json")
         reports[run.model] = report

@@ -47,6 +47,7 @@ class MetricComparison:
     broke: int | None = None
     p_adjusted: float | None = None  # Holm over every row of one comparison
     alpha: float = 0.05
+    mde: float | None = None  # minimum detectable effect at 80 % power, from the paired spread
 
     @property
     def improved(self) -> bool | None:
@@ -123,7 +124,7 @@ def _rng(seed: int, *parts: str) -> np.random.Generator:
 
 
 def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, seed, task, n_resamples, confidence):
-    from evalkit.stats import mcnemar, paired_bootstrap
+    from evalkit.stats import mcnemar, minimum_detectable_effect, paired_bootstrap
 
     metric = make_metric(name)
     sa = np.array([s["stats"][name] for s in b], dtype=float)
@@ -142,7 +143,7 @@ def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, s
         fixed, broke = mc.fixed, mc.broke
     return MetricComparison(
         name, hib, base_v, ft_v, boot.delta, boot.ci_low, boot.ci_high, boot.p_value, boot.se, len(b), fixed, broke,
-        alpha=1 - confidence,
+        alpha=1 - confidence, mde=minimum_detectable_effect(boot.se * len(b) ** 0.5, len(b), alpha=1 - confidence),
     )
 
 

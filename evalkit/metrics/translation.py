@@ -72,6 +72,7 @@ class Bleu(_Sacre):
 
 class Chrf(_Sacre):
     name = "chrf"
+    BETA = 2  # sacrebleu's CHRF default; a test checks from_stats against sacrebleu itself
 
     def _make(self):
         from sacrebleu.metrics import CHRF
@@ -80,7 +81,7 @@ class Chrf(_Sacre):
 
     def from_stats(self, summed):
         s = np.asarray(summed, dtype=float)
-        beta2 = self.sacre().beta ** 2
+        beta2 = self.BETA**2
         hyp, ref, match = s[..., 0::3], s[..., 1::3], s[..., 2::3]
         eff = (hyp > 0) & (ref > 0)
         n_eff = eff.sum(axis=-1)

@@ -74,23 +74,34 @@ def _forest_rows(comparison: dict, gate: dict | None) -> list[dict]:
     return rows
 
 
-def forest_svg(comparison: dict, gate: dict | None) -> str:
-    from evalkit.report.plots import figure_to_svg, forest_plot
-
+def forest_svg(comparison: dict, gate: dict | None, cache=None) -> str:
+    """The forest plot as inline SVG; memoised by its rows, since drawing it costs more than
+    a whole cached compare."""
     rows = _forest_rows(comparison, gate)
     if not rows:
         return ""
+    key = None
+    if cache is not None:
+        from evalkit.runner.cache import code_version, digest
+
+        key = digest({"v": 1, "code": code_version(), "forest": rows})
+        hit = cache.memo_get(key)
+        if hit is not None:
+            return hit
+    from evalkit.report.plots import figure_to_svg, forest_plot
+
     svg = figure_to_svg(forest_plot(rows))
-    return svg[svg.index("<svg"):]  # drop the XML prologue: the SVG is inlined in HTML
+    svg = svg[svg.index("<svg"):]  # drop the XML prologue: the SVG is inlined in HTML
+    if key is not None:
+        cache.memo_put(key, "forest", svg)
+    return svg
 
 
-def _item_score(metric: str, sample: dict) -> float | None:
-    from evalkit.metrics.registry import make_metric
-
-    stats = (sample.get("stats") or {}).get(metric)
+def _item_score(metric, sample: dict) -> float | None:
+    stats = (sample.get("stats") or {}).get(metric.name)
     if stats is None:
         return None
-    value = float(make_metric(metric).from_stats(np.asarray(stats, dtype=float)))
+    value = float(metric.from_stats(np.asarray(stats, dtype=float)))
     return None if value != value else value
 
 
@@ -101,11 +112,13 @@ def _clip(text: Any) -> str:
 
 def changed_items(comparison: dict, base: dict, ft: dict) -> list[dict]:
     """Items whose primary per-item score differs between base and fine-tune."""
+    from evalkit.metrics.registry import make_metric
+
     items = []
     for t in comparison["tasks"]:
         if t["status"] != "ok" or not t["metrics"]:
             continue
-        metric = t["metrics"][0]["metric"]
+        metric = make_metric(t["metrics"][0]["metric"])
         sign = 1.0 if t["metrics"][0]["higher_is_better"] else -1.0
         for (task, item_id), fs in ft.items():
             bs = base.get((task, item_id))
@@ -115,7 +128,7 @@ def changed_items(comparison: dict, base: dict, ft: dict) -> list[dict]:
             if b is None or f is None or b == f:
                 continue
             items.append({
-                "task": task, "id": item_id, "metric": metric, "gain": round(sign * (f - b), 6),
+                "task": task, "id": item_id, "metric": metric.name, "gain": round(sign * (f - b), 6),
                 "base_score": b, "ft_score": f, "prompt": _clip(fs.get("prompt")), "base": _clip(bs.get("response")),
                 "ft": _clip(fs.get("response")), "reference": _clip(fs.get("reference")),
             })
@@ -127,7 +140,7 @@ def _safe_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def build(out: Path) -> str:
+def build(out: Path, cache=None) -> str:
     """The report's HTML for the compare folder ``out``."""
     from evalkit.report.html_page import page
 
@@ -140,7 +153,7 @@ def build(out: Path) -> str:
         ft = _samples(_run_dir(out, c.get("candidate_source"), c["candidate"]))
         gate = _gate_for(out, c["candidate"], several)
         sections.append({
-            "comparison": c, "gate": gate, "forest": forest_svg(c, gate),
+            "comparison": c, "gate": gate, "forest": forest_svg(c, gate, cache),
             "items": changed_items(c, base, ft), "totals": _totals(c, base, ft),
         })
     return page(compare, sections, _safe_json, html.escape)
@@ -161,7 +174,7 @@ def _totals(c: dict, base: dict, ft: dict) -> list[dict]:
     return rows
 
 
-def write_report(out: Path) -> Path:
+def write_report(out: Path, cache=None) -> Path:
     path = Path(out) / "report.html"
-    path.write_text(build(Path(out)), encoding="utf-8")
+    path.write_text(build(Path(out), cache), encoding="utf-8")
     return path

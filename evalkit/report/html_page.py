@@ -75,11 +75,7 @@ def _verdict_class(improved) -> tuple[str, str]:
 
 
 def _mde(m: dict) -> str:
-    if m.get("se") is None or not m.get("n"):
-        return "-"
-    from evalkit.stats import minimum_detectable_effect
-
-    return _num(minimum_detectable_effect(m["se"] * m["n"] ** 0.5, m["n"]))
+    return _num(m.get("mde"))
 
 
 def _task_table(c: dict, esc: Callable) -> str:
