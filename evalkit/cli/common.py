@@ -63,3 +63,10 @@ class _Advance:
 
     def advance(self, n: int) -> None:
         self.progress.advance(self.tid, n)
+
+
+def warn_limit(limit: int | None) -> None:
+    if limit is not None:
+        console(stderr=True).print(
+            f"[yellow]--limit {limit}: a smoke test. {limit} items per task are too few for the statistics to mean much.[/yellow]"
+        )

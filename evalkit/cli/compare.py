@@ -8,7 +8,16 @@ from pathlib import Path
 
 import click
 
-from evalkit.cli.common import RichProgress, config_option, console, limit_option, no_cache_option, stamp, suite_option
+from evalkit.cli.common import (
+    RichProgress,
+    config_option,
+    console,
+    limit_option,
+    no_cache_option,
+    stamp,
+    suite_option,
+    warn_limit,
+)
 
 
 def _load_or_run(project, arg: str, options, out: Path):
@@ -55,6 +64,7 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     out = output or Path("evalkit-runs") / f"{stamp()}-{base}-vs-{'-'.join(Path(c).name for c in candidates)}"
     out.mkdir(parents=True, exist_ok=True)
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
+    warn_limit(limit)
     base_run = _load_or_run(project, base, options, out)
     runs = [_load_or_run(project, c, options, out) for c in candidates]
     seed = project.file.seed if seed is None else seed

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import click
 
-from evalkit.cli.common import RichProgress, config_option, console, limit_option, no_cache_option, stamp, suite_option
+from evalkit.cli.common import (
+    RichProgress,
+    config_option,
+    console,
+    limit_option,
+    no_cache_option,
+    stamp,
+    suite_option,
+    warn_limit,
+)
 
 
 @click.command()
@@ -24,6 +33,7 @@ def run(model, config_path, suites, limit, no_cache, output):
     project = load_project(config_path)
     project.model(model)
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
+    warn_limit(limit)
     result = run_models(project, [model], options, RichProgress(model))[0]
     out = output or Path("evalkit-runs") / f"{stamp()}-{model}"
     result.write(out)
