@@ -11,6 +11,7 @@ import click
 COMMANDS = {
     "run": ("evalkit.cli.run:run", "Run one model on the suites and write a run directory."),
     "compare": ("evalkit.cli.compare:compare", "Compare a base model with one or more fine-tunes, item by item."),
+    "review": ("evalkit.cli.review:review", "Blind side-by-side human review of responses."),
     "report": ("evalkit.cli.report:report", "Rebuild report.html from a stored compare folder."),
     "ls": ("evalkit.cli.ls:ls", "List the configured models, suites and tasks."),
     "validate": ("evalkit.cli.validate:validate", "Check the config and every task's data."),

@@ -1,0 +1,170 @@
+"""``evalkit review``: blind side-by-side human review of two or more models' responses.
+
+The library and the Streamlit app live in ``human_review/``; this module only parses the
+command line, calls them and maps the outcome to an exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from evalkit.errors import EvalkitError, MissingExtra
+
+db_option = click.option(
+    "--db", "db_url", default=None, metavar="URL",
+    help="SQLAlchemy database URL, e.g. postgresql+psycopg://user@host/db (default: STUDY.sqlite in the current folder).",
+)
+
+
+def _need(*modules: str) -> None:
+    import importlib.util
+
+    for m in modules:
+        if importlib.util.find_spec(m) is None:
+            raise MissingExtra(m, "review")
+
+
+def _open(study: str, db_url: str | None, *, create: bool = False):
+    _need("sqlalchemy")
+    from human_review.store import default_url, open_store
+
+    url = db_url or default_url(study)
+    if db_url is None and not create and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise EvalkitError(f"no study database {study}.sqlite in this folder: create the study first, or pass --db URL")
+    return open_store(url), url
+
+
+@click.group()
+def review():
+    """Blind side-by-side human review of responses (create, invite, serve, results, export)."""
+
+
+@review.command()
+@click.argument("study")
+@click.option("--from", "runs", multiple=True, required=True, type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="A run directory (repeat: two or more; each candidate is paired with the base).")
+@click.option("--base", default=None, help="The base model's name (default: the first --from).")
+@click.option("--items", type=click.IntRange(min=1), default=None, help="Items to review (default: every shared item).")
+@click.option("--per-task", is_flag=True, help="--items per task rather than in all.")
+@click.option("--task", "tasks", multiple=True, help="Only this task (repeatable; default: all with text responses).")
+@click.option("--overlap", type=click.IntRange(min=1), default=2, show_default=True, help="Raters per item.")
+@click.option("--gold", type=click.IntRange(min=0), default=0, show_default=True, help="Gold items (a known-right vs a wrong answer) per rater.")
+@click.option("--repeats", type=click.IntRange(min=0), default=0, show_default=True, help="Hidden repeats per rater, sides swapped.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling items and ordering them.")
+@db_option
+def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, seed, db_url):
+    """Build STUDY from the responses in two or more run directories."""
+    from evalkit.results import RunResult
+    from human_review.build import StudyOptions, plan_study
+
+    loaded = [RunResult.load(p) for p in runs]
+    options = StudyOptions(items=items, per_task=per_task, overlap=overlap, gold=gold, repeats=repeats, seed=seed, tasks=tuple(tasks))
+    plan = plan_study(loaded, options, base)
+    store, url = _open(study, db_url, create=True)
+    secret = store.create_study(study, plan)
+    n_cand = len(plan.systems) - 1
+    click.echo(f"created study {study!r} in {url}")
+    click.echo(f"  base: {plan.systems[0].model}; candidates: {', '.join(s.model for s in plan.systems[1:])}")
+    click.echo(f"  {len(plan.items)} items x {n_cand} candidate(s) = {len(plan.items) * n_cand} comparisons, "
+               f"{overlap} rater(s) each; {len(plan.gold)} gold item(s) and {repeats} repeat(s) per rater")
+    if plan.dropped:
+        click.echo(f"  {plan.dropped} shared item(s) left out: a model's response was missing, empty or an error")
+    click.echo(f"admin secret (shown once; `evalkit review admin-secret {study}` makes a new one): {secret}")
+    click.echo(f"next: evalkit review invite {study} RATER_NAME, then evalkit review serve {study}")
+    return 0
+
+
+@review.command()
+@click.argument("study")
+@click.argument("rater")
+@click.option("--url", "app_url", default="http://127.0.0.1:8501", show_default=True, help="Where raters reach the app.")
+@db_option
+def invite(study, rater, app_url, db_url):
+    """Print a sign-in link for RATER (inviting again replaces the rater's token)."""
+    store, _ = _open(study, db_url)
+    token = store.invite(store.study(study), rater)
+    click.echo(f"{app_url.rstrip('/')}/?invite={token}")
+    click.echo(f"token: {token}")
+    return 0
+
+
+@review.command()
+@click.argument("study")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback: this machine only).")
+@click.option("--port", type=int, default=8501, show_default=True)
+@db_option
+def serve(study, host, port, db_url):
+    """Run the review app for STUDY (Streamlit)."""
+    import subprocess
+
+    _need("streamlit")
+    from human_review.server import streamlit_command
+
+    store, url = _open(study, db_url)
+    store.study(study)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: listening on {host}: put a TLS-terminating proxy in front; tokens travel in the clear", err=True)
+    argv, env = streamlit_command(study, url, host=host, port=port)
+    click.echo(f"review app for {study!r} on http://{host}:{port} (Ctrl-C to stop)")
+    return subprocess.call(argv, env=env)
+
+
+@review.command()
+@click.argument("study")
+@click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=Path("."), show_default=True)
+@click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples for Bradley-Terry intervals.")
+@click.option("--blind", is_flag=True, help="Name systems by label only, not by model.")
+@db_option
+def results(study, output, resamples, blind, db_url):
+    """Print the analysis of STUDY and write STUDY.results.md and .json."""
+    _need("sklearn", "scipy")
+    from human_review.analysis import analyse
+    from human_review.report import render_markdown
+
+    store, _ = _open(study, db_url)
+    result = analyse(store.data(store.study(study)), reveal=not blind, n_boot=resamples)
+    md = render_markdown(result)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / f"{study}.results.md").write_text(md, encoding="utf-8")
+    (output / f"{study}.results.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(md)
+    click.echo(f"wrote {output / (study + '.results.md')} and .json")
+    return 0
+
+
+@review.command()
+@click.argument("study")
+@click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=Path("."), show_default=True)
+@db_option
+def export(study, output, db_url):
+    """Write the votes (CSV, JSON) and the preference pairs (JSONL: prompt, chosen, rejected)."""
+    from human_review.export import write_exports
+
+    store, _ = _open(study, db_url)
+    for p in write_exports(store.data(store.study(study)), output, study):
+        click.echo(f"wrote {p}")
+    return 0
+
+
+@review.command()
+@click.argument("study")
+@db_option
+def close(study, db_url):
+    """Stop taking votes; the admin pages then name the models."""
+    store, _ = _open(study, db_url)
+    store.set_status(store.study(study), "closed")
+    click.echo(f"closed {study!r}")
+    return 0
+
+
+@review.command("admin-secret")
+@click.argument("study")
+@db_option
+def admin_secret(study, db_url):
+    """Replace the admin secret of STUDY and print the new one."""
+    store, _ = _open(study, db_url)
+    click.echo(store.new_admin_secret(store.study(study)))
+    return 0

@@ -1,0 +1,77 @@
+"""Agreement between raters on labels relative to the models (candidate better / tie /
+base better / both bad), never on left/right, which the side balancing would scramble."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Hashable, Mapping, Sequence
+from itertools import combinations
+
+
+def cohen_pairs(labels: Mapping[str, Mapping[Hashable, str]], categories: Sequence[str], min_common: int = 2) -> list[dict]:
+    """Cohen's kappa for each pair of raters on the units both labelled (sklearn's kappa).
+    ``kappa`` is None when it is undefined (both raters used one and the same category)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    out = []
+    for a, b in combinations(sorted(labels), 2):
+        common = sorted(set(labels[a]) & set(labels[b]), key=str)
+        if len(common) < min_common:
+            continue
+        ya, yb = [labels[a][u] for u in common], [labels[b][u] for u in common]
+        agree = sum(x == y for x, y in zip(ya, yb)) / len(common)
+        if len(set(ya) | set(yb)) < 2:
+            kappa = None
+        else:
+            kappa = float(cohen_kappa_score(ya, yb, labels=list(categories)))
+            kappa = None if math.isnan(kappa) else kappa
+        out.append({"raters": [a, b], "n": len(common), "agreement": agree, "kappa": kappa})
+    return out
+
+
+def krippendorff_alpha_nominal(units: Mapping[Hashable, Sequence[Hashable]]) -> float | None:
+    """Krippendorff's alpha for nominal data from each unit's values (one per rater who rated
+    it; units with fewer than two values are not pairable and drop out). Built from the
+    coincidence matrix: alpha = 1 - (n - 1) * sum_{c!=k} o_ck / sum_{c!=k} n_c * n_k.
+    None when undefined (fewer than two pairable values, or a single category in all)."""
+    o: dict[tuple, float] = defaultdict(float)
+    for values in units.values():
+        m = len(values)
+        if m < 2:
+            continue
+        for i, c in enumerate(values):
+            for j, k in enumerate(values):
+                if i != j:
+                    o[(c, k)] += 1.0 / (m - 1)
+    n_c: dict[Hashable, float] = defaultdict(float)
+    for (c, _), v in o.items():
+        n_c[c] += v
+    n = sum(n_c.values())
+    expected = sum(n_c[c] * n_c[k] for c in n_c for k in n_c if c != k)
+    if n < 2 or expected == 0:
+        return None
+    observed = sum(v for (c, k), v in o.items() if c != k)
+    return 1.0 - (n - 1) * observed / expected
+
+
+def krippendorff_alpha(units: Mapping[Hashable, Sequence[Hashable]]) -> tuple[float | None, str]:
+    """Alpha (nominal) with the ``krippendorff`` package when installed, else our own; returns
+    (alpha, which implementation)."""
+    try:
+        import krippendorff
+        import numpy as np
+    except ImportError:
+        return krippendorff_alpha_nominal(units), "evalkit"
+    cats = sorted({v for vals in units.values() for v in vals}, key=str)
+    pairable = [vals for vals in units.values() if len(vals) >= 2]
+    if len(cats) < 2 or not pairable:
+        return krippendorff_alpha_nominal(units), "evalkit"
+    width = max(len(v) for v in pairable)
+    # The package wants a raters x units matrix; which row a value sits in does not matter
+    # for alpha, so each unit's values fill its column from the top.
+    data = np.full((width, len(pairable)), np.nan)
+    for u, vals in enumerate(pairable):
+        for r, v in enumerate(vals):
+            data[r, u] = cats.index(v)
+    return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")), "krippendorff"

@@ -1,0 +1,262 @@
+"""The review database, through SQLAlchemy 2.x Core: SQLite by default, PostgreSQL by URL.
+
+Every change is one short transaction. On SQLite a write transaction starts with
+``BEGIN IMMEDIATE`` (WAL journal, busy timeout), so claims and votes are serialised; on
+PostgreSQL the claim locks the rater's row, takes a free slot with ``FOR UPDATE SKIP
+LOCKED`` and locks the comparison while it balances sides. A vote is keyed by
+(assignment, seq): a double click, a second tab or a retried request records one row.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from human_review import assignment as rules
+from human_review import schema as t
+
+CHOICES = ("left", "right", "tie", "both_bad")
+CRITERIA = ("correctness", "helpfulness", "tone")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+class StudyClosed(EvalkitError):
+    """The study no longer takes votes."""
+
+
+@dataclass(frozen=True)
+class Study:
+    id: int
+    name: str
+    status: str
+    settings: dict[str, Any]
+    secret: str = field(repr=False)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+@dataclass(frozen=True)
+class Rater:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class UndoTarget:
+    public_id: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    """All a rater's page shows: no model, run, side mapping or item kind."""
+
+    public_id: str
+    seq: int  # the seq the next row for this assignment must have
+    prompt: str
+    left: str
+    right: str
+
+
+def check_study_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise EvalkitError(f"study name {name!r}: use letters, digits, '.', '_' or '-' (at most 100)")
+    return name
+
+
+def default_url(study_name: str, folder: Path | None = None) -> str:
+    path = (folder or Path.cwd()) / f"{check_study_name(study_name)}.sqlite"
+    return f"sqlite:///{path.resolve()}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite would defer it).
+    dbapi_connection.isolation_level = None
+    cur = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=60000", "foreign_keys=ON"):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+
+
+def _sqlite_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("hr_read") else "BEGIN IMMEDIATE")
+
+
+def make_engine(url: str):
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if not u.database or u.database == ":memory:":
+            raise EvalkitError("a review database on SQLite must be a file (sqlite:///path/to/study.sqlite)")
+        engine = create_engine(u, connect_args={"timeout": 60, "check_same_thread": False}, pool_size=10, max_overflow=40)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(u, pool_pre_ping=True, pool_size=10, max_overflow=40)
+
+
+def open_store(url: str) -> ReviewStore:
+    engine = make_engine(url)
+    t.metadata.create_all(engine)
+    return ReviewStore(engine)
+
+
+class ReviewStore:
+    def __init__(self, engine):
+        self.engine = engine
+
+    @contextmanager
+    def _write(self):
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self):
+        with self.engine.connect() as conn:
+            conn.execution_options(hr_read=True)
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- studies, raters, admin -------------------------------------------------------------
+    def create_study(self, name: str, plan) -> str:
+        """Write a planned study; returns the admin secret (stored only as a keyed hash)."""
+        from human_review.create import write_plan
+
+        check_study_name(name)
+        with self._write() as conn:
+            if conn.execute(t.study.select().where(t.study.c.name == name)).first():
+                raise EvalkitError(f"study {name!r} already exists in this database")
+            return write_plan(conn, name, plan)
+
+    def study(self, name: str) -> Study:
+        with self._read() as conn:
+            row = conn.execute(t.study.select().where(t.study.c.name == name)).first()
+        if row is None:
+            raise EvalkitError(f"no study {name!r} in this database")
+        return Study(row.id, row.name, row.status, row.settings, row.secret)
+
+    def invite(self, study: Study, name: str) -> str:
+        """A new sign-in token for rater ``name`` (a new rater, or a fresh token for one)."""
+        token = rules.new_token()
+        h = rules.keyed_hash(study.secret, "token", token)
+        with self._write() as conn:
+            row = conn.execute(t.rater.select().where(t.rater.c.study_id == study.id, t.rater.c.name == name)).first()
+            if row is None:
+                conn.execute(t.rater.insert().values(study_id=study.id, name=name, token_hash=h, created_at=time.time()))
+            else:
+                conn.execute(t.rater.update().where(t.rater.c.id == row.id).values(token_hash=h))
+        return token
+
+    def sign_in(self, study: Study, token: str) -> Rater | None:
+        h = rules.keyed_hash(study.secret, "token", token.strip())
+        with self._read() as conn:
+            row = conn.execute(t.rater.select().where(t.rater.c.study_id == study.id, t.rater.c.token_hash == h)).first()
+        return Rater(row.id, row.name) if row else None
+
+    def rater_by_name(self, study: Study, name: str) -> Rater | None:
+        with self._read() as conn:
+            row = conn.execute(t.rater.select().where(t.rater.c.study_id == study.id, t.rater.c.name == name)).first()
+        return Rater(row.id, row.name) if row else None
+
+    def is_admin(self, study: Study, secret: str) -> bool:
+        import hmac
+
+        return hmac.compare_digest(rules.keyed_hash(study.secret, "admin", secret.strip()), self._admin_hash(study))
+
+    def _admin_hash(self, study: Study) -> str:
+        with self._read() as conn:
+            return conn.execute(t.study.select().where(t.study.c.id == study.id)).first().admin_hash
+
+    def new_admin_secret(self, study: Study) -> str:
+        secret = rules.new_token()
+        with self._write() as conn:
+            conn.execute(t.study.update().where(t.study.c.id == study.id).values(admin_hash=rules.keyed_hash(study.secret, "admin", secret)))
+        return secret
+
+    def set_status(self, study: Study, status: str) -> None:
+        with self._write() as conn:
+            conn.execute(t.study.update().where(t.study.c.id == study.id).values(status=status))
+
+    # -- the rater's queue ------------------------------------------------------------------
+    def next_assignment(self, study: Study, rater_id: int) -> AssignmentView | None:
+        """The rater's open item, else a newly claimed one (atomically), else None when done."""
+        from human_review.claims import claim, view
+
+        with self._write() as conn:
+            _check_open(conn, study)
+            aid = claim(conn, study, rater_id)
+            return view(conn, aid) if aid is not None else None
+
+    def rater_progress(self, study: Study, rater_id: int) -> tuple[int, int]:
+        """(answered, about how many to come); counted outside the claim's write lock."""
+        from human_review.claims import rater_progress
+
+        with self._read() as conn:
+            return rater_progress(conn, study, rater_id)
+
+    def record(self, study: Study, rater_id: int, public_id: str, seq: int, choice: str | None, *,
+               scores: dict | None = None, comment: str | None = None, seconds: float | None = None) -> bool:
+        """Record a vote (``choice`` in CHOICES) or a skip (``choice`` None) as row ``seq`` of the
+        assignment. False, and nothing written, when that row exists already (a double click)."""
+        from sqlalchemy.exc import IntegrityError
+
+        from human_review.claims import append
+
+        if choice is not None and choice not in CHOICES:
+            raise ValueError(f"unknown choice {choice!r}")
+        try:
+            with self._write() as conn:
+                _check_open(conn, study)
+                return append(conn, study, rater_id, public_id, seq, choice=choice, scores=scores, comment=comment, seconds=seconds)
+        except IntegrityError:
+            return False
+
+    def undo(self, study: Study, rater_id: int, target: UndoTarget) -> bool:
+        """Void the vote or skip ``target`` names (a new row); False when it is no longer the last."""
+        from sqlalchemy.exc import IntegrityError
+
+        from human_review.claims import append_undo
+
+        try:
+            with self._write() as conn:
+                _check_open(conn, study)
+                return append_undo(conn, study, rater_id, target)
+        except IntegrityError:
+            return False
+
+    def undo_target(self, study: Study, rater_id: int) -> UndoTarget | None:
+        from human_review.claims import last_action
+
+        with self._read() as conn:
+            return last_action(conn, rater_id)
+
+    def progress(self, study: Study) -> dict[str, Any]:
+        from human_review.claims import progress
+
+        with self._read() as conn:
+            return progress(conn, study)
+
+    def data(self, study: Study):
+        """Everything the analysis and the exports need (model names included: server side only)."""
+        from human_review.records import load
+
+        with self._read() as conn:
+            return load(conn, study)
+
+
+def _check_open(conn, study: Study) -> None:
+    status = conn.execute(t.study.select().where(t.study.c.id == study.id)).first().status
+    if status != "open":
+        raise StudyClosed("this study is closed")

@@ -1,0 +1,221 @@
+"""The review app in a real browser: Debian's chromium, headless, driven by Playwright,
+against `streamlit run` started here on a free loopback port.
+
+Set EVALKIT_REVIEW_SCREENSHOT=path.png to save a screenshot of the rating page.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from review_helpers import BASE_MODEL, FT_MODEL, make_run, new_study
+from sqlalchemy import select
+
+from human_review import schema as t
+from human_review.server import running_app
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:
+    sync_playwright = None
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = [
+    pytest.mark.skipif(sync_playwright is None, reason="browser test needs the playwright package: pip install playwright"),
+    pytest.mark.skipif(CHROMIUM is None, reason="browser test needs chromium on PATH: apt-get install -y chromium"),
+]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+SUPPORT = [  # (prompt, a good answer, a weak answer)
+    ("I was charged twice for order 1042. What should I do?",
+     ("Sorry about that! Duplicate charges are usually a temporary authorisation hold and drop off within 3 business "
+      "days. If both charges are still there after that, reply with your order number and we will refund the duplicate."),
+     ("Thank you for reaching out. Billing matters can be complex. There are many possible reasons why a charge may "
+      "appear twice. You may wish to contact your bank or card issuer, who can provide further information.")),
+    ("How do I export my notes to PDF?",
+     ("Open the note, choose File > Export > PDF, and pick a folder. To export a whole notebook, right-click it in the "
+      "sidebar and choose Export notebook."),
+     "You can export notes in various formats."),
+    ("Sync stopped working on my phone.",
+     ("Go to Settings > Account > Sign out, then sign in again; this refreshes the sync token. If it still fails, check "
+      "that background data is allowed for the app."),
+     "Please try again later."),
+    ("Can I share a notebook with my team?",
+     ("Yes: right-click the notebook, choose Share, and add your team's e-mail addresses. Each person can be given view "
+      "or edit rights."),
+     "Sharing is a feature of many note applications."),
+    ("Where are my deleted notes?", "Deleted notes stay in Trash for 30 days; open Trash in the sidebar and choose Restore.",
+     "Deleted notes are deleted."),
+]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, env={**os.environ, "HOME": str(home)})
+            yield b
+            b.close()
+
+
+def support_runs(root: Path, items) -> list[Path]:
+    keys = {("support", f"s{i}"): it for i, it in enumerate(items)}
+    prompts = {k: it[0] for k, it in keys.items()}
+    base = make_run(root / "runs" / "base", BASE_MODEL, {k: it[2] for k, it in keys.items()}, prompts=prompts)
+    ft = make_run(root / "runs" / "ft", FT_MODEL, {k: it[1] for k, it in keys.items()}, prompts=prompts)
+    return [base, ft]
+
+
+class Watch:
+    """Everything the page receives or asks for: websocket frames, HTTP responses, requests,
+    console messages and dialogs."""
+
+    def __init__(self, page):
+        self.frames: list[bytes] = []
+        self.responses, self.requests, self.console, self.dialogs, self.sockets = [], [], [], [], []
+        page.on("websocket", self._socket)
+        page.on("response", lambda r: self.responses.append(r))
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("console", lambda m: self.console.append(m.text))
+        page.on("dialog", self._dialog)
+
+    def _socket(self, ws):
+        self.sockets.append(ws.url)
+        ws.on("framereceived", lambda payload: self.frames.append(payload if isinstance(payload, bytes) else payload.encode()))
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def bodies(self) -> list[bytes]:
+        out = []
+        for r in self.responses:
+            try:
+                out.append(r.url.encode() + b"\n" + r.body())
+            except Exception:  # noqa: BLE001 - redirects and aborted requests have no body
+                out.append(r.url.encode())
+        return out
+
+
+def wait_until(page, predicate, what: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        page.wait_for_timeout(50)  # lets Playwright deliver events while waiting
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def shown(page) -> list[str] | None:
+    """[prompt, response A, response B] once the app's script run has finished, else None."""
+    if page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state") != "notRunning":
+        return None  # mid-run: the buttons on screen may be the previous item's
+    texts = page.locator('[data-testid="stCode"]').all_inner_texts()
+    return texts if len(texts) == 3 else None
+
+
+def vote_rows(store):
+    with store.engine.connect() as c:
+        return c.execute(select(t.vote.c.action, t.vote.c.choice).order_by(t.vote.c.id)).all()
+
+
+def act(page, store, do, n_rows: int, before: list[str]) -> list[str]:
+    """Do something that writes row ``n_rows``, wait for it in the database and for the next item on screen."""
+    do()
+    wait_until(page, lambda: len(vote_rows(store)) == n_rows, f"vote row {n_rows}")
+    return wait_until(page, lambda: (s := shown(page)) and s != before and s, "the next item")
+
+
+def sign_in(page, base: str, token: str) -> list[str]:
+    page.goto(f"{base}/?invite={token}")
+    page.get_by_role("button", name="Start").click()
+    return wait_until(page, lambda: shown(page), "the first item")
+
+
+def test_rate_three_undo_one_and_nothing_leaks(browser, tmp_path):
+    store, study, secret, url = new_study(tmp_path, "browser-study", runs=support_runs(tmp_path, SUPPORT), overlap=1)
+    token = store.invite(study, "ann")
+    data = store.data(study)
+    hidden = [BASE_MODEL, FT_MODEL, str(tmp_path / "runs"), study.secret, secret] + [s.run_id for s in data.systems]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch = Watch(page)
+    with running_app(study.name, url, log=tmp_path / "streamlit.log") as base:
+        first = sign_in(page, base, token)
+        assert first[0] in {p for p, _, _ in SUPPORT}
+        if os.environ.get("EVALKIT_REVIEW_SCREENSHOT"):
+            page.screenshot(path=os.environ["EVALKIT_REVIEW_SCREENSHOT"], full_page=True)
+        # A comment typed with shortcut letters in it is text, not votes.
+        page.get_by_text("Scores and comment (optional)").click()
+        page.get_by_label("Comment").click()
+        page.keyboard.type("a bit better; no typos", delay=10)
+        page.wait_for_timeout(300)
+        assert vote_rows(store) == []
+        second = act(page, store, lambda: page.get_by_role("button", name="A is better").click(), 1, first)
+        third = act(page, store, lambda: page.locator("body").press("b"), 2, second)  # keyboard shortcut B
+        fourth = act(page, store, lambda: page.get_by_role("button", name="Tie (both good)").click(), 3, third)
+        back = act(page, store, lambda: page.get_by_role("button", name="Undo last vote").click(), 4, fourth)
+        assert back == third  # the undone item is shown again
+        html = page.content()
+        page.close()
+    assert [tuple(r) for r in vote_rows(store)] == [("vote", "left"), ("vote", "right"), ("vote", "tie"), ("undo", None)]
+    with store.engine.connect() as c:
+        assert c.execute(select(t.vote.c.comment).order_by(t.vote.c.id)).scalars().first() == "a bit better; no typos"
+    assert [a.choice for a in sorted(store.data(study).answers, key=lambda a: a.position)] == ["left", "right"]
+
+    received = watch.frames + watch.bodies() + [html.encode(), page.url.encode()] + [u.encode() for u in watch.requests]
+    assert any(SUPPORT[0][1][:40].encode() in f or SUPPORT[1][1][:40].encode() in f for f in watch.frames), "frames not captured"
+    assert len(watch.frames) > 10 and len(watch.responses) > 10
+    for needle in hidden:
+        leaks = [blob[:80] for blob in received if needle.encode() in blob]
+        assert not leaks, f"{needle!r} reached the browser: {leaks}"
+
+
+XSS = [
+    "<script>window.__xss = 1; console.log('XSS-MARKER script')</script>",
+    "<img src=\"http://127.0.0.2:9/x.png\" onerror=\"window.__xss = 1; console.log('XSS-MARKER img'); alert(1)\">",
+    "[click me](javascript:console.log('XSS-MARKER link')) <a href=\"javascript:alert(2)\">link</a>",
+    "![tracker](http://127.0.0.3:9/pixel.png) <iframe src=\"http://127.0.0.4:9/\"></iframe>",
+    "<svg onload=\"alert(3)\"></svg><style>body { background: url(http://127.0.0.5:9/bg.png) }</style>",
+    "<details open ontoggle=\"alert(4)\">x</details> $\\href{javascript:alert(5)}{math}$ :red[colour]",
+]
+
+
+def test_untrusted_output_is_inert(browser, tmp_path):
+    items = [(f"Prompt {i}: {XSS[-1 - i]}", XSS[i], XSS[(i + 1) % len(XSS)]) for i in range(len(XSS))]
+    store, study, _, url = new_study(tmp_path, "xss-study", runs=support_runs(tmp_path, items), overlap=1)
+    token = store.invite(study, "eve")
+    page = browser.new_page()
+    watch = Watch(page)
+    with running_app(study.name, url, log=tmp_path / "streamlit.log") as base:
+        current = sign_in(page, base, token)
+        seen = []
+        for n in range(1, len(items) + 1):
+            seen.append(current)
+            assert page.locator("main img").count() == 0 and page.locator("main iframe").count() == 0
+            assert page.locator('a[href^="javascript:"]').count() == 0
+            if n == len(items):
+                page.get_by_role("button", name="Both bad").click()
+                wait_until(page, lambda: page.get_by_text("All done").count(), "the end")
+                break
+            current = act(page, store, lambda: page.get_by_role("button", name="Both bad").click(), n, current)
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__xss") is None
+        page.close()
+    # Every payload was shown, literally, as text.
+    shown_text = "\n".join(x for s in seen for x in s)
+    for payload in XSS:
+        assert payload in shown_text
+    assert not watch.dialogs, watch.dialogs
+    assert not [m for m in watch.console if "XSS-MARKER" in m]
+    origin = base.rstrip("/")
+    foreign = [u for u in watch.requests if not u.startswith((origin + "/", "data:", "blob:", "about:"))]
+    assert not foreign, foreign
+    assert all(u.startswith(origin.replace("http", "ws", 1)) for u in watch.sockets)

@@ -1,0 +1,101 @@
+"""Known answers for the statistics of a review: Bradley-Terry, Cohen's kappa, Krippendorff's alpha."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from human_review.agreement import (
+    cohen_pairs,
+    krippendorff_alpha,
+    krippendorff_alpha_nominal,
+)
+from human_review.analysis import verdict
+from human_review.bradley_terry import BOUND, fit, fit_with_intervals
+
+
+def test_two_players_strength_is_log_odds():
+    # Closed form for two players: s = log(wins / losses).
+    wins = np.array([[0.0, 3.0], [7.0, 0.0]])  # player 1 beat player 0 seven times, lost three
+    assert fit(wins)[1] == pytest.approx(math.log(7 / 3), abs=1e-6)
+    assert fit(wins, ref=1)[0] == pytest.approx(-math.log(7 / 3), abs=1e-6)
+
+
+def test_three_players_match_a_direct_likelihood_fit():
+    from scipy.optimize import minimize
+
+    wins = np.array([[0, 4, 2], [6, 0, 3.5], [8, 5.5, 0]], dtype=float)
+
+    def nll(free):
+        s = np.concatenate([[0.0], free])
+        return -sum(wins[i, j] * math.log(1 / (1 + math.exp(s[j] - s[i]))) for i in range(3) for j in range(3) if i != j)
+
+    direct = minimize(nll, np.zeros(2), method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 10000}).x
+    assert fit(wins)[1:] == pytest.approx(direct, abs=1e-5)
+
+
+def test_a_clean_sweep_sits_at_the_bound_and_is_flagged():
+    res = fit_with_intervals(np.array([[[0, 0], [1, 0]]] * 5, dtype=float), ("base", "ft"), n_boot=50)
+    assert res.strength[1] == pytest.approx(BOUND) and res.at_bound == (False, True)
+
+
+def test_bootstrap_resamples_items_and_is_seeded():
+    rng = np.random.default_rng(0)
+    items = np.zeros((40, 2, 2))
+    for k in range(40):  # per item, three raters
+        w = rng.binomial(3, 0.7)
+        items[k, 1, 0], items[k, 0, 1] = w, 3 - w
+    a = fit_with_intervals(items, ("base", "ft"), n_boot=300, seed=5)
+    b = fit_with_intervals(items, ("base", "ft"), n_boot=300, seed=5)
+    assert a == b
+    assert a.low[1] < a.strength[1] < a.high[1]
+    assert a.low[0] == a.high[0] == 0.0  # the reference does not move
+
+
+def test_kappa_hand_example_and_sklearn():
+    from sklearn.metrics import cohen_kappa_score
+
+    a = ["x", "x", "x", "y", "y", "tie", "tie", "x", "y", "x"]
+    b = ["x", "x", "y", "y", "y", "tie", "x", "x", "y", "tie"]
+    # p_o = 7/10; marginals a (x 5, y 3, tie 2), b (x 4, y 4, tie 2): p_e = (20 + 12 + 4) / 100 = 0.36
+    hand = (0.7 - 0.36) / (1 - 0.36)
+    labels = {"ann": dict(enumerate(a)), "bob": dict(enumerate(b))}
+    (pair,) = cohen_pairs(labels, ["x", "tie", "y", "both_bad"])
+    assert pair["kappa"] == pytest.approx(hand) == pytest.approx(cohen_kappa_score(a, b))
+    assert pair["n"] == 10 and pair["agreement"] == pytest.approx(0.7)
+
+
+def test_kappa_undefined_when_both_raters_use_one_label():
+    (pair,) = cohen_pairs({"a": {1: "x", 2: "x"}, "b": {1: "x", 2: "x"}}, ["x", "y"])
+    assert pair["kappa"] is None and pair["agreement"] == 1.0
+
+
+def test_alpha_hand_example():
+    # Coincidences: o_aa = 2 + 1 = 3 (unit 5 adds 2 ordered a-a pairs / (3-1)), o_ab = o_ba = 1 + 1 = 2, o_bb = 4;
+    # n_a = 5, n_b = 6, n = 11; alpha = 1 - (n-1) * (o_ab + o_ba) / (2 n_a n_b) = 1 - 10 * 4 / 60 = 1/3.
+    units = {1: "aa", 2: "ab", 3: "bb", 4: "bb", 5: "aab", 6: "a"}
+    assert krippendorff_alpha_nominal(units) == pytest.approx(1 / 3)
+    assert krippendorff_alpha(units)[0] == pytest.approx(1 / 3)
+
+
+def test_alpha_published_example():
+    # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", nominal example: alpha = 0.743.
+    rows = ["1 2 3 3 2 1 4 1 2 . . .", "1 2 3 3 2 2 4 1 2 5 . 3", ". 3 3 3 2 3 4 2 2 5 1 .", "1 2 3 3 2 4 4 1 2 5 1 ."]
+    cols = zip(*(r.split() for r in rows))
+    units = {u: [v for v in col if v != "."] for u, col in enumerate(cols)}
+    assert krippendorff_alpha_nominal(units) == pytest.approx(0.743, abs=5e-4)
+    assert krippendorff_alpha(units)[0] == pytest.approx(0.743, abs=5e-4)
+
+
+def test_alpha_undefined_with_one_category():
+    assert krippendorff_alpha_nominal({1: "xx", 2: "xx"}) is None
+
+
+@pytest.mark.parametrize("labels, expected", [
+    (["x", "x", "y"], "x"), (["y", "tie"], "y"), (["x", "y"], "tie"), (["both_bad", "both_bad", "tie"], "both_bad"),
+    (["x", "y", "both_bad"], "both_bad"), (["tie", "both_bad"], "tie"),
+])
+def test_item_verdict(labels, expected):
+    assert verdict(labels) == expected
