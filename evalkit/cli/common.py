@@ -30,7 +30,7 @@ def console(stderr: bool = False):
 
     stream = sys.stderr if stderr else sys.stdout
     # Logs and CI pages are wide: do not squeeze tables into 80 columns there.
-    width = None if stream.isatty() else 160
+    width = None if stream.isatty() else 200
     return Console(stderr=stderr, highlight=False, width=width)
 
 

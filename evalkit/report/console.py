@@ -22,12 +22,13 @@ def print_comparison(console, c: Comparison) -> None:
         if t.suite != suite:
             suite = t.suite
             table.add_section()
-            table.add_row(f"[bold]{t.suite}[/bold] [dim]({t.role})[/dim]", *[""] * 8)
+            role = "" if t.suite == t.role else f" [dim]({t.role})[/dim]"
+            table.add_row(f"[bold]{t.suite}[/bold]{role}", *[""] * 8)
         if t.status == "skipped":
             table.add_row(f"  {t.task}", "-", "-", "-", f"skipped: {t.reason}", "-", "-", "-", "")
             continue
         for i, m in enumerate(t.metrics):
-            arrow = "" if m.higher_is_better else " (lower better)"
+            arrow = "" if m.higher_is_better else " (lower=better)"
             style = _STYLE[m.improved]
             table.add_row(
                 f"  {t.task}" if i == 0 else "", m.metric + arrow, num(m.base), num(m.ft),
@@ -63,8 +64,9 @@ def print_accounting(console, c: Comparison) -> None:
     for col in ("task", "prompt tokens", "cost / 1k items", "latency p50 ms", "latency p95 ms"):
         table.add_column(col, justify="left" if col == "task" else "right", no_wrap=True)
     for t in rows:
+        tokens = "-" if not (t.prompt_tokens_base or t.prompt_tokens_ft) else f"{num(t.prompt_tokens_base, 0)} | {num(t.prompt_tokens_ft, 0)}"
         table.add_row(
-            t.task, f"{num(t.prompt_tokens_base, 0)} | {num(t.prompt_tokens_ft, 0)}",
+            t.task, tokens,
             f"{_usd(t.cost_base)} | {_usd(t.cost_ft)}",
             f"{_ms(t.latency_p50_base)} | {_ms(t.latency_p50_ft)}", f"{_ms(t.latency_p95_base)} | {_ms(t.latency_p95_ft)}",
         )
