@@ -102,7 +102,7 @@ class Comparison:
         return d
 
 
-def _aligned(task: str, base: list[dict], ft: list[dict]) -> tuple[list[dict], list[dict]]:
+def align_items(task: str, base: list[dict], ft: list[dict]) -> tuple[list[dict], list[dict]]:
     b_ids = {s["id"]: s for s in base}
     f_ids = {s["id"]: s for s in ft}
     if set(b_ids) != set(f_ids):
@@ -118,7 +118,7 @@ def _aligned(task: str, base: list[dict], ft: list[dict]) -> tuple[list[dict], l
     return [b_ids[i] for i in order], [f_ids[i] for i in order]
 
 
-def _rng(seed: int, *parts: str) -> np.random.Generator:
+def resample_rng(seed: int, *parts: str) -> np.random.Generator:
     # One stream per (task, metric): results do not depend on which other tasks ran.
     return np.random.default_rng([seed, zlib.crc32("/".join(parts).encode())])
 
@@ -134,7 +134,7 @@ def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, s
     if len(b) < 2:
         return MetricComparison(name, hib, base_v, ft_v, ft_v - base_v, None, None, None, None, len(b))
     boot = paired_bootstrap(
-        sa, sb, metric.from_stats, n_resamples=n_resamples, rng=_rng(seed, task, name),
+        sa, sb, metric.from_stats, n_resamples=n_resamples, rng=resample_rng(seed, task, name),
         alpha=1 - confidence, groups=groups,
     )
     fixed = broke = None
@@ -165,7 +165,7 @@ def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult,
         tc.status = "skipped"
         tc.reason = "; ".join(f"{who}: {t.reason}" for who, t in (("base", tb), ("candidate", tf)) if t.reason)
         return tc
-    b, f = _aligned(tb.task, base.samples_for(tb.task), ft.samples_for(tf.task))
+    b, f = align_items(tb.task, base.samples_for(tb.task), ft.samples_for(tf.task))
     tc.errors_base = sum(s["status"] == "error" for s in b)
     tc.errors_ft = sum(s["status"] == "error" for s in f)
     tc.empty_base = sum(s["status"] == "empty" for s in b)

@@ -37,7 +37,7 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
-from evalkit.compare.compare import Comparison, TaskComparison, _aligned, _rng, paired_keep
+from evalkit.compare.compare import Comparison, TaskComparison, align_items, paired_keep, resample_rng
 from evalkit.config_base import StrictModel
 from evalkit.errors import ConfigError
 from evalkit.metrics.registry import make_metric
@@ -220,7 +220,7 @@ def _sign(higher_is_better: bool) -> float:
 
 def _paired_stats(base_run: RunResult, ft_run: RunResult, task: str, metric: str):
     """Per-item stats aligned exactly as compare_runs aligns them (errored items dropped)."""
-    b, f = _aligned(task, base_run.samples_for(task), ft_run.samples_for(task))
+    b, f = align_items(task, base_run.samples_for(task), ft_run.samples_for(task))
     keep = paired_keep(b, f)
     sa = np.array([b[i]["stats"][metric] for i in keep], dtype=float)
     sb = np.array([f[i]["stats"][metric] for i in keep], dtype=float)
@@ -248,7 +248,7 @@ def _delta_evidence(tc: TaskComparison, metric: str, runs, seed: int, n_resample
     sa, sb, groups = _paired_stats(*runs, tc.task, metric)
     f = make_metric(metric).from_stats
     sign = _sign(hib)
-    draws = bootstrap_deltas(sa, sb, f, n_resamples=n_resamples, rng=_rng(seed, tc.task, metric), groups=groups)
+    draws = bootstrap_deltas(sa, sb, f, n_resamples=n_resamples, rng=resample_rng(seed, tc.task, metric), groups=groups)
     estimate = sign * float(f(sb.sum(axis=0)) - f(sa.sum(axis=0)))
     return _Evidence(hib, estimate, sign * draws, len(sa))
 
@@ -278,7 +278,7 @@ def _ft_evidence(tc: TaskComparison, metric: str, runs, seed: int, n_resamples: 
     hib = next(m.higher_is_better for m in tc.metrics if m.metric == metric)
     _, sb, groups = _paired_stats(*runs, tc.task, metric)
     metric_obj, n, sign = make_metric(metric), len(sb), _sign(hib)
-    rng, step = _rng(seed, tc.task, metric, "ft"), max(1, _CHUNK_CELLS // n)
+    rng, step = resample_rng(seed, tc.task, metric, "ft"), max(1, _CHUNK_CELLS // n)
     draws = np.concatenate([
         metric_obj.from_stats(resample_counts(n, min(step, n_resamples - s), rng, groups).astype(float) @ sb)
         for s in range(0, n_resamples, step)

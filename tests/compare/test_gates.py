@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from evalkit.compare.compare import _rng, compare_runs
+from evalkit.compare.compare import resample_rng, compare_runs
 from evalkit.compare.gates import FAIL, INCONCLUSIVE, PASS, evaluate_gates, parse_gates
 from evalkit.errors import ConfigError
 from evalkit.metrics.registry import make_metric
@@ -172,8 +172,8 @@ def test_suite_aggregate_averages_each_tasks_own_resamples():
     assert g.estimate == pytest.approx(np.mean([t.metrics[0].delta for t in comparison.tasks]))
     f = make_metric("accuracy").from_stats
     draws = np.mean([
-        bootstrap_deltas(acc(b1), acc(f1), f, n_resamples=B, rng=_rng(SEED, "mmlu", "accuracy")),
-        bootstrap_deltas(acc(b2), acc(f2), f, n_resamples=B, rng=_rng(SEED, "hella", "accuracy")),
+        bootstrap_deltas(acc(b1), acc(f1), f, n_resamples=B, rng=resample_rng(SEED, "mmlu", "accuracy")),
+        bootstrap_deltas(acc(b2), acc(f2), f, n_resamples=B, rng=resample_rng(SEED, "hella", "accuracy")),
     ], axis=0)
     assert g.bound == pytest.approx(np.quantile(draws, 0.05))
     assert (g.ci_low, g.ci_high) == pytest.approx(tuple(np.quantile(draws, [0.025, 0.975])))
