@@ -39,6 +39,9 @@ class GenerateRequest:
     stop: tuple[str, ...] = ()
     temperature: float = 0.0
     seed: int | None = None
+    # Ask for the top log-probabilities of the first generated token (chat multiple choice);
+    # backends that cannot give them ignore it, and the answer's text is used instead.
+    top_logprobs: int = 0
     kind: ClassVar[RequestKind] = RequestKind.GENERATE
 
     def as_text(self) -> str:
@@ -68,6 +71,9 @@ Request = Union[GenerateRequest, LoglikelihoodRequest, RollingRequest]
 
 @dataclass(frozen=True)
 class Generation:
+    """``extra`` may hold ``top_logprobs`` ({token: logprob} of the first generated token)
+    and ``cost_usd``."""
+
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0

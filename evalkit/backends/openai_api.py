@@ -111,7 +111,11 @@ def _parse_generation(data: dict, latency: float, *, chat: bool, stops: Sequence
     choice = data["choices"][0]
     text = (choice["message"].get("content") if chat else choice.get("text")) or ""
     pt, ct = _usage(data)
-    return Generation(_cut_at_stop(text, stops), pt, ct, choice.get("finish_reason") or "stop", latency)
+    extra = {}
+    content = (choice.get("logprobs") or {}).get("content") if chat else None
+    if content and content[0].get("top_logprobs"):  # only when asked for and the server gives them
+        extra["top_logprobs"] = {t["token"]: t["logprob"] for t in content[0]["top_logprobs"]}
+    return Generation(_cut_at_stop(text, stops), pt, ct, choice.get("finish_reason") or "stop", latency, extra)
 
 
 def _parse_echo(data: dict, latency: float, *, context_len: int, prompt_len: int, rolling: bool):
@@ -247,6 +251,8 @@ class OpenAIBackend(Backend):
                 body["stop"] = list(req.stop[:4])
         if req.seed is not None:
             body["seed"] = req.seed
+        if req.top_logprobs and chat:
+            body.update(logprobs=True, top_logprobs=min(req.top_logprobs, 20))
         parse = partial(_parse_generation, chat=chat, stops=req.stop)
         path = "/chat/completions" if chat else "/completions"
         return Job(path, body, parse, len(text) // 4 + req.max_tokens)
@@ -291,7 +297,7 @@ class OpenAIBackend(Backend):
             return out
         from evalkit.backends.pricing import cost_usd
 
-        pt, ct, extra = out.prompt_tokens, out.completion_tokens, {}
+        pt, ct, extra = out.prompt_tokens, out.completion_tokens, dict(out.extra)
         if pt < 0 or ct < 0:
             self._counter = self._counter or _TokenCounter(self.base_model)
             pt = pt if pt >= 0 else self._counter(req.as_text())
