@@ -12,10 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from evalkit.config_base import ModelConfigBase, StrictModel
 from evalkit.errors import ConfigError
+from evalkit.suites.lm_eval_spec import (
+    BUILTIN_TASKS,
+    PRESETS,
+    LmEvalSettings,
+    LmEvalTask,
+    is_lm_eval,
+    parse_entry,
+)
 from evalkit.suites.spec import TaskSpec
 from evalkit.yamlio import Located, load_yaml
 
@@ -25,7 +33,16 @@ CONFIG_NAME = "evalkit.yaml"
 class SuiteConfig(StrictModel):
     role: Literal["target", "forgetting"] = Field("target", description="target tasks or forgetting probes")
     description: str = ""
-    tasks: list[str] = Field(..., min_length=1)
+    tasks: list[str] = Field(default_factory=list, description="task names, lm-eval:TASK entries, built-in probes")
+    preset: str | None = Field(None, description=f"a built-in suite: {', '.join(PRESETS)}")
+
+    @model_validator(mode="after")
+    def _tasks_or_preset(self):
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ValueError(f"unknown preset '{self.preset}' (known: {', '.join(PRESETS)})")
+        if not self.tasks and self.preset is None:
+            raise ValueError("a suite needs tasks or a preset")
+        return self
 
 
 class ProjectFile(StrictModel):
@@ -38,6 +55,7 @@ class ProjectFile(StrictModel):
     gates: list[dict[str, Any]] = Field(default_factory=list)
     bootstrap_resamples: int = Field(10_000, ge=100)
     confidence: float = Field(0.95, gt=0.5, lt=1)
+    lm_eval: LmEvalSettings = Field(default_factory=LmEvalSettings, description="lm-eval task options")
 
 
 def describe_validation_error(exc: ValidationError, model_cls) -> tuple[tuple, str]:
@@ -93,6 +111,7 @@ class Project:
     tasks: dict[str, TaskSpec]
     is_demo: bool = False
     gates: list = field(default_factory=list)
+    lm_eval_tasks: dict[str, LmEvalTask] = field(default_factory=dict)  # suite entry -> parsed
     _backends: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -119,11 +138,16 @@ class Project:
                 raise ConfigError(f"unknown suite '{n}' (known: {known})", path=self.path)
         return names
 
-    def selected_tasks(self, suites: list[str] | None = None) -> list[tuple[str, TaskSpec]]:
-        """(suite name, task) for the requested suites, in config order."""
+    def selected_tasks(self, suites: list[str] | None = None) -> list[tuple[str, TaskSpec | LmEvalTask]]:
+        """(suite name, task) for the requested suites, in config order; an ``lm-eval:``
+        entry comes as an LmEvalTask."""
         if not self.file.suites:
             return [("all", t) for t in self.tasks.values()]
-        return [(s, self.tasks[t]) for s in self.suite_names(suites) for t in self.file.suites[s].tasks]
+        return [
+            (s, self.tasks[t] if t in self.tasks else self.lm_eval_tasks[t])
+            for s in self.suite_names(suites)
+            for t in self.file.suites[s].tasks
+        ]
 
     def role(self, suite: str) -> str:
         return self.file.suites[suite].role if suite in self.file.suites else "target"
@@ -199,26 +223,72 @@ def _load_tasks(patterns: list[str], root: Path, path: Path, located: Located) -
     return tasks
 
 
+def _expand_presets(pf: ProjectFile) -> ProjectFile:
+    """A suite with ``preset:`` gets the preset's tasks (before its own) and, unless it says
+    otherwise, the preset's role and description."""
+    suites = {}
+    for name, suite in pf.suites.items():
+        if suite.preset is not None:
+            preset = PRESETS[suite.preset]
+            update = {"tasks": list(dict.fromkeys(preset["tasks"] + suite.tasks))}
+            for key in ("role", "description"):
+                if key not in suite.model_fields_set:
+                    update[key] = preset[key]
+            suite = suite.model_copy(update=update)
+        suites[name] = suite
+    return pf.model_copy(update={"suites": suites})
+
+
+def _resolve_suite_entries(pf: ProjectFile, tasks: dict[str, TaskSpec], path: Path, located: Located) -> dict[str, LmEvalTask]:
+    """Check every suite entry; add built-in tasks to ``tasks``; parse ``lm-eval:`` entries."""
+    lm_eval: dict[str, LmEvalTask] = {}
+    by_name: dict[str, str] = {}
+    cache_dir = (path.parent / pf.cache_dir).expanduser() if pf.cache_dir else default_cache_dir()
+    for sname, suite in pf.suites.items():
+        for i, t in enumerate(suite.tasks):
+            line = located.line(("suites", sname, "tasks", i)) or located.line(("suites", sname))
+            if t in tasks:
+                continue
+            if is_lm_eval(t):
+                try:
+                    parsed = parse_entry(t)
+                except ConfigError as exc:
+                    raise ConfigError(f"suite '{sname}': {exc}", path=path, line=line) from None
+                if by_name.setdefault(parsed.name, t) != t:
+                    raise ConfigError(
+                        f"suite '{sname}': '{t}' and '{by_name[parsed.name]}' are both {parsed.name}; "
+                        "use one entry (results are reported under the task's name)", path=path, line=line,
+                    )
+                lm_eval[t] = parsed
+            elif t in BUILTIN_TASKS:
+                import importlib
+
+                module, _, attr = BUILTIN_TASKS[t].partition(":")
+                tasks[t] = getattr(importlib.import_module(module), attr)(cache_dir)
+            else:
+                known = ", ".join(sorted(tasks) + [f"{b} (built in)" for b in BUILTIN_TASKS if b not in tasks])
+                raise ConfigError(
+                    f"suite '{sname}' names unknown task '{t}' (known: {known}; or lm-eval:TASK)", path=path, line=line,
+                )
+    return lm_eval
+
+
 def load_project(explicit: str | Path | None = None) -> Project:
     path, is_demo = find_config(explicit)
     located = load_yaml(path)
-    pf = validate_located(ProjectFile, located.data, located, path)
+    pf = _expand_presets(validate_located(ProjectFile, located.data, located, path))
     root = path.parent
     tasks = _load_tasks(pf.tasks, root, path, located)
-    for sname, suite in pf.suites.items():
-        for i, t in enumerate(suite.tasks):
-            if t not in tasks:
-                raise ConfigError(
-                    f"suite '{sname}' names unknown task '{t}' (known: {', '.join(sorted(tasks))})",
-                    path=path,
-                    line=located.line(("suites", sname, "tasks", i)),
-                )
+    lm_eval_tasks = _resolve_suite_entries(pf, tasks, path, located)
     models = _load_models(pf.models, located, path)
     gates = []
     if pf.gates:
         from evalkit.compare.gates import parse_gates
 
+        known = set(tasks) | {t.name for t in lm_eval_tasks.values()}
         gates = parse_gates(
-            pf.gates, known_tasks=tasks, known_suites=pf.suites, path=path, line_of=lambda i: located.line(("gates", i))
+            pf.gates, known_tasks=known, known_suites=pf.suites, path=path, line_of=lambda i: located.line(("gates", i))
         )
-    return Project(path=path.resolve(), file=pf, models=models, tasks=tasks, is_demo=is_demo, gates=gates)
+    return Project(
+        path=path.resolve(), file=pf, models=models, tasks=tasks, is_demo=is_demo, gates=gates, lm_eval_tasks=lm_eval_tasks
+    )

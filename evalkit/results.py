@@ -65,6 +65,7 @@ class RunResult:
     versions: dict[str, str] = field(default_factory=dict)
     data_hashes: dict[str, str] = field(default_factory=dict)
     config_sha256: str | None = None
+    backend_info: dict[str, Any] = field(default_factory=dict)  # e.g. the batch size a local model ran at
     format: str = FORMAT
     source: str | None = None  # the run directory it was read from
 

@@ -139,3 +139,8 @@ class Backend(ABC):
     def close(self) -> None:
         """Release connections and memory. Called once by the runner."""
 
+    def compare_warnings(self, base: "Backend") -> list[str]:
+        """Reasons, found without running anything, why comparing this model with ``base``
+        may mislead (for example different tokenizers). Shown by ``evalkit compare``."""
+        return []
+

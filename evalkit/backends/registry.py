@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 BUILTIN: dict[str, str] = {
     "ngram": "evalkit.backends.ngram:NgramBackend",
     "openai": "evalkit.backends.openai_api:OpenAIBackend",
+    "hf": "evalkit.backends.hf:HFBackend",
+    "lm-eval": "evalkit.backends.lm_eval_model:LmEvalBackend",
 }
 ENTRY_POINT_GROUP = "evalkit.backends"
 

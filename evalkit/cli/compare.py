@@ -90,6 +90,8 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
     con = console()
     for c in comparisons:
         print_comparison(con, c)
+    for message in pair_warnings(project, base_run, runs):
+        con.print(f"[yellow]warning: {message}[/yellow]")
     reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else {}
     ranking = rank(comparisons, reports if gate else None) if len(comparisons) > 1 else []
     if ranking:
@@ -110,6 +112,19 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         con.print(f"[red]incomplete: backend errors in {', '.join(incomplete)}; run the same command to retry them[/red]")
         return 3  # never 0 (nor a gate verdict) on a run with errors
     return gate_code
+
+
+def pair_warnings(project, base_run, runs) -> list[str]:
+    """Warnings about each base / candidate pair: a fine-tune identical to its base, or
+    backends that differ in ways that make the comparison suspect (tokenizers...)."""
+    from evalkit.compare.sanity import identical_warning
+
+    out = []
+    for run in runs:
+        out.append(identical_warning(base_run, run))
+        if base_run.model in project.models and run.model in project.models:
+            out += project.backend(run.model).compare_warnings(project.backend(base_run.model))
+    return [m for m in out if m]
 
 
 def provenance(project, base_run) -> dict:

@@ -163,7 +163,10 @@ def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult,
     tc = TaskComparison(task=tb.task, suite=tb.suite, role=tb.role, status="ok")
     if tb.status == "skipped" or tf.status == "skipped":
         tc.status = "skipped"
-        tc.reason = "; ".join(f"{who}: {t.reason}" for who, t in (("base", tb), ("candidate", tf)) if t.reason)
+        if tb.reason == tf.reason:  # one reason for both (an offline dataset, say): say it once
+            tc.reason = tb.reason
+        else:
+            tc.reason = "; ".join(f"{who}: {t.reason}" for who, t in (("base", tb), ("candidate", tf)) if t.reason)
         return tc
     b, f = align_items(tb.task, base.samples_for(tb.task), ft.samples_for(tf.task))
     tc.errors_base = sum(s["status"] == "error" for s in b)

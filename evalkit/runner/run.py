@@ -14,8 +14,15 @@ from typing import Any, Protocol
 from evalkit.backends.base import Backend, Request
 from evalkit.errors import BackendError
 from evalkit.results import MetricValue, RunResult, TaskResult
-from evalkit.runner.cache import NullCache, ResponseCache, code_version, digest, request_key
+from evalkit.runner.cache import (
+    NullCache,
+    ResponseCache,
+    code_version,
+    digest,
+    request_key,
+)
 from evalkit.suites.items import Item, load_items
+from evalkit.suites.lm_eval_spec import LmEvalTask
 from evalkit.tasks import task_type
 from evalkit.tasks.base import PromptFormat, TaskType, Unsupported
 
@@ -51,7 +58,8 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"python": platform.python_version()}
-    for pkg in ("evalkit", "numpy", "scipy", "scikit-learn", "sacrebleu", "rouge-score", "pydantic"):
+    for pkg in ("evalkit", "numpy", "scipy", "scikit-learn", "sacrebleu", "rouge-score", "pydantic",
+                "torch", "transformers", "peft", "lm_eval"):
         try:
             found[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -223,14 +231,26 @@ def run_model(project, model_name: str, options: RunOptions = RunOptions(), prog
     )
     try:
         for suite, spec in selected:
-            tt = task_type(spec)
-            result, samples = run_task(tt, suite, project.role(suite), backend, identity, cache, fmt, options, progress)
+            if isinstance(spec, LmEvalTask):  # lm-eval's own task machinery, our backend and cache
+                from evalkit.suites.lm_eval_run import run_lm_eval_task
+
+                result, samples = run_lm_eval_task(
+                    spec, suite, project.role(suite), backend, identity, cache, options, progress,
+                    settings=project.file.lm_eval, root=project.root,
+                )
+            else:
+                tt = task_type(spec)
+                result, samples = run_task(tt, suite, project.role(suite), backend, identity, cache, fmt, options, progress)
             run.tasks.append(result)
             run.samples.extend(samples)
-            run.data_hashes[spec.name] = result.data_sha256
+            if result.data_sha256 is not None:
+                run.data_hashes[result.task] = result.data_sha256
     finally:
         cache.close()
     run.seconds = round(time.perf_counter() - started, 4)
+    info = getattr(backend, "run_info", None)
+    if info is not None:  # the batch size in use and the like (results.json, once RunResult has the field)
+        run.backend_info = info()
     return run
 
 
