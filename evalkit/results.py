@@ -41,6 +41,7 @@ class TaskResult:
     completion_tokens_mean: float | None = None
     cache_hits: int = 0
     requests: int = 0
+    scoring: dict[str, int] = field(default_factory=dict)  # how items were scored, e.g. {"top_logprobs": 196}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TaskResult":

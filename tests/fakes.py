@@ -20,6 +20,7 @@ class EchoConfig(ModelConfigBase):
     fail_every: int = 0  # every Nth distinct prompt fails (a flaky provider)
     delay_s: float = 0.0  # per request (to interrupt a run half-way)
     answer: str = "patch1 fixes it."
+    letter_logprobs: bool = False  # answer top_logprobs like a chat API that returns them
 
 
 class GenerateOnly(Backend):
@@ -49,7 +50,14 @@ class GenerateOnly(Backend):
                 yield i, BackendError("HTTP 503 from the fake provider")
             elif isinstance(req, GenerateRequest):
                 text = "A" if "A." in req.as_text() else self.config.answer
-                yield i, Generation(text, prompt_tokens=len(req.as_text().split()), completion_tokens=3)
+                extra = {}
+                if req.top_logprobs and self.config.letter_logprobs:
+                    # The text says A; the probabilities prefer the letter of the longest choice
+                    # line, so a test can tell which of the two decided.
+                    lines = [ln for ln in req.as_text().splitlines() if len(ln) > 2 and ln[1] == "." and ln[0].isupper()]
+                    best = max(lines, key=len)[0]
+                    extra["top_logprobs"] = {f" {ln[0]}": (-0.1 if ln[0] == best else -3.0) for ln in lines} | {" The": -0.5}
+                yield i, Generation(text, prompt_tokens=len(req.as_text().split()), completion_tokens=3, extra=extra)
 
 
 class SlowConfig(NgramConfig):

@@ -138,13 +138,6 @@ def _parse_echo(data: dict, latency: float, *, context_len: int, prompt_len: int
     return Loglikelihood(total, greedy, len(picked), prompt_tokens=picked[0], latency_s=latency)
 
 
-def _parse_top(data: dict, latency: float) -> dict[str, float]:
-    content = (data["choices"][0].get("logprobs") or {}).get("content")
-    if not content:
-        raise _Malformed("no logprobs in the answer: the server must support chat logprobs")
-    return {t["token"]: t["logprob"] for t in content[0]["top_logprobs"]}
-
-
 def _parse_date(value: Any) -> datetime | None:
     try:
         if isinstance(value, (int, float)):
@@ -277,18 +270,6 @@ class OpenAIBackend(Backend):
         engine = self._start()
         for i, out in engine.run([self._job(r) for r in requests]):
             yield i, self._finish(requests[i], out)
-
-    def first_token_logprobs(
-        self, requests: Sequence[GenerateRequest], top_logprobs: int = 20
-    ) -> Iterator[tuple[int, dict[str, float] | BackendError]]:
-        """For multiple choice on chat models: the top log-probabilities of the first answer
-        token ({token: logprob}), for servers that return ``top_logprobs`` (not yet wired)."""
-        jobs = []
-        for req in requests:
-            job = self._generate_job(replace(req, max_tokens=1))
-            job.body.update(logprobs=True, top_logprobs=top_logprobs)
-            jobs.append(replace(job, parse=_parse_top))
-        yield from self._start().run(jobs)
 
     def _finish(self, req: Request, out: Outcome) -> Outcome:
         """Token counts the server did not send, and the price (on the runner's thread, so a

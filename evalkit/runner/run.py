@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -182,6 +183,7 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
         samples.append(sample)
 
     result.n = len(items)
+    result.scoring = dict(Counter(s["extra"]["scored_by"] for s in samples if "scored_by" in (s.get("extra") or {})))
     result.n_errors = sum(s["status"] == "error" for s in samples)
     result.n_empty = sum(s["status"] == "empty" for s in samples)
     for m in tt.metrics:

@@ -20,6 +20,17 @@ def lettered(prompt: str, choices) -> str:
     return "\n".join(lines)
 
 
+def _letter_logprobs(top: dict[str, float], n_choices: int) -> dict[str, float]:
+    """The first token's log-probability for each answer letter among the top tokens
+    (" B", "B", "B." all count as B)."""
+    found: dict[str, float] = {}
+    for token, logprob in top.items():
+        letter = token.strip().rstrip(".):").upper()
+        if len(letter) == 1 and letter in LETTERS[:n_choices]:
+            found[letter] = max(found.get(letter, float("-inf")), logprob)
+    return found
+
+
 class MultipleChoiceTask(TaskType):
     def method(self, supports):
         for kind in (RequestKind.LOGLIKELIHOOD, RequestKind.GENERATE):
@@ -38,7 +49,11 @@ class MultipleChoiceTask(TaskType):
         if method is RequestKind.LOGLIKELIHOOD:
             context = fmt.text(prompt)
             return [LoglikelihoodRequest(context, self.spec.choice_prefix + c) for c in self.choices(item)]
-        return [GenerateRequest(fmt.messages(lettered(prompt, self.choices(item))), max_tokens=5, stop=("\n",))]
+        # top_logprobs: a chat API that returns them lets the letter's probability decide,
+        # rather than whatever text the model wrote first.
+        return [
+            GenerateRequest(fmt.messages(lettered(prompt, self.choices(item))), max_tokens=5, stop=("\n",), top_logprobs=20)
+        ]
 
     def pick(self, item, responses, method) -> tuple[int | None, int | None, dict]:
         """(chosen index, length-normalised chosen index, details)."""
@@ -48,9 +63,14 @@ class MultipleChoiceTask(TaskType):
             # lm-eval's acc_norm: log-likelihood per character of the choice as given.
             lengths = np.array([float(len(c)) for c in choices])
             return int(np.argmax(lls)), int(np.argmax(lls / lengths)), {"loglikelihoods": lls.tolist()}
-        m = _LETTER.search(responses[0].text.upper())
+        gen = responses[0]
+        letters = _letter_logprobs((gen.extra or {}).get("top_logprobs") or {}, len(choices))
+        if letters:
+            idx = LETTERS.index(max(letters, key=letters.get))
+            return idx, idx, {"generated": gen.text, "scored_by": "top_logprobs", "letter_logprobs": letters}
+        m = _LETTER.search(gen.text.upper())
         idx = LETTERS.index(m.group(1)) if m and LETTERS.index(m.group(1)) < len(choices) else None
-        return idx, idx, {"generated": responses[0].text}
+        return idx, idx, {"generated": gen.text, "scored_by": "letter"}
 
     def score(self, item, responses, method):
         pred, pred_norm, extra = self.pick(item, responses, method)

@@ -118,13 +118,17 @@ def test_chat_backend_only_generates():
         assert [k.value for k in b.supports] == ["generate"]
 
 
-def test_first_token_logprobs_for_chat_multiple_choice():
-    reqs = chat_requests(4)
+def test_first_token_top_logprobs_for_chat_multiple_choice():
+    from dataclasses import replace
+
+    reqs = [replace(r, top_logprobs=5) for r in chat_requests(4)]
     with serve() as server, backend(server) as b:
-        outs = dict(b.first_token_logprobs(reqs, top_logprobs=5))
-    for i, req in enumerate(reqs):
-        top = outs[i]
+        outs = ask(b, reqs)
+    for req, out in zip(reqs, outs):
+        top = out.extra["top_logprobs"]
         assert len(top) == 5 and max(top, key=top.get) == answer_words("gpt-4o-mini", req.as_text())[0]
+    with serve() as server, backend(server) as b:
+        assert "top_logprobs" not in ask(b, chat_requests(1))[0].extra  # only when asked for
 
 
 def test_permanent_401_stops_at_once_with_one_line_naming_the_variable():

@@ -78,3 +78,17 @@ def test_backend_errors_are_counted_not_scored_and_never_cached(tmp_path):
     assert stored == sum(t.requests for t in run.tasks) - sum(t.n_errors for t in run.tasks)
     again = run_model(load_project(project), "flaky", RunOptions(suites=("support",)))
     assert sum(t.requests - t.cache_hits for t in again.tasks) == sum(t.n_errors for t in run.tasks)
+
+
+def test_chat_multiple_choice_is_scored_by_letter_logprobs_when_given(tmp_path):
+    from conftest import make_project
+
+    models = "  chat: {backend: 'fakes:GenerateOnly'}\n  chat_lp: {backend: 'fakes:GenerateOnly', letter_logprobs: true}\n"
+    p = load_project(make_project(tmp_path / "p", models))
+    plain = run_model(p, "chat", RunOptions(suites=("forgetting",))).task("mc")
+    with_lp = run_model(p, "chat_lp", RunOptions(suites=("forgetting",)))
+    mc = with_lp.task("mc")
+    assert plain.scoring == {"letter": 24} and mc.scoring == {"top_logprobs": 24}
+    for s in with_lp.samples_for("mc"):
+        letters = s["extra"]["letter_logprobs"]
+        assert s["extra"]["pred_index"] == "ABCD".index(max(letters, key=letters.get))
