@@ -114,3 +114,27 @@ def test_two_sided_p_is_twice_sacrebleu_p(bleu_case, sacrebleu_p, seed):
     # Monte-Carlo SD of each p with B resamples, combined as if independent (seed 99).
     mc_sd = math.sqrt(res.p_value * (1 - res.p_value) / B + 4 * sacrebleu_p * (1 - sacrebleu_p) / B)
     assert abs(res.p_value - expected) <= 4 * mc_sd
+
+
+def test_chrf_through_evalkits_metric_agrees_with_sacrebleus_paired_test(monkeypatch):
+    """chrF as evalkit's compare computes it (metrics.translation.Chrf, vectorised from
+    statistics) against sacrebleu's paired bootstrap on the same two systems."""
+    from sacrebleu.metrics import CHRF
+
+    from evalkit.metrics.translation import Chrf
+
+    refs, base, finetune = _systems()
+    monkeypatch.setenv("SACREBLEU_SEED", str(SEED))
+    _, scores = PairedTest([("base", base), ("ft", finetune)], {"chrF": CHRF()}, [refs], test_type="bs", n_samples=B)()
+    theirs = scores["chrF2"][1].p_value
+    metric, chrf = Chrf(), CHRF()
+    sa = np.array(chrf._extract_corpus_statistics(base, [refs]), dtype=np.float64)
+    sb = np.array(chrf._extract_corpus_statistics(finetune, [refs]), dtype=np.float64)
+    deltas = bootstrap_deltas(sa, sb, metric.from_stats, n_resamples=B, rng=np.random.default_rng(SEED))
+    delta = float(metric.from_stats(sb.sum(0)) - metric.from_stats(sa.sum(0)))
+    folded = np.abs(deltas)
+    assert (1 + np.count_nonzero(folded - folded.mean() > abs(delta))) / (1 + B) == pytest.approx(theirs, abs=1.5 / (1 + B))
+    ours = paired_bootstrap(sa, sb, metric.from_stats, n_resamples=B, rng=np.random.default_rng(99))
+    assert ours.ci_low > 0 and 0.002 < theirs < 0.05
+    mc_sd = math.sqrt(ours.p_value * (1 - ours.p_value) / B + 4 * theirs * (1 - theirs) / B)
+    assert abs(ours.p_value - 2 * theirs) <= 4 * mc_sd
