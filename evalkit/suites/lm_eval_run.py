@@ -25,6 +25,7 @@ otherwise the task is reported as skipped with one line saying why.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -100,9 +101,16 @@ def quiet_lm_eval():
     level, bars = logger.level, datasets.is_progress_bar_enabled()
     logger.setLevel(logging.ERROR)
     datasets.disable_progress_bars()
+    import lm_eval.api.task as lm_task
+
+    # lm-eval's request building draws a bar of its own that no setting turns off; its module
+    # global is swapped for a silent one while the entry runs.
+    loud = lm_task.tqdm
+    lm_task.tqdm = functools.partial(loud, disable=True)
     try:
         yield
     finally:
+        lm_task.tqdm = loud
         logger.setLevel(level)
         if bars:
             datasets.enable_progress_bars()
