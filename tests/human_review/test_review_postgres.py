@@ -109,7 +109,7 @@ def test_flow_on_postgres(pg_url, tmp_path):
 
 
 def test_concurrent_raters_on_postgres(pg_url, tmp_path):
-    raters_n, votes = 20, 50
+    raters_n, votes = 20, 200  # the load: 20 raters x 200 votes
     store, study, _, _ = new_study(tmp_path, f"pg-{uuid.uuid4().hex[:8]}", url=pg_url, n=raters_n * votes // 2 + 50, overlap=2)
     try:
         raters = [store.sign_in(study, store.invite(study, f"rater{i:02d}")) for i in range(raters_n)]
