@@ -1268,7 +1268,6 @@ def country_sentences(c) -> dict[str, str]:
 def country_profile(c, variant: int, rng: random.Random) -> str:
     s = country_sentences(c)
     name, capital, continent, currency, language = c
-    cap_name = cap(name)
     if variant == 0:
         parts = [s.get("continent", ""), s["capital"], s["currency"], s.get("language", "")]
     elif variant == 1:

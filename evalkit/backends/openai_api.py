@@ -48,7 +48,7 @@ from evalkit.backends.base import (
     RollingLoglikelihood,
 )
 from evalkit.config_base import ModelConfigBase, StrictModel
-from evalkit.errors import BackendError, ConfigError, FatalBackendError, MissingExtra
+from evalkit.errors import ConfigError, FatalBackendError, MissingExtra
 
 from evalkit.backends.http_engine import Engine, Job, _Malformed
 

@@ -1,7 +1,7 @@
 """Gates: PASS / FAIL / INCONCLUSIVE verdicts on a base-vs-fine-tune comparison, for CI.
 
 Every number a gate tests is a *gain*: oriented so that positive means "the fine-tune is
-better" (``_sign`` flips lower-is-better metrics such as bits_per_byte once, here, and no gate
+better" (``gain_sign`` flips lower-is-better metrics such as bits_per_byte once, here, and no gate
 looks at the direction again). ``must_improve`` and ``must_not_regress`` read the paired
 bootstrap of ``ft - base`` on the comparison's own resamples (same seed streams), so their
 intervals match compare.md; ``min_score`` reads the fine-tune alone. With a gate's ``alpha``:
@@ -37,7 +37,8 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
-from evalkit.compare.compare import Comparison, TaskComparison, align_items, paired_keep, resample_rng
+from evalkit.compare.compare import Comparison
+from evalkit.compare.gate_evidence import Evidence, evidence, gain_sign
 from evalkit.config_base import StrictModel
 from evalkit.errors import ConfigError
 from evalkit.metrics.registry import make_metric
@@ -45,7 +46,6 @@ from evalkit.results import RunResult
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 _POWER = 0.80
-_CHUNK_CELLS = 5_000_000  # (resamples x items) per chunk of a one-sample bootstrap
 
 
 class _GateBase(StrictModel):
@@ -193,117 +193,6 @@ class GateReport:
         return 1 if any(g.counts_as_fail for g in self.gates) else 0
 
 
-@dataclass(frozen=True)
-class _Evidence:
-    """What a gate is decided on: oriented estimate and resampled estimates, or why not."""
-
-    higher_is_better: bool = True
-    estimate: float = math.nan
-    draws: np.ndarray | None = None
-    n: int = 0
-    binary_k: int | None = None  # successes, when a Wilson interval applies (min_score)
-    missing: str | None = None
-
-    @property
-    def sd(self) -> float:
-        """Per-item SD of the estimate (bootstrap SE x sqrt(n)); works for ratio metrics too."""
-        if self.binary_k is not None:
-            p = self.binary_k / self.n
-            return math.sqrt(p * (1 - p))
-        return float(np.std(self.draws, ddof=1)) * math.sqrt(self.n)
-
-
-def _sign(higher_is_better: bool) -> float:
-    """+1 or -1: multiplying by it turns a metric into a gain (the one place direction is read)."""
-    return 1.0 if higher_is_better else -1.0
-
-
-def _paired_stats(base_run: RunResult, ft_run: RunResult, task: str, metric: str):
-    """Per-item stats aligned exactly as compare_runs aligns them (errored items dropped)."""
-    b, f = align_items(task, base_run.samples_for(task), ft_run.samples_for(task))
-    keep = paired_keep(b, f)
-    sa = np.array([b[i]["stats"][metric] for i in keep], dtype=float)
-    sb = np.array([f[i]["stats"][metric] for i in keep], dtype=float)
-    groups = [b[i]["group"] for i in keep] if keep and all(b[i].get("group") is not None for i in keep) else None
-    return sa, sb, groups
-
-
-def _task_comparison(comparison: Comparison, task: str, metric: str) -> tuple[TaskComparison | None, str | None]:
-    tc = next((t for t in comparison.tasks if t.task == task), None)
-    if tc is None:
-        return None, f"task '{task}' is not in this comparison"
-    if tc.status != "ok":
-        return None, f"task '{task}' was skipped ({tc.reason})"
-    have = [m.metric for m in tc.metrics]
-    if metric not in have:
-        raise ConfigError(f"task '{task}' has no metric '{metric}' (has: {', '.join(have) or 'none'})")
-    return tc, None if tc.n >= 2 else f"task '{task}' has {tc.n} usable item(s); need 2"
-
-
-def _delta_evidence(tc: TaskComparison, metric: str, runs, seed: int, n_resamples: int) -> _Evidence:
-    """Gain of ft over base on one task, resampled with the comparison's own seed stream."""
-    from evalkit.stats import bootstrap_deltas
-
-    hib = next(m.higher_is_better for m in tc.metrics if m.metric == metric)
-    sa, sb, groups = _paired_stats(*runs, tc.task, metric)
-    f = make_metric(metric).from_stats
-    sign = _sign(hib)
-    draws = bootstrap_deltas(sa, sb, f, n_resamples=n_resamples, rng=resample_rng(seed, tc.task, metric), groups=groups)
-    estimate = sign * float(f(sb.sum(axis=0)) - f(sa.sum(axis=0)))
-    return _Evidence(hib, estimate, sign * draws, len(sa))
-
-
-def _suite_evidence(gate, comparison, runs, seed, n_resamples) -> _Evidence:
-    """Mean over the suite's tasks of each task's gain, resample by resample: each task's
-    resampled gains come from its own seed stream (the comparison's), and the vectors are
-    averaged elementwise. Tasks have different items, so no item links a resample of one task
-    to a resample of another: tasks are resampled independently of each other."""
-    tasks = [t.task for t in comparison.tasks if t.suite == gate.suite]
-    if not tasks:
-        return _Evidence(missing=f"suite '{gate.suite}' has no task in this comparison")
-    parts = [_target_evidence(gate, task, comparison, runs, seed, n_resamples) for task in tasks]
-    missing = next((p.missing for p in parts if p.missing), None)
-    if missing:
-        return _Evidence(missing=f"suite '{gate.suite}': {missing}")
-    return _Evidence(
-        parts[0].higher_is_better, float(np.mean([p.estimate for p in parts])),
-        np.mean([p.draws for p in parts], axis=0), sum(p.n for p in parts),
-    )
-
-
-def _ft_evidence(tc: TaskComparison, metric: str, runs, seed: int, n_resamples: int) -> _Evidence:
-    """The fine-tune's own score on one task, oriented; Wilson applies to unclustered 0/1 items."""
-    from evalkit.stats import resample_counts
-
-    hib = next(m.higher_is_better for m in tc.metrics if m.metric == metric)
-    _, sb, groups = _paired_stats(*runs, tc.task, metric)
-    metric_obj, n, sign = make_metric(metric), len(sb), _sign(hib)
-    rng, step = resample_rng(seed, tc.task, metric, "ft"), max(1, _CHUNK_CELLS // n)
-    draws = np.concatenate([
-        metric_obj.from_stats(resample_counts(n, min(step, n_resamples - s), rng, groups).astype(float) @ sb)
-        for s in range(0, n_resamples, step)
-    ])
-    k = int(round(sb[:, 0].sum())) if metric_obj.binary and groups is None else None
-    return _Evidence(hib, sign * float(metric_obj.from_stats(sb.sum(axis=0))), sign * draws, n, k)
-
-
-def _target_evidence(gate, task, comparison, runs, seed, n_resamples) -> _Evidence:
-    tc, missing = _task_comparison(comparison, task, gate.metric)
-    if missing:
-        return _Evidence(missing=missing)
-    build = _ft_evidence if gate.type == "min_score" else _delta_evidence
-    ev = build(tc, gate.metric, runs, seed, n_resamples)
-    if not (math.isfinite(ev.estimate) and np.all(np.isfinite(ev.draws))):
-        return _Evidence(missing=f"task '{task}': {gate.metric} is not finite on these items")
-    return ev
-
-
-def _evidence(gate, comparison, runs, seed, n_resamples) -> _Evidence:
-    if getattr(gate, "suite", None) is not None:
-        return _suite_evidence(gate, comparison, runs, seed, n_resamples)
-    return _target_evidence(gate, gate.task, comparison, runs, seed, n_resamples)
-
-
 def evaluate_gates(
     gates: Sequence[Gate], base_run: RunResult, ft_run: RunResult, comparison: Comparison, *,
     seed: int, n_resamples: int,
@@ -312,25 +201,25 @@ def evaluate_gates(
     from evalkit.stats import holm
 
     runs = (base_run, ft_run)
-    evidence = [_evidence(g, comparison, runs, seed, n_resamples) for g in gates]
+    found = [evidence(g, comparison, runs, seed, n_resamples) for g in gates]
     improve = [i for i, g in enumerate(gates) if g.type == "must_improve"]
     # Gates that could not be evaluated stay in the family with p = 1: m must not shrink.
-    raw_p = {i: _superiority_p(evidence[i]) for i in improve}
+    raw_p = {i: _superiority_p(found[i]) for i in improve}
     adjusted = dict(zip(improve, map(float, holm([1.0 if raw_p[i] is None else raw_p[i] for i in improve]))))
     results = []
-    for i, (gate, ev) in enumerate(zip(gates, evidence)):
+    for i, (gate, ev) in enumerate(zip(gates, found)):
         context = {"p": raw_p.get(i), "p_adjusted": adjusted.get(i), "family": max(len(improve), 1)}
         results.append(_DECIDE[gate.type](gate, ev, context))
     return GateReport(comparison.base, comparison.candidate, seed, n_resamples, tuple(results))
 
 
-def _quantiles(ev: _Evidence, alpha: float) -> tuple[float, float, float]:
+def _quantiles(ev: Evidence, alpha: float) -> tuple[float, float, float]:
     """(one-sided lower bound, two-sided low, two-sided high), all at level 1 - alpha."""
     lo1, lo2, hi2 = np.quantile(ev.draws, [alpha, alpha / 2, 1 - alpha / 2])
     return float(lo1), float(lo2), float(hi2)
 
 
-def _superiority_p(ev: _Evidence) -> float | None:
+def _superiority_p(ev: Evidence) -> float | None:
     """One-sided percentile p of H0 "gain <= 0": (1 + #{gain* <= 0}) / (1 + B). Ties count
     as extreme, so a metric that often resamples to exactly 0 errs on the safe side."""
     if ev.missing:
@@ -338,7 +227,7 @@ def _superiority_p(ev: _Evidence) -> float | None:
     return (1.0 + int(np.count_nonzero(ev.draws <= 0))) / (1.0 + ev.draws.size)
 
 
-def _power(ev: _Evidence, effect: float, alpha: float) -> tuple[float, float]:
+def _power(ev: Evidence, effect: float, alpha: float) -> tuple[float, float]:
     """(minimum detectable effect at this n, n needed for ``effect``), one-sided, 80 % power."""
     from evalkit.stats import minimum_detectable_effect, n_needed
 
@@ -346,7 +235,7 @@ def _power(ev: _Evidence, effect: float, alpha: float) -> tuple[float, float]:
     return minimum_detectable_effect(ev.sd, ev.n, **kw), n_needed(ev.sd, effect, **kw)
 
 
-def _result(gate, ev: _Evidence, verdict: str, threshold: float, message: str, **numbers) -> GateResult:
+def _result(gate, ev: Evidence, verdict: str, threshold: float, message: str, **numbers) -> GateResult:
     counts = verdict == FAIL or (verdict == INCONCLUSIVE and gate.inconclusive == "fail")
     return GateResult(
         name=gate.label, type=gate.type, target=gate.target, metric=gate.metric, verdict=verdict,
@@ -355,7 +244,7 @@ def _result(gate, ev: _Evidence, verdict: str, threshold: float, message: str, *
     )
 
 
-def _ci(ev: _Evidence, lo2: float, hi2: float, alpha: float) -> str:
+def _ci(ev: Evidence, lo2: float, hi2: float, alpha: float) -> str:
     return f"{ev.estimate:+.4f} [{100 * (1 - alpha):g}% CI {lo2:+.4f}, {hi2:+.4f}]"
 
 
@@ -363,7 +252,7 @@ def _n_text(n_needed: float) -> str:
     return "no n suffices" if math.isinf(n_needed) else f"n ~ {int(n_needed):,}"
 
 
-def _decide_improve(gate: MustImprove, ev: _Evidence, ctx: dict) -> GateResult:
+def _decide_improve(gate: MustImprove, ev: Evidence, ctx: dict) -> GateResult:
     """PASS: Holm-adjusted one-sided p of "gain <= 0" below alpha AND estimated gain >=
     min_effect. FAIL: the two-sided interval's upper end is below min_effect."""
     if ev.missing:
@@ -385,7 +274,7 @@ def _decide_improve(gate: MustImprove, ev: _Evidence, ctx: dict) -> GateResult:
     return _result(gate, ev, verdict, gate.min_effect, text, **nums)
 
 
-def _decide_not_regress(gate: MustNotRegress, ev: _Evidence, ctx: dict) -> GateResult:
+def _decide_not_regress(gate: MustNotRegress, ev: Evidence, ctx: dict) -> GateResult:
     """PASS: one-sided (1 - alpha) lower bound of the gain above -margin (percentile bootstrap).
     FAIL: the two-sided interval's upper end is below -margin."""
     from evalkit.stats import non_inferiority_from_bootstrap
@@ -409,7 +298,7 @@ def _decide_not_regress(gate: MustNotRegress, ev: _Evidence, ctx: dict) -> GateR
     return _result(gate, ev, verdict, gate.margin, text, **nums)
 
 
-def _floor_bounds(ev: _Evidence, floor: float, alpha: float) -> tuple[float, float, float, float]:
+def _floor_bounds(ev: Evidence, floor: float, alpha: float) -> tuple[float, float, float, float]:
     """(one-sided lower bound, two-sided low, high, one-sided p of "score < floor"), oriented."""
     from scipy import stats
 
@@ -425,13 +314,13 @@ def _floor_bounds(ev: _Evidence, floor: float, alpha: float) -> tuple[float, flo
     return lo1, lo2, hi2, p
 
 
-def _decide_min_score(gate: MinScore, ev: _Evidence, ctx: dict) -> GateResult:
+def _decide_min_score(gate: MinScore, ev: Evidence, ctx: dict) -> GateResult:
     """PASS: one-sided (1 - alpha) lower bound >= min (Wilson for unclustered 0/1 items,
     bootstrap otherwise). FAIL: the two-sided upper end is below min. For a lower-is-better
     metric the same rule runs on the negated score, so ``min`` acts as a ceiling."""
     if ev.missing:
         return _result(gate, ev, INCONCLUSIVE, gate.min, ev.missing)
-    sign = _sign(ev.higher_is_better)
+    sign = gain_sign(ev.higher_is_better)
     floor = sign * gate.min
     lo1, lo2, hi2, p = _floor_bounds(ev, floor, gate.alpha)
     mde, need = _power(ev, ev.estimate - floor, gate.alpha)

@@ -45,4 +45,5 @@ __all__ = [
     "paired_difference",
     "paired_permutation_test",
     "resample_counts",
+    "wilson_interval",
 ]

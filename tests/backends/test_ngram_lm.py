@@ -4,7 +4,7 @@ independent implementation of interpolated Kneser-Ney, generation, persistence."
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 
 import numpy as np
 import pytest
