@@ -23,5 +23,29 @@ def validate(config_path):
         metrics_for(spec)
         items = load_items(spec)
         con.print(f"ok  {name:<16} {len(items):>6} items  {spec.data_path}")
+    if project.lm_eval_tasks:
+        check_lm_eval_names(project, con)
     con.print(f"ok  {len(project.models)} models, {len(project.file.suites)} suites, {len(project.tasks)} tasks: {project.path}")
     return 0
+
+
+def check_lm_eval_names(project, con) -> None:
+    """Every ``lm-eval:`` entry names a task or group lm-eval knows (datasets are not fetched)."""
+    import difflib
+
+    from evalkit.errors import ConfigError, MissingExtra
+    from evalkit.suites.lm_eval_run import Unavailable, task_manager
+
+    try:
+        manager = task_manager(project.file.lm_eval, project.root)
+    except ModuleNotFoundError:
+        raise MissingExtra("lm-eval", "lm-eval") from None
+    except Unavailable as exc:
+        raise ConfigError(str(exc), path=project.path) from None
+    known = set(manager.all_tasks)
+    for entry in project.lm_eval_tasks.values():
+        if entry.task not in known:
+            close = difflib.get_close_matches(entry.task, sorted(known), n=3)
+            hint = f" (did you mean: {', '.join(close)}?)" if close else ""
+            raise ConfigError(f"suite entry '{entry.entry}': lm-eval has no task or group '{entry.task}'{hint}", path=project.path)
+        con.print(f"ok  {entry.entry:<16} lm-eval task (dataset fetched when run)")

@@ -312,3 +312,13 @@ def test_compare_a_checkpoint_with_its_lora_fine_tune_end_to_end(tmp_path, cli):
     for model in ("base", "ft"):
         results = json.loads((tmp_path / "again" / "runs" / model / "results.json").read_text())
         assert all(t["cache_hits"] == t["requests"] for t in results["tasks"])
+
+
+def test_validate_checks_lm_eval_task_names_without_fetching(tmp_path, cli):
+    suites = "  general: {role: forgetting, tasks: [mc, 'lm-eval:tiny_mc']}\n"
+    cfg = project_with(tmp_path, None, suites)
+    code, out, err = cli("validate", "--config", cfg)
+    assert code == 0 and "lm-eval:tiny_mc" in out, err
+    cfg.write_text(cfg.read_text().replace("lm-eval:tiny_mc", "lm-eval:tiny_mcq"))
+    code, _, err = cli("validate", "--config", cfg)
+    assert code == 2 and "no task or group 'tiny_mcq'" in err and "did you mean: tiny_mc" in err
