@@ -152,6 +152,12 @@ class Project:
     def role(self, suite: str) -> str:
         return self.file.suites[suite].role if suite in self.file.suites else "target"
 
+    def close_backends(self, names) -> None:
+        """Close the named models' backends that were built (connections, worker threads)."""
+        for name in names:
+            if name in self._backends:
+                self._backends[name].close()
+
     def backend(self, name: str):
         """The backend for a named model, built once per project."""
         if name not in self._backends:

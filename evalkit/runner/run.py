@@ -260,6 +260,4 @@ def run_models(project, names: Sequence[str], options: RunOptions, progress=None
     try:
         return [run_model(project, n, options, progress) for n in names]
     finally:
-        for n in names:
-            if n in project._backends:
-                project._backends[n].close()
+        project.close_backends(names)
