@@ -70,3 +70,13 @@ def warn_limit(limit: int | None) -> None:
         console(stderr=True).print(
             f"[yellow]--limit {limit}: a smoke test. {limit} items per task are too few for the statistics to mean much.[/yellow]"
         )
+
+
+def describe_models(runs) -> list[str]:
+    """One line per fine-tuned API model: which base model its id says it was tuned from."""
+    lines = []
+    for run in runs:
+        base = run.identity.get("base_model")
+        if base and base != run.identity.get("model"):
+            lines.append(f"{run.model}: {run.identity.get('model')} is a fine-tune of {base}")
+    return lines

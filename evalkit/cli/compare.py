@@ -12,6 +12,7 @@ from evalkit.cli.common import (
     RichProgress,
     config_option,
     console,
+    describe_models,
     limit_option,
     no_cache_option,
     stamp,
@@ -90,6 +91,8 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
     con = console()
     for c in comparisons:
         print_comparison(con, c)
+    for line in describe_models([base_run, *runs]):
+        con.print(line)
     for message in pair_warnings(project, base_run, runs):
         con.print(f"[yellow]warning: {message}[/yellow]")
     reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else {}

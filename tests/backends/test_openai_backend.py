@@ -342,7 +342,7 @@ def test_spent_retry_budget_records_errors_and_exits_3(tmp_path, monkeypatch):
     assert any("retry budget" in s["error"] for s in samples)
 
 
-def test_compare_two_openai_models_on_the_demo_tasks(tmp_path, monkeypatch):
+def test_compare_two_openai_models_on_the_demo_tasks(tmp_path, monkeypatch, capsys):
     """The issue's 'done when': two `backend: openai` models on an OpenAI-compatible server,
     `evalkit compare` over the demo's generate and classification tasks, faults included."""
     demo = Path(__file__).resolve().parents[2] / "benchmarks" / "demo" / "tasks"
@@ -360,6 +360,7 @@ def test_compare_two_openai_models_on_the_demo_tasks(tmp_path, monkeypatch):
         }
         (tmp_path / "evalkit.yaml").write_text(json.dumps(cfg))
         assert evalkit("compare", "base", "ft", "--output", tmp_path / "cmp") == 0
+    assert "ft:gpt-4o-mini-2024-07-18:acme::abc123 is a fine-tune of gpt-4o-mini-2024-07-18" in capsys.readouterr().out
     data = json.loads((tmp_path / "cmp" / "compare.json").read_text())["comparisons"][0]
     tasks = {t["task"]: t for t in data["tasks"]}
     assert tasks["support_qa"]["n"] == 205 and tasks["intent"]["n"] == 196
