@@ -107,7 +107,7 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
     }
     (out / "compare.json").write_text(json.dumps(payload, indent=2) + "\n")
     (out / "compare.md").write_text(render(comparisons, ranking))
-    report = write_report(out, cache)
+    report = write_report(out, cache, {r.model: r for r in [base_run, *runs]})
     con.print(f"wrote {out}/compare.json, compare.md and {report.name}")
     gate_code = max((r.exit_code for r in reports.values()), default=0)
     incomplete = [r.model for r in [base_run, *runs] if not r.complete]

@@ -40,6 +40,11 @@ def _samples(run_dir: Path) -> dict[tuple[str, str], dict]:
     return {(s["task"], s["id"]): s for _, s in iter_jsonl(run_dir / "samples.jsonl")}
 
 
+def _in_memory(runs: dict | None, name: str) -> dict[tuple[str, str], dict] | None:
+    run = (runs or {}).get(name)
+    return {(s["task"], s["id"]): s for s in run.samples} if run is not None else None
+
+
 def _run_dir(out: Path, source: str | None, name: str) -> Path:
     for candidate in (Path(source) if source else None, out / "runs" / name):
         if candidate is not None and (candidate / "samples.jsonl").is_file():
@@ -140,8 +145,9 @@ def _safe_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def build(out: Path, cache=None) -> str:
-    """The report's HTML for the compare folder ``out``."""
+def build(out: Path, cache=None, runs: dict | None = None) -> str:
+    """The report's HTML for the compare folder ``out``. ``runs`` (model name -> RunResult)
+    saves re-reading run directories that the caller has in memory."""
     from evalkit.report.html_page import page
 
     compare = _load(out / "compare.json")
@@ -149,8 +155,8 @@ def build(out: Path, cache=None) -> str:
     several = len(comparisons) > 1
     sections = []
     for c in comparisons:
-        base = _samples(_run_dir(out, c.get("base_source"), c["base"]))
-        ft = _samples(_run_dir(out, c.get("candidate_source"), c["candidate"]))
+        base = _in_memory(runs, c["base"]) or _samples(_run_dir(out, c.get("base_source"), c["base"]))
+        ft = _in_memory(runs, c["candidate"]) or _samples(_run_dir(out, c.get("candidate_source"), c["candidate"]))
         gate = _gate_for(out, c["candidate"], several)
         sections.append({
             "comparison": c, "gate": gate, "forest": forest_svg(c, gate, cache),
@@ -174,7 +180,7 @@ def _totals(c: dict, base: dict, ft: dict) -> list[dict]:
     return rows
 
 
-def write_report(out: Path, cache=None) -> Path:
+def write_report(out: Path, cache=None, runs: dict | None = None) -> Path:
     path = Path(out) / "report.html"
-    path.write_text(build(Path(out), cache), encoding="utf-8")
+    path.write_text(build(Path(out), cache, runs), encoding="utf-8")
     return path

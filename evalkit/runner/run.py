@@ -3,6 +3,7 @@ score every item. Scoring here is per item; comparing models is ``evalkit.compar
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections import Counter
@@ -54,7 +55,17 @@ def open_cache(project, use_cache: bool):
     return ResponseCache(project.cache_dir / "responses.sqlite") if use_cache else NullCache()
 
 
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple[tuple[str, str], ...]:
+    return tuple(_package_versions().items())
+
+
 def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages that shape results (read once per process)."""
+    return dict(_versions())
+
+
+def _package_versions() -> dict[str, str]:
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
