@@ -119,15 +119,19 @@ def changed_items(comparison: dict, base: dict, ft: dict) -> list[dict]:
     """Items whose primary per-item score differs between base and fine-tune."""
     from evalkit.metrics.registry import make_metric
 
+    by_task: dict[str, list] = {}
+    for (task, item_id), fs in ft.items():
+        by_task.setdefault(task, []).append((item_id, fs))
     items = []
     for t in comparison["tasks"]:
         if t["status"] != "ok" or not t["metrics"]:
             continue
+        task = t["task"]
         metric = make_metric(t["metrics"][0]["metric"])
         sign = 1.0 if t["metrics"][0]["higher_is_better"] else -1.0
-        for (task, item_id), fs in ft.items():
+        for item_id, fs in by_task.get(task, []):
             bs = base.get((task, item_id))
-            if task != t["task"] or bs is None or fs.get("response") is None and bs.get("response") is None:
+            if bs is None or fs.get("response") is None and bs.get("response") is None:
                 continue
             b, f = _item_score(metric, bs), _item_score(metric, fs)
             if b is None or f is None or b == f:

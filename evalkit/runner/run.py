@@ -120,6 +120,7 @@ def _answer(backend: Backend, identity, cache, reqs: list[Request], chunk: int, 
 
 def _sample(tt: TaskType, item: Item, suite: str, fmt: PromptFormat, outs: list) -> dict[str, Any]:
     errors = [str(o) for o in outs if isinstance(o, BackendError)]
+    answered = [o for o in outs if not isinstance(o, BackendError)]
     sample: dict[str, Any] = {
         "task": tt.spec.name,
         "suite": suite,
@@ -127,19 +128,19 @@ def _sample(tt: TaskType, item: Item, suite: str, fmt: PromptFormat, outs: list)
         "group": item.group,
         "prompt": tt.prompt_for_display(item, fmt),
         "reference": tt.reference(item),
-        "prompt_tokens": max((getattr(o, "prompt_tokens", 0) for o in outs if not isinstance(o, BackendError)), default=0),
-        "completion_tokens": sum(getattr(o, "completion_tokens", 0) for o in outs if not isinstance(o, BackendError)),
-        "latency_s": round(sum(getattr(o, "latency_s", 0.0) for o in outs if not isinstance(o, BackendError)), 6),
-        "cost_usd": _cost(outs),
+        "prompt_tokens": max((getattr(o, "prompt_tokens", 0) for o in answered), default=0),
+        "completion_tokens": sum(getattr(o, "completion_tokens", 0) for o in answered),
+        "latency_s": round(sum(getattr(o, "latency_s", 0.0) for o in answered), 6),
+        "cost_usd": _cost(answered),
     }
     if errors:
         return {**sample, "status": "error", "error": errors[0], "response": None, "metrics": {}, "stats": {}}
     return sample
 
 
-def _cost(outs) -> float | None:
+def _cost(answered) -> float | None:
     """The item's list price, when the backend knows it for every request (else None, not 0)."""
-    costs = [getattr(o, "extra", {}).get("cost_usd") for o in outs if not isinstance(o, BackendError)]
+    costs = [getattr(o, "extra", {}).get("cost_usd") for o in answered]
     if not costs or any(c is None for c in costs):
         return None
     return round(sum(costs), 10)
