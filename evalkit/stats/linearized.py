@@ -47,7 +47,8 @@ def _gradient(from_stats, summed: np.ndarray, varying: np.ndarray, scale: np.nda
     rows = np.arange(cols.size)
     points[2 * rows, cols] += h
     points[2 * rows + 1, cols] -= h
-    values = np.asarray(from_stats(points), dtype=float)
+    with np.errstate(all="ignore"):
+        values = np.asarray(from_stats(points), dtype=float)
     grad[cols] = (values[0::2] - values[1::2]) / (2.0 * h)
     return grad
 
@@ -60,7 +61,8 @@ def influence(stats: np.ndarray, from_stats) -> tuple[float, np.ndarray, bool, s
         value = float(x.mean())
         return value, x - value, True, None
     summed = stats.sum(axis=0)
-    value = float(np.asarray(from_stats(summed[None, :]), dtype=float)[0])
+    with np.errstate(all="ignore"):  # a non-finite value is reported below, not warned about
+        value = float(np.asarray(from_stats(summed[None, :]), dtype=float)[0])
     if not math.isfinite(value):
         return value, np.zeros(n), False, "the metric is not finite on these items"
     centred = stats - summed / n
