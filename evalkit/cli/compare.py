@@ -48,7 +48,14 @@ def _load_or_run(project, arg: str, options, out: Path):
     "--gate", is_flag=True,
     help="Evaluate the config's gates; write gate.md, junit.xml, gate.json; exit 1 when a gate fails.",
 )
-def compare(base, candidates, config_path, suites, limit, no_cache, output, resamples, seed, gate):
+@click.option(
+    "--sequential", is_flag=True,
+    help="With --gate: evaluate items in a seeded random order, a chunk at a time, and stop as soon as "
+    "every gate is decided (anytime-valid intervals: looking often keeps the error rate at alpha).",
+)
+@click.option("--looks", type=click.IntRange(min=2, max=100), default=10, show_default=True,
+              help="With --sequential: the number of chunks (looks) the items are split into.")
+def compare(base, candidates, config_path, suites, limit, no_cache, output, resamples, seed, gate, sequential, looks):
     """Compare BASE with each candidate on identical items.
 
     BASE and each candidate are model names from the config or run directories written
@@ -66,9 +73,17 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     out.mkdir(parents=True, exist_ok=True)
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
     warn_limit(limit)
-    base_run = _load_or_run(project, base, options, out)
-    runs = [_load_or_run(project, c, options, out) for c in candidates]
     seed = project.file.seed if seed is None else seed
+    reports = None
+    if sequential:
+        from evalkit.cli.sequential import run_sequential
+
+        if not gate:
+            raise click.UsageError("--sequential decides gates: use it with --gate")
+        base_run, runs, reports = run_sequential(project, base, candidates, options, out, seed, looks, _load_or_run)
+    else:
+        base_run = _load_or_run(project, base, options, out)
+        runs = [_load_or_run(project, c, options, out) for c in candidates]
     n_resamples = resamples or project.file.bootstrap_resamples
     cache = open_cache(project, options.use_cache)
     try:
@@ -76,12 +91,12 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
             cached_compare(cache, base_run, r, seed=seed, n_resamples=n_resamples, confidence=project.file.confidence)
             for r in runs
         ]
-        return _finish(project, base_run, runs, comparisons, out, seed, n_resamples, gate, cache)
+        return _finish(project, base_run, runs, comparisons, out, seed, n_resamples, gate, cache, reports)
     finally:
         cache.close()
 
 
-def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, gate: bool, cache) -> int:
+def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, gate: bool, cache, reports=None) -> int:
     """Print, evaluate gates, write compare.json / compare.md / report.html; the exit code."""
     from evalkit.compare.ranking import rank
     from evalkit.report.console import print_comparison, print_ranking
@@ -95,7 +110,8 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         con.print(line)
     for message in pair_warnings(project, base_run, runs):
         con.print(f"[yellow]warning: {message}[/yellow]")
-    reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else {}
+    if reports is None:  # a sequential compare decided its gates look by look
+        reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else {}
     ranking = rank(comparisons, reports if gate else None) if len(comparisons) > 1 else []
     if ranking:
         print_ranking(con, ranking)

@@ -23,7 +23,7 @@ from evalkit.runner.cache import (
     digest,
     request_key,
 )
-from evalkit.suites.items import Item, load_items
+from evalkit.suites.items import Item, load_items, seeded_prefix
 from evalkit.suites.lm_eval_spec import LmEvalTask
 from evalkit.tasks import task_type
 from evalkit.tasks.base import PromptFormat, TaskType, Unsupported
@@ -47,6 +47,8 @@ class SilentProgress:
 class RunOptions:
     suites: tuple[str, ...] = ()
     limit: int | None = None  # smoke tests only: the first N items of every task
+    fraction: float | None = None  # compare --sequential: this share of each task's seeded order
+    order_seed: int = 0
     use_cache: bool = True
     chunk_size: int = 64
 
@@ -154,12 +156,15 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
     memo_key = digest({
         "v": 1, "code": code_version(), "model": identity, "spec": spec.model_dump(mode="json"),
         "data": result.data_sha256, "limit": options.limit, "format": [fmt.system_prompt, fmt.template],
+        "fraction": options.fraction, "order_seed": options.order_seed if options.fraction else None,
         "supports": sorted(k.value for k in backend.supports),
     })
     memo = cache.memo_get(memo_key)
     if memo is not None:
         return _from_memo(memo, progress, started)
     items = load_items(spec, options.limit)
+    if options.fraction is not None:
+        items = seeded_prefix(items, options.order_seed, spec.name, options.fraction)
     try:
         method = tt.method(backend.supports)
     except Unsupported as exc:
