@@ -53,7 +53,10 @@ class Unusable:
     n_clusters: int | None = None
     method: str = "none"
     usable: bool = False
-    value: float = math.nan  # one-sample estimates read .value
+
+    @property
+    def value(self) -> float:  # one-sample estimates read .value
+        return self.delta
 
     def ci(self, alpha: float) -> tuple[float, float]:
         return (math.nan, math.nan)

@@ -73,3 +73,8 @@ def test_one_sample_unusable_cases():
     assert not est.usable and "non-finite" in est.reason and math.isnan(est.lower_bound(0.05))
     flat = one_sample_estimate(np.full(5, 0.5), None, binary=False)
     assert not flat.usable and flat.reason.startswith("no spread")
+
+
+def test_unusable_one_sample_still_reports_its_value():
+    est = one_sample_estimate(np.array([0.8]), None, binary=False, value_range=(0.0, 1.0))
+    assert not est.usable and est.value == pytest.approx(0.8) and math.isnan(est.ci(0.05)[0])
