@@ -209,3 +209,25 @@ def test_n_needed_inverts_mde():
     m = est.mde(0.05, 0.8, 1)
     assert est.n_needed(m, 0.05, 0.8, 1) == pytest.approx(200, abs=1)
     assert est.n_needed(m / 2, 0.05, 0.8, 1) == pytest.approx(800, rel=0.02)
+
+
+def test_bleu_with_an_order_never_seen_stays_finite():
+    """Short outputs: no item has a 4-gram, so BLEU's 4-gram columns are zero everywhere and
+    its derivative there does not exist; those columns carry no noise and are skipped."""
+    from evalkit.metrics.translation import Bleu
+
+    rng = np.random.default_rng(12)
+
+    def items():
+        ref_len = rng.integers(2, 4, 200).astype(float)
+        sys_len = ref_len.copy()
+        total = np.maximum(sys_len[:, None] - np.arange(4), 0.0)
+        total[:, 3] = 0.0
+        correct = np.floor(total * rng.uniform(0.3, 1.0, (200, 1)))
+        return np.c_[sys_len, ref_len, correct, total]
+
+    sa, sb = items(), items()
+    metric = Bleu()
+    est = paired_estimate(sa, sb, metric.from_stats, binary=False, value_range=(0.0, 100.0))
+    assert est.usable and math.isfinite(est.se) and est.se > 0
+    assert est.delta == pytest.approx(float(metric.from_stats(sb.sum(0)) - metric.from_stats(sa.sum(0))))
