@@ -77,11 +77,18 @@ class SequentialGates:
 
     def look(self, base_run, ft_run) -> None:
         """Update every undecided gate with the items both runs now hold."""
+        self.look_pairs({i: _ordered_pairs(s.gate, s.tasks, base_run, ft_run, self.seed)
+                         for i, s in enumerate(self.states) if s.verdict is None})
+
+    def look_pairs(self, pairs: dict[int, list | None], upto: float = 1.0) -> None:
+        """Update gate ``i`` with the first ``upto`` share of each task's ordered (base, ft)
+        statistics in ``pairs[i]`` (the whole of them by default)."""
         self.looks += 1
-        for state in self.states:
-            if state.verdict is not None:
+        for i, state in enumerate(self.states):
+            if state.verdict is not None or pairs.get(i) is None:
                 continue
-            values = _gate_values(state.gate, base_run, ft_run, self.seed)
+            cut = [(a[: math.ceil(len(a) * upto)], b[: math.ceil(len(b) * upto)]) for a, b in pairs[i]]
+            values = _values(state.gate, cut)
             if values is None or values.size < 2:
                 continue
             state.last = state.sequence.update(values)
@@ -119,48 +126,49 @@ def _higher_is_better(metric: str) -> bool:
     return make_metric(metric).higher_is_better
 
 
-def _aligned(run, task: str, metric: str) -> dict[str, tuple]:
-    return {s["id"]: (s["status"], s.get("stats", {}).get(metric)) for s in run.samples_for(task)}
+def _ordered_pairs(gate, tasks, base_run, ft_run, seed: int) -> list | None:
+    """Per task of the gate, (base stats, ft stats) of the items both models answered, in the
+    task's seeded order. Failed requests are left out: a run that met any is incomplete,
+    and ``compare`` never lets an incomplete run exit 0."""
+    out = []
+    for task in tasks:
+        b = {s["id"]: s for s in base_run.samples_for(task) if s["status"] != "error"}
+        f = {s["id"]: s for s in ft_run.samples_for(task) if s["status"] != "error"}
+        ids = sorted((i for i in b if i in f), key=lambda i: order_key(seed, task, i))
+        sa = np.array([b[i]["stats"][gate.metric] for i in ids], dtype=float)
+        sb = np.array([f[i]["stats"][gate.metric] for i in ids], dtype=float)
+        if len(ids) < 2 or not (np.all(np.isfinite(sa)) and np.all(np.isfinite(sb))):
+            return None
+        out.append((sa, sb))
+    return out or None
 
 
-def _task_values(gate, task: str, base_run, ft_run, seed: int) -> np.ndarray | None:
-    """Oriented per-item values in the task's seeded order: paired differences (linearised),
-    or the candidate's own score for min_score. Failed requests are left out here; they
-    make the fixed-n gate use the worst case, and a sequential run that met any is
-    INCONCLUSIVE (checked by the caller)."""
+def _task_values(gate, sa: np.ndarray, sb: np.ndarray) -> np.ndarray | None:
+    """Oriented per-item values: paired differences (linearised for ratio and corpus metrics),
+    or the candidate's own score for min_score."""
     from evalkit.stats.linearized import influence
 
     metric = make_metric(gate.metric)
     sign = 1.0 if metric.higher_is_better else -1.0
-    b, f = _aligned(base_run, task, gate.metric), _aligned(ft_run, task, gate.metric)
-    ids = sorted((i for i in b if i in f and b[i][0] != "error" and f[i][0] != "error"),
-                 key=lambda i: order_key(seed, task, i))
-    if len(ids) < 2:
-        return None
-    sb = np.array([f[i][1] for i in ids], dtype=float)
-    if not np.all(np.isfinite(sb)):
-        return None
     vb, psi_b, _, problem_b = influence(sb, metric.from_stats)
     if gate.type == "min_score":
         return None if problem_b else sign * (vb + psi_b)
-    sa = np.array([b[i][1] for i in ids], dtype=float)
-    if not np.all(np.isfinite(sa)):
-        return None
     va, psi_a, _, problem_a = influence(sa, metric.from_stats)
     if problem_a or problem_b:
         return None
     return sign * ((vb - va) + psi_b - psi_a)
 
 
-def _gate_values(gate, base_run, ft_run, seed: int) -> np.ndarray | None:
-    if getattr(gate, "suite", None) is None:
-        return _task_values(gate, gate.task, base_run, ft_run, seed)
-    tasks = sorted({t.task for t in base_run.tasks if t.suite == gate.suite})
-    parts = [_task_values(gate, t, base_run, ft_run, seed) for t in tasks]
-    if not parts or any(p is None for p in parts):
+def _values(gate, pairs: list) -> np.ndarray | None:
+    parts = [_task_values(gate, sa, sb) for sa, sb in pairs if len(sa) >= 2]
+    if len(parts) != len(pairs) or any(p is None for p in parts):
         return None
-    # The suite's mean gain: each task's values scaled by the number of tasks, then pooled.
-    return np.concatenate([p * (sum(q.size for q in parts) / (len(parts) * p.size)) for p in parts])
+    if len(parts) == 1:
+        return parts[0]
+    # A suite's mean gain: each task's values scaled so that the pooled mean is the mean of
+    # the task means.
+    total = sum(p.size for p in parts)
+    return np.concatenate([p * (total / (len(parts) * p.size)) for p in parts])
 
 
 def _result(state: _GateState, looks: int) -> GateResult:
@@ -191,17 +199,9 @@ def sequential_decisions(gates, base_run, ft_run, *, looks: int = 10, seed: int 
     (benchmarks/calibration.py measures the error rates with this.)"""
     planned = {t.task: t.n for t in base_run.tasks}
     state = SequentialGates(list(gates), planned, {t.task: t.suite for t in base_run.tasks}, seed)
-    order = {t: sorted((s["id"] for s in base_run.samples_for(t)), key=lambda i: order_key(seed, t, i))
-             for t in planned}
+    pairs = {i: _ordered_pairs(s.gate, s.tasks, base_run, ft_run, seed) for i, s in enumerate(state.states)}
     for k in range(1, looks + 1):
-        keep = {t: set(ids[: math.ceil(len(ids) * k / looks)]) for t, ids in order.items()}
-        state.look(_prefix(base_run, keep), _prefix(ft_run, keep))
+        state.look_pairs(pairs, upto=k / looks)
         if state.done:
             break
     return {s.gate.label: s.verdict or INCONCLUSIVE for s in state.states}
-
-
-def _prefix(run, keep: dict[str, set]):
-    from dataclasses import replace
-
-    return replace(run, samples=[s for s in run.samples if s["id"] in keep.get(s["task"], ())])
