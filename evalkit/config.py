@@ -46,14 +46,14 @@ class SuiteConfig(StrictModel):
 
 
 class ProjectFile(StrictModel):
-    seed: int = Field(1234, description="seed for every resampling; recorded in the results")
+    seed: int = Field(1234, ge=0, lt=2**63, description="seed for every resampling; recorded in the results")
     cache_dir: str | None = Field(None, description="response cache folder (default: the user cache)")
     tasks: list[str] = Field(["tasks/*.yaml"], description="task YAML files or globs, relative to this file")
     suites: dict[str, SuiteConfig] = Field(default_factory=dict)
     default_suites: list[str] | None = Field(None, description="suites run when --suite is not given (default: all)")
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
     gates: list[dict[str, Any]] = Field(default_factory=list)
-    bootstrap_resamples: int = Field(10_000, ge=100)
+    bootstrap_resamples: int = Field(10_000, ge=100, le=10_000_000)
     confidence: float = Field(0.95, gt=0.5, lt=1)
     lm_eval: LmEvalSettings = Field(default_factory=LmEvalSettings, description="lm-eval task options")
 

@@ -25,9 +25,9 @@ class FieldMap(StrictModel):
 
 
 class GenerationParams(StrictModel):
-    max_tokens: int = Field(64, ge=1)
-    stop: list[str] = Field(default_factory=list)
-    temperature: float = Field(0.0, ge=0)
+    max_tokens: int = Field(64, ge=1, le=1_000_000)
+    stop: list[str] = Field(default_factory=list, max_length=64)
+    temperature: float = Field(0.0, ge=0, le=100)
 
 
 class TaskSpec(StrictModel):
