@@ -17,16 +17,37 @@ from evalkit.cli.common import (
     no_cache_option,
     stamp,
     suite_option,
+    trust_code_option,
     warn_limit,
 )
 
 
+def _check_args(project, args) -> None:
+    """Before anything runs: every argument is a stored run or a model that can start."""
+    from evalkit.errors import ConfigError
+    from evalkit.preflight import check_models
+    from evalkit.results import is_run_dir
+
+    for arg in args:
+        if not is_run_dir(arg) and arg not in project.models:
+            known = ", ".join(sorted(project.models)) or "none"
+            raise ConfigError(f"'{arg}' is neither a model of this config (known: {known}) nor a run directory", path=project.path)
+    check_models(project, [a for a in dict.fromkeys(args) if not is_run_dir(a)])
+
+
 def _load_or_run(project, arg: str, options, out: Path):
+    from evalkit.errors import DataError
+    from evalkit.names import unsafe_name
     from evalkit.results import RunResult, is_run_dir
     from evalkit.runner.run import run_models
 
     if is_run_dir(arg):
-        return RunResult.load(Path(arg))
+        also = f"; the config's model '{arg}' is not run" if arg in project.models else ""
+        click.echo(f"evalkit: reading '{arg}' as a stored run directory ({Path(arg) / 'results.json'}){also}", err=True)
+        run = RunResult.load(Path(arg))
+        if (why := unsafe_name(run.model)) is not None:  # it names folders under --output
+            raise DataError(f"the stored model name {why}", path=Path(arg) / "results.json")
+        return run
     project.model(arg)
     result = run_models(project, [arg], options, RichProgress(arg))[0]
     result.write(out / "runs" / arg)
@@ -41,6 +62,7 @@ def _load_or_run(project, arg: str, options, out: Path):
 @suite_option
 @limit_option
 @no_cache_option
+@trust_code_option
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Folder for compare.json, compare.md and the runs.")
 @click.option("--resamples", type=click.IntRange(min=100), default=None, help="Bootstrap resamples (default: config, 10,000).")
 @click.option("--seed", type=int, default=None, help="Seed for resampling (default: config).")
@@ -48,7 +70,7 @@ def _load_or_run(project, arg: str, options, out: Path):
     "--gate", is_flag=True,
     help="Evaluate the config's gates; write gate.md, junit.xml, gate.json; exit 1 when a gate fails.",
 )
-def compare(base, candidates, config_path, suites, limit, no_cache, output, resamples, seed, gate):
+def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, output, resamples, seed, gate):
     """Compare BASE with each candidate on identical items.
 
     BASE and each candidate are model names from the config or run directories written
@@ -59,10 +81,11 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     from evalkit.errors import ConfigError
     from evalkit.runner.run import RunOptions, open_cache
 
-    project = load_project(config_path)
+    project = load_project(config_path, trust_code=trust_code)
     if gate and not project.gates:
         raise ConfigError("--gate: the config has no gates: section", path=project.path)
-    out = output or Path("evalkit-runs") / f"{stamp()}-{base}-vs-{'-'.join(Path(c).name for c in candidates)}"
+    _check_args(project, [base, *candidates])
+    out = output or Path("evalkit-runs") / f"{stamp()}-{Path(base).name}-vs-{'-'.join(Path(c).name for c in candidates)}"
     out.mkdir(parents=True, exist_ok=True)
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
     warn_limit(limit)
