@@ -42,11 +42,11 @@ def _load_or_run(project, arg: str, options, out: Path):
     from evalkit.runner.run import run_models
 
     if is_run_dir(arg):
-        also = f"; the config's model '{arg}' is not run" if arg in project.models else ""
-        click.echo(f"evalkit: reading '{arg}' as a stored run directory ({Path(arg) / 'results.json'}){also}", err=True)
         run = RunResult.load(Path(arg))
         if (why := unsafe_name(run.model)) is not None:  # it names folders under --output
             raise DataError(f"the stored model name {why}", path=Path(arg) / "results.json")
+        also = f"; the config's model '{arg}' is not run" if arg in project.models else ""
+        click.echo(f"evalkit: reading '{arg}' as a stored run directory ({Path(arg) / 'results.json'}){also}", err=True)
         return run
     project.model(arg)
     result = run_models(project, [arg], options, RichProgress(arg))[0]
