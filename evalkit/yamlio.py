@@ -82,6 +82,10 @@ def load_yaml(path: Path, *, error=ConfigError) -> Located:
         raise error("file not found", path=path) from None
     except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise error(f"cannot read: {exc.__class__.__name__}", path=path) from None
+    except PermissionError:
+        raise error("cannot read: permission denied; check the file's permissions", path=path) from None
+    except OSError as exc:  # a symlink loop, an I/O error: one line, not a traceback
+        raise error(f"cannot read: {exc.strerror or type(exc).__name__}", path=path) from None
     loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
     loader = loader_cls(text)
     try:

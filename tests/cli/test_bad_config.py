@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import textwrap
@@ -231,7 +232,30 @@ def _adapter_without_config(root):
     return _cfg(root), "tuned:"
 
 
+def _symlink_loop(root):
+    (root / "tasks" / "loop.yaml").symlink_to(root / "tasks" / "loop2.yaml")
+    (root / "tasks" / "loop2.yaml").symlink_to(root / "tasks" / "loop.yaml")
+    return root / "tasks" / "loop.yaml", None
+
+
+def _not_utf8(root):
+    _task(root).write_bytes(b"name: qa\xff\xfe\n")
+    return _task(root), None
+
+
 CASES.append(("hf-adapter-without-adapter-config", _adapter_without_config, "run tuned", ["no adapter_config.json"]))
+CASES.append(("task-glob-symlink-loop", _symlink_loop, "validate", ["cannot read"]))
+CASES.append(("task-file-not-utf8", _not_utf8, "run base", ["cannot read"]))
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_config(project, cli):
+    project.chmod(0)
+    try:
+        code, out, err = cli("validate", "--config", project)
+    finally:
+        project.chmod(0o644)
+    assert code == 2 and err.startswith(f"evalkit: error: {project}: cannot read") and len(err.splitlines()) == 1
 
 
 # --- the process itself -------------------------------------------------------------------------
@@ -257,12 +281,28 @@ def _one_error_line(proc) -> str:
 def test_alias_bomb_fails_fast_with_one_line(project, where):
     target = project if where == "config" else _task(project.parent)
     target.write_text(BOMB + target.read_text())
+    # CPU seconds of the child: the machine running the tests may be busy, but an expanding
+    # bomb burns CPU (the unpatched loader ran for minutes, then raised MemoryError).
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = _evalkit("validate", "--config", project, cwd=project.parent)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
     msg = _one_error_line(proc)
     assert f"{target}:2: " in msg and "aliases" in msg
-    assert elapsed < 2.0, f"{elapsed:.1f} s"
+    assert used < 2.0 and elapsed < 20, f"{used:.2f} s CPU, {elapsed:.1f} s wall"
+
+
+def test_alias_bomb_in_process_is_fast(project):
+    from evalkit.config import load_project
+    from evalkit.errors import ConfigError
+
+    project.write_text(BOMB + project.read_text())
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match="aliases"):
+        load_project(project)
+    assert time.perf_counter() - started < 2.0
 
 
 def _tree(root: Path) -> set[str]:
