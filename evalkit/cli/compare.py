@@ -64,8 +64,8 @@ def _load_or_run(project, arg: str, options, out: Path):
 @no_cache_option
 @trust_code_option
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Folder for compare.json, compare.md and the runs.")
-@click.option("--resamples", type=click.IntRange(min=100), default=None, help="Bootstrap resamples (default: config, 10,000).")
-@click.option("--seed", type=int, default=None, help="Seed for resampling (default: config).")
+@click.option("--resamples", type=click.IntRange(min=100, max=10_000_000), default=None, help="Bootstrap resamples (default: config, 10,000).")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None, help="Seed for resampling (default: config).")
 @click.option(
     "--gate", is_flag=True,
     help="Evaluate the config's gates; write gate.md, junit.xml, gate.json; exit 1 when a gate fails.",
