@@ -412,3 +412,17 @@ def test_missing_api_key_never_prints_a_value(project, cli, monkeypatch):
     _add_model(project.parent, OPENAI)
     code, out, err = cli("run", "api", "--config", project, "--output", project.parent / "out")
     assert code == 2 and "EVALKIT_TEST_NO_SUCH_KEY" in err and "sk-" not in err + out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["compare", "base", "ft", "--seed", "-1"], ["--seed", "evalkit compare --help"]),
+    (["compare", "base", "ft", "--resamples", "100000000000"], ["--resamples"]),
+    (["run", "base", "--limit", "0"], ["--limit"]),
+    (["run"], ["MODEL"]),
+    (["run", "base", "--no-such-option"], ["--no-such-option"]),
+])
+def test_bad_options_are_one_line(project, cli, args, words):
+    code, out, err = cli(*args, "--config", project)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("evalkit: error: "), err
+    assert all(w in lines[0] for w in words), lines[0]
