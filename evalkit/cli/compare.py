@@ -17,16 +17,37 @@ from evalkit.cli.common import (
     no_cache_option,
     stamp,
     suite_option,
+    trust_code_option,
     warn_limit,
 )
 
 
+def _check_args(project, args) -> None:
+    """Before anything runs: every argument is a stored run or a model that can start."""
+    from evalkit.errors import ConfigError
+    from evalkit.preflight import check_models
+    from evalkit.results import is_run_dir
+
+    for arg in args:
+        if not is_run_dir(arg) and arg not in project.models:
+            known = ", ".join(sorted(project.models)) or "none"
+            raise ConfigError(f"'{arg}' is neither a model of this config (known: {known}) nor a run directory", path=project.path)
+    check_models(project, [a for a in dict.fromkeys(args) if not is_run_dir(a)])
+
+
 def _load_or_run(project, arg: str, options, out: Path):
+    from evalkit.errors import DataError
+    from evalkit.names import unsafe_name
     from evalkit.results import RunResult, is_run_dir
     from evalkit.runner.run import run_models
 
     if is_run_dir(arg):
-        return RunResult.load(Path(arg))
+        run = RunResult.load(Path(arg))
+        if (why := unsafe_name(run.model)) is not None:  # it names folders under --output
+            raise DataError(f"the stored model name {why}", path=Path(arg) / "results.json")
+        also = f"; the config's model '{arg}' is not run" if arg in project.models else ""
+        click.echo(f"evalkit: reading '{arg}' as a stored run directory ({Path(arg) / 'results.json'}){also}", err=True)
+        return run
     project.model(arg)
     result = run_models(project, [arg], options, RichProgress(arg))[0]
     result.write(out / "runs" / arg)
@@ -41,9 +62,10 @@ def _load_or_run(project, arg: str, options, out: Path):
 @suite_option
 @limit_option
 @no_cache_option
+@trust_code_option
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Folder for compare.json, compare.md and the runs.")
-@click.option("--resamples", type=click.IntRange(min=100), default=None, help="Bootstrap resamples (default: config, 10,000).")
-@click.option("--seed", type=int, default=None, help="Seed for resampling (default: config).")
+@click.option("--resamples", type=click.IntRange(min=100, max=10_000_000), default=None, help="Bootstrap resamples (default: config, 10,000).")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None, help="Seed for resampling (default: config).")
 @click.option(
     "--gate", is_flag=True,
     help="Evaluate the config's gates; write gate.md, junit.xml, gate.json; exit 1 when a gate fails.",
@@ -55,7 +77,8 @@ def _load_or_run(project, arg: str, options, out: Path):
 )
 @click.option("--looks", type=click.IntRange(min=2, max=100), default=10, show_default=True,
               help="With --sequential: the number of chunks (looks) the items are split into.")
-def compare(base, candidates, config_path, suites, limit, no_cache, output, resamples, seed, gate, sequential, looks):
+def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, output, resamples, seed, gate, sequential,
+            looks):
     """Compare BASE with each candidate on identical items.
 
     BASE and each candidate are model names from the config or run directories written
@@ -66,10 +89,13 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     from evalkit.errors import ConfigError
     from evalkit.runner.run import RunOptions, open_cache
 
-    project = load_project(config_path)
+    if sequential and not gate:
+        raise click.UsageError("--sequential decides gates: use it with --gate")
+    project = load_project(config_path, trust_code=trust_code)
     if gate and not project.gates:
         raise ConfigError("--gate: the config has no gates: section", path=project.path)
-    out = output or Path("evalkit-runs") / f"{stamp()}-{base}-vs-{'-'.join(Path(c).name for c in candidates)}"
+    _check_args(project, [base, *candidates])
+    out = output or Path("evalkit-runs") / f"{stamp()}-{Path(base).name}-vs-{'-'.join(Path(c).name for c in candidates)}"
     out.mkdir(parents=True, exist_ok=True)
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
     warn_limit(limit)
@@ -78,8 +104,6 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     if sequential:
         from evalkit.cli.sequential import run_sequential
 
-        if not gate:
-            raise click.UsageError("--sequential decides gates: use it with --gate")
         base_run, runs, reports = run_sequential(project, base, candidates, options, out, seed, looks, _load_or_run)
     else:
         base_run = _load_or_run(project, base, options, out)

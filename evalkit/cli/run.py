@@ -14,6 +14,7 @@ from evalkit.cli.common import (
     no_cache_option,
     stamp,
     suite_option,
+    trust_code_option,
     warn_limit,
 )
 
@@ -24,14 +25,17 @@ from evalkit.cli.common import (
 @suite_option
 @limit_option
 @no_cache_option
+@trust_code_option
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Run directory to write (default: evalkit-runs/...).")
-def run(model, config_path, suites, limit, no_cache, output):
+def run(model, config_path, suites, limit, no_cache, trust_code, output):
     """Run MODEL on the suites; write results.json and samples.jsonl."""
     from evalkit.config import load_project
     from evalkit.runner.run import RunOptions, run_models
 
-    project = load_project(config_path)
-    project.model(model)
+    from evalkit.preflight import check_models
+
+    project = load_project(config_path, trust_code=trust_code)
+    check_models(project, [model])
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
     warn_limit(limit)
     result = run_models(project, [model], options, RichProgress(model))[0]

@@ -3,14 +3,14 @@ names to the data's own field names, so a user points a task at their JSONL unch
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
-
-import re
 
 from pydantic import Field, field_validator, model_validator
 
 from evalkit.config_base import StrictModel
+from evalkit.suites.template import check_template
 
 TASK_TYPES = ("generate", "classification", "multiple_choice", "perplexity")
 NORMALIZERS = ("strip", "lower", "punctuation", "articles", "numbers", "whitespace")
@@ -25,9 +25,9 @@ class FieldMap(StrictModel):
 
 
 class GenerationParams(StrictModel):
-    max_tokens: int = Field(64, ge=1)
-    stop: list[str] = Field(default_factory=list)
-    temperature: float = Field(0.0, ge=0)
+    max_tokens: int = Field(64, ge=1, le=1_000_000)
+    stop: list[str] = Field(default_factory=list, max_length=64)
+    temperature: float = Field(0.0, ge=0, le=100)
 
 
 class TaskSpec(StrictModel):
@@ -44,6 +44,27 @@ class TaskSpec(StrictModel):
     normalize: list[Literal["strip", "lower", "punctuation", "articles", "numbers", "whitespace"]] = ["strip"]
     metrics: list[str] | None = None
     source: Path | None = Field(None, exclude=True, description="the YAML file (set by the loader)")
+
+    @field_validator("prompt")
+    @classmethod
+    def _plain_fields(cls, v):
+        if v is not None:
+            check_template(v)
+        return v
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, v, info):
+        # Checked here, not when the task runs, so the error names this file and line.
+        from evalkit.metrics.registry import ALLOWED, METRICS
+
+        kind = info.data.get("type")
+        for name in v or []:
+            if name not in METRICS:
+                raise ValueError(f"unknown metric '{name}' (known: {', '.join(sorted(METRICS))})")
+            if kind in ALLOWED and name not in ALLOWED[kind]:
+                raise ValueError(f"metric '{name}' does not apply to a {kind} task (use: {', '.join(ALLOWED[kind])})")
+        return v
 
     @field_validator("labels")
     @classmethod
