@@ -236,6 +236,8 @@ class FakeOpenAIServer:
         if self.config.omit_usage:
             payload.pop("usage", None)
         faulty = await self._fault(request, payload)
+        if faulty is None:
+            self.stats["answered"] += 1
         return faulty if faulty is not None else web.json_response(payload)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:

@@ -224,24 +224,28 @@ class Engine:
     def scrub(self, text: str) -> str:
         return text.replace(self._key, "[redacted]") if self._key else text
 
-    def run(self, jobs: list[Job]) -> Iterator[tuple[int, Any]]:
-        """Yield (index, outcome) as answers arrive; raise FatalBackendError on the first fatal one.
+    def run(self, jobs: list[Job], finish=None) -> Iterator[tuple[int, Any]]:
+        """Yield (index, finish(index, outcome)) as answers arrive; raise FatalBackendError on the
+        first fatal one.
 
-        On Ctrl-C the answers already received are yielded before the interrupt goes on, so
-        that the runner can store every answer it paid for."""
+        On Ctrl-C (while waiting here, or thrown in at a yield by the runner) the answers
+        already received are yielded before the interrupt goes on, so that the runner can
+        store every answer it paid for."""
+        finish = finish or (lambda i, out: out)
         batch = _Batch()
         self.loop.call_soon_threadsafe(self._enqueue, batch, jobs)
         try:
             for _ in range(len(jobs)):
                 try:
                     i, out = batch.out.get()
+                    if isinstance(out, _Fatal):
+                        raise FatalBackendError(str(out))
+                    yield i, finish(i, out)
                 except KeyboardInterrupt:
                     batch.cancelled = True
-                    yield from self._drain(batch)
+                    for i, out in self._drain(batch):
+                        yield i, finish(i, out)
                     raise
-                if isinstance(out, _Fatal):
-                    raise FatalBackendError(str(out))
-                yield i, out
         finally:
             batch.cancelled = True  # an abandoned or failed batch sends nothing more
 

@@ -447,3 +447,35 @@ def test_compare_two_openai_models_on_the_demo_tasks(tmp_path, monkeypatch, caps
     ft = json.loads((tmp_path / "cmp" / "runs" / "ft" / "results.json").read_text())
     assert {t["task"]: t["method"] for t in ft["tasks"]} == {"support_qa": "generate", "intent": "generate"}
     assert ft["identity"]["base_model"] == "gpt-4o-mini-2024-07-18"
+
+
+def test_ctrl_c_stores_the_answers_already_received(tmp_path):
+    """SIGINT to a real `evalkit run` mid-way: every answer the server had sent a moment before
+    is in the cache (it used to keep only multiples of 64), and the same command resumes."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), KEY_ENV: SENTINEL}
+    with serve(latency=0.25) as server:
+        cfg = write_project(tmp_path / "proj", server.base_url, concurrency=2)
+        cmd = [sys.executable, "-m", "evalkit.cli.main", "run", "chat", "--config", str(cfg), "--output", str(tmp_path / "run")]
+        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while server.stats["answered"] < 10 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        answered = server.stats["answered"]
+        time.sleep(0.1)  # those answers reach the client; the next ones are 0.25 s away
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "interrupted" in err and "Traceback" not in err
+        with sqlite3.connect(tmp_path / "proj" / "cache" / "responses.sqlite") as db:
+            stored, = db.execute("SELECT COUNT(*) FROM responses").fetchone()
+        total = 20 + 6  # the chat model: qa and mc, one request an item (ppl is skipped)
+        assert 10 <= answered <= stored < total  # all below one commit batch of 64: the flush kept them
+        before = server.stats["requests"]
+        assert subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True).returncode == 0
+        assert server.stats["requests"] - before == total - stored  # nothing stored is asked again
