@@ -320,7 +320,8 @@ class OpenAIBackend(Backend):
         return self._engine
 
     def close(self) -> None:
-        if self._checker is not None:
+        failed = self._engine is not None and self._engine.fatal is not None
+        if self._checker is not None and not failed:  # a dead server's metadata is not worth waiting for
             self._checker.join(6.0)  # its GET times out after 5 s
         if self._engine is not None:
             self._engine.close()

@@ -380,6 +380,14 @@ def run_model(project, model_name: str, options: RunOptions = RunOptions(), prog
     return run
 
 
+def failure_reasons(runs, top: int = 3) -> list[str]:
+    """The most frequent reasons items failed, one line each with its count, for the console
+    after an incomplete run (they are otherwise only in samples.jsonl)."""
+    counts = Counter(" ".join(str(s.get("error")).split())[:200]
+                     for run in runs for s in run.samples if s.get("status") == "error")
+    return [f"{n} x {reason}" for reason, n in counts.most_common(top)]
+
+
 def run_models(project, names: Sequence[str], options: RunOptions, progress=None) -> list[RunResult]:
     try:
         return [run_model(project, n, options, progress) for n in names]

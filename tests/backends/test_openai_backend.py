@@ -403,11 +403,28 @@ def test_bad_key_run_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
     assert len(said) == 1 and KEY_ENV in said[0] and SENTINEL not in err
 
 
-def test_spent_retry_budget_records_errors_and_exits_3(tmp_path, monkeypatch):
+def test_closed_port_run_exits_2_at_once_saying_why(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    cfg = write_project(tmp_path / "proj", url, retry_base_delay=0.5)
+    start = time.perf_counter()
+    assert evalkit("run", "chat", "--config", cfg, "--output", tmp_path / "run") == 2
+    assert time.perf_counter() - start < 10
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("evalkit:")]
+    assert len(said) == 1 and "connection refused" in said[0] and url in said[0], said
+
+
+def test_spent_retry_budget_records_errors_and_exits_3(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with serve(faults=Faults(rate_503=1.0), retry_after=0.01) as server:
         cfg = write_project(tmp_path / "proj", server.base_url, max_retries=2, total_retry_budget=10)
         assert evalkit("run", "chat", "--config", cfg, "--suite", "all", "--output", tmp_path / "run") == 3
+    out = capsys.readouterr().out
+    reasons = [line.strip() for line in out.splitlines() if " x " in line and "HTTP 503" in line]
+    assert 1 <= len(reasons) <= 3, out  # the most frequent failure reasons, with their counts
+    counts = [int(line.split(" x ")[0]) for line in reasons]
+    assert counts == sorted(counts, reverse=True) and sum(counts) == 26  # every failed item (qa + mc)
+    assert "retry budget of the run (10) spent" in reasons[0] or "gave up after 3 attempts" in reasons[0]
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["complete"] is False
     qa = next(t for t in results["tasks"] if t["task"] == "qa")
