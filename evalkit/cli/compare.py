@@ -153,6 +153,10 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
     incomplete = [r.model for r in [base_run, *runs] if not r.complete]
     if incomplete:
         con.print(f"[red]incomplete: backend errors in {', '.join(incomplete)}; run the same command to retry them[/red]")
+        from evalkit.runner.run import failure_reasons
+
+        for line in failure_reasons([base_run, *runs]):
+            con.print(f"  {line}", markup=False)
         return 3  # never 0 (nor a gate verdict) on a run with errors
     return gate_code
 

@@ -30,7 +30,7 @@ from evalkit.cli.common import (
 def run(model, config_path, suites, limit, no_cache, trust_code, output):
     """Run MODEL on the suites; write results.json and samples.jsonl."""
     from evalkit.config import load_project
-    from evalkit.runner.run import RunOptions, run_models
+    from evalkit.runner.run import RunOptions, failure_reasons, run_models
 
     from evalkit.preflight import check_models
 
@@ -50,4 +50,8 @@ def run(model, config_path, suites, limit, no_cache, trust_code, output):
         err = f"  [yellow]{t.n_errors} errors[/yellow]" if t.n_errors else ""
         con.print(f"{t.task:<16} n={t.n:<5} {vals}{err}")
     con.print(f"wrote {out}")
+    if not result.complete:
+        con.print("[red]incomplete: backend errors; run the same command to retry them. Most frequent:[/red]")
+        for line in failure_reasons([result]):
+            con.print(f"  {line}", markup=False)
     return 0 if result.complete else 3
