@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -23,6 +23,8 @@ from evalkit.runner.cache import (
     digest,
     request_key,
 )
+from evalkit.suites import sources
+from evalkit.suites.fewshot import load_pool, pool_fingerprint, with_shots
 from evalkit.suites.items import Item, load_items
 from evalkit.suites.lm_eval_spec import LmEvalTask
 from evalkit.tasks import task_type
@@ -49,6 +51,7 @@ class RunOptions:
     limit: int | None = None  # smoke tests only: the first N items of every task
     use_cache: bool = True
     chunk_size: int = 64
+    seed: int | None = None  # the project's: sample: and few-shot draws (set by run_model)
 
 
 def open_cache(project, use_cache: bool):
@@ -118,7 +121,7 @@ def _answer(backend: Backend, identity, cache, reqs: list[Request], chunk: int, 
     return keys, found, hits, len(pending)
 
 
-def _sample(tt: TaskType, item: Item, suite: str, fmt: PromptFormat, outs: list) -> dict[str, Any]:
+def _sample(tt: TaskType, item: Item, suite: str, fmt: PromptFormat, outs: list, method) -> dict[str, Any]:
     errors = [str(o) for o in outs if isinstance(o, BackendError)]
     answered = [o for o in outs if not isinstance(o, BackendError)]
     sample: dict[str, Any] = {
@@ -126,7 +129,7 @@ def _sample(tt: TaskType, item: Item, suite: str, fmt: PromptFormat, outs: list)
         "suite": suite,
         "id": item.id,
         "group": item.group,
-        "prompt": tt.prompt_for_display(item, fmt),
+        "prompt": tt.prompt_for_display(item, fmt, method),
         "reference": tt.reference(item),
         "prompt_tokens": max((getattr(o, "prompt_tokens", 0) for o in answered), default=0),
         "completion_tokens": sum(getattr(o, "completion_tokens", 0) for o in answered),
@@ -150,16 +153,17 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
     spec = tt.spec
     started = time.perf_counter()
     result = TaskResult(task=spec.name, suite=suite, role=role, type=spec.type, status="ok")
-    result.data_sha256 = _sha256_file(spec.data_path)
+    result.data_sha256 = sources.fingerprint(spec.data, spec.source)
     memo_key = digest({
         "v": 1, "code": code_version(), "model": identity, "spec": spec.model_dump(mode="json"),
         "data": result.data_sha256, "limit": options.limit, "format": [fmt.system_prompt, fmt.template],
+        "shots": pool_fingerprint(spec), "seed": options.seed if spec.sample or spec.fewshot else None,
         "supports": sorted(k.value for k in backend.supports),
     })
     memo = cache.memo_get(memo_key)
     if memo is not None:
         return _from_memo(memo, progress, started)
-    items = load_items(spec, options.limit)
+    items = load_items(spec, options.limit, options.seed)
     try:
         method = tt.method(backend.supports)
     except Unsupported as exc:
@@ -167,7 +171,9 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
         result.n = len(items)
         return result, []
     result.method = method.value
-    per_item = [tt.requests(item, fmt, method) for item in items]
+    pool = load_pool(spec, options.seed)
+    fmts = [with_shots(fmt, tt, item, method, pool) for item in items]
+    per_item = [tt.requests(item, f, method) for item, f in zip(items, fmts)]
     flat = [r for reqs in per_item for r in reqs]
     with progress.task(f"{spec.name}", total=len(set(request_key(identity, r) for r in flat)), done=0) as bar:
         keys, found, hits, sent = _answer(backend, identity, cache, flat, options.chunk_size, bar)
@@ -176,10 +182,10 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
 
     samples, observations = [], []
     pos = 0
-    for item, reqs in zip(items, per_item):
+    for item, reqs, item_fmt in zip(items, per_item, fmts):
         outs = [found[k] for k in keys[pos : pos + len(reqs)]]
         pos += len(reqs)
-        sample = _sample(tt, item, suite, fmt, outs)
+        sample = _sample(tt, item, suite, item_fmt, outs, method)
         if sample.get("status") != "error":
             scored = tt.score(item, outs, method)
             empty = isinstance(scored.response, str) and not scored.response.strip()
@@ -223,6 +229,7 @@ def _from_memo(memo, progress, started):
 def run_model(project, model_name: str, options: RunOptions = RunOptions(), progress: Progress | None = None) -> RunResult:
     """Evaluate one configured model on the selected suites."""
     progress = progress or SilentProgress()
+    options = replace(options, seed=project.file.seed)
     cfg = project.model(model_name)
     selected = project.selected_tasks(list(options.suites) or None)
     backend = project.backend(model_name)
