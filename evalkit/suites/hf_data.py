@@ -3,6 +3,7 @@ never downloads, so its items cannot change under it. Rows are numbered from 1."
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,20 @@ def _hint(p) -> str:
     return f"download it once where the hub is reachable: python -c \"import datasets; datasets.load_dataset({args})\""
 
 
+@contextmanager
+def _quiet(datasets):
+    """No progress bars or cache notices from datasets: evalkit reports its own problems."""
+    verbosity, bars = datasets.logging.get_verbosity(), datasets.is_progress_bar_enabled()
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        datasets.logging.set_verbosity(verbosity)
+        if bars:
+            datasets.enable_progress_bars()
+
+
 def load(p, base: Path, task_file: Path | None):
     try:
         import datasets  # noqa: F401
@@ -43,14 +58,15 @@ def load(p, base: Path, task_file: Path | None):
     if key not in _LOADED:
         task = f" (data: of task {task_file})" if task_file else ""
         try:
-            with hf_offline():
+            with hf_offline(), _quiet(datasets):
                 _LOADED[key] = datasets.load_dataset(path, p.name, split=p.split, revision=p.revision)
-        except ValueError as exc:  # an unknown split or configuration: the dataset is there
-            raise DataError(f"{' '.join(str(exc).split())[:200]}{task}", path=_where(p)) from None
-        except Exception:  # noqa: BLE001 - not cached (or a broken cache): one line, not a traceback
+        except Exception as exc:  # noqa: BLE001 - not cached (or a broken cache): one line, not a traceback
+            why = " ".join(str(exc).split())[:200]
+            if why.startswith("Unknown split"):  # the dataset is there; the task names a split it lacks
+                raise DataError(f"split: {why}{task}", path=_where(p)) from None
             raise DataError(
                 f"not in the local Hugging Face cache ({dcfg.HF_DATASETS_CACHE}) and evalkit reads datasets "
-                f"offline{task}; {_hint(p)}",
+                f"offline ({why}){task}; {_hint(p)}",
                 path=_where(p),
             ) from None
     return _LOADED[key]
