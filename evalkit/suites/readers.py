@@ -4,6 +4,7 @@ user can open. Parquet has no lines; its number is the row, counted from 1."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,7 @@ def read_csv(path, task_file, _records=None, delimiter=","):
     """Header row = field names; every value stays a string (the field mapping and ``where``
     convert where they must)."""
     text = _text(path, task_file)
-    rows = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)  # newline="" as csv wants
     header, end = None, 0
     try:
         for row in rows:
@@ -118,8 +119,10 @@ def _element_lines(text: str, keys: list[str]) -> Iterator[int]:
             _, i = dec.raw_decode(text, i)
             i = skip(skip(i) + 1)  # past ","
     i = skip(i + 1)  # past "["
+    line, counted = 1, 0  # lines counted incrementally: one pass over the text, not one per record
     while i < len(text) and text[i] != "]":
-        yield text.count("\n", 0, i) + 1
+        line, counted = line + text.count("\n", counted, i), i
+        yield line
         _, i = dec.raw_decode(text, i)
         i = skip(i)
         if text[i] != ",":
