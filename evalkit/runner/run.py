@@ -25,6 +25,7 @@ from evalkit.runner.cache import (
 )
 from evalkit.suites import sources
 from evalkit.suites.fewshot import load_pool, pool_fingerprint, with_shots
+from evalkit.suites.select import selection
 from evalkit.suites.items import Item, load_items
 from evalkit.suites.lm_eval_spec import LmEvalTask
 from evalkit.tasks import task_type
@@ -154,6 +155,7 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
     started = time.perf_counter()
     result = TaskResult(task=spec.name, suite=suite, role=role, type=spec.type, status="ok")
     result.data_sha256 = sources.fingerprint(spec.data, spec.source)
+    result.selection = selection(spec, options.seed)
     memo_key = digest({
         "v": 1, "code": code_version(), "model": identity, "spec": spec.model_dump(mode="json"),
         "data": result.data_sha256, "limit": options.limit, "format": [fmt.system_prompt, fmt.template],

@@ -130,3 +130,18 @@ def sample(items: list, spec: Sample | None, project_seed: int | None) -> list:
     rng = np.random.default_rng(0 if seed is None else seed)
     keep = np.sort(rng.choice(len(items), size=spec.n, replace=False))
     return [items[i] for i in keep]
+
+
+def selection(spec, project_seed: int | None) -> dict[str, Any] | None:
+    """How the task's items and shots were chosen, with the seeds actually used (results.json)."""
+    out: dict[str, Any] = {}
+    if spec.where:
+        out["where"] = {k: v.model_dump(by_alias=True, exclude_unset=True) if isinstance(v, Condition) else v
+                        for k, v in spec.where.items()}
+    if spec.sample:
+        out["sample"] = {"n": spec.sample.n, "seed": spec.sample.seed if spec.sample.seed is not None else project_seed}
+    fs = spec.fewshot
+    if fs:
+        out["fewshot"] = {"n": fs.n, "sampler": fs.sampler, "ids": fs.ids, "as_multiturn": fs.as_multiturn,
+                          "seed": (fs.seed if fs.seed is not None else project_seed) if fs.sampler == "random" else None}
+    return out or None

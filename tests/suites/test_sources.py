@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from evalkit.config import load_task
@@ -205,16 +206,19 @@ def test_compare_runs_a_csv_task_with_where_and_records_its_hash(tmp_path, cli):
     rows = ["id,question,answer,split"] + [f"c{i},How do I fix error E{100 + i}?,patch{i} fixes it.,{'dev' if i % 3 else 'test'}" for i in range(30)]
     (root / "tasks" / "data" / "qa.csv").write_text("\n".join(rows) + "\n")
     (root / "tasks" / "qa_csv.yaml").write_text(
-        'name: qa_csv\ntype: generate\ndata: data/qa.csv\nwhere: {split: test}\nfields: {target: answer}\n'
+        'name: qa_csv\ntype: generate\ndata: data/qa.csv\nwhere: {split: test}\nsample: 6\nfields: {target: answer}\n'
         'prompt: "Question: {question}\\nAnswer:"\ngeneration: {max_tokens: 12, stop: ["\\n"]}\nnormalize: [strip, lower, punctuation]\n'
     )
     config.write_text(config.read_text().replace("tasks: [qa, intent]", "tasks: [qa, intent, qa_csv]"))
     code, out, err = cli("validate", "--config", config)
-    assert code == 0 and "qa_csv" in out and "10 items" in out, err
+    assert code == 0 and "qa_csv" in out and "6 items" in out, err
     code, out, err = cli("compare", "base", "ft", "--suite", "support", "--config", config, "--output", tmp_path / "o")
     assert code == 0, err
     results = json.loads(next((tmp_path / "o").rglob("ft/results.json")).read_text())
     assert results["data_hashes"]["qa_csv"] == hashlib.sha256((root / "tasks" / "data" / "qa.csv").read_bytes()).hexdigest()
     samples = [json.loads(s) for s in next((tmp_path / "o").rglob("ft/samples.jsonl")).read_text().splitlines()]
-    csv_ids = sorted((s["id"] for s in samples if s["task"] == "qa_csv"), key=lambda i: int(i[1:]))
-    assert csv_ids == [f"c{i}" for i in range(0, 30, 3)]
+    csv_ids = [s["id"] for s in samples if s["task"] == "qa_csv"]
+    test_ids = [f"c{i}" for i in range(0, 30, 3)]  # where: split == test
+    assert csv_ids == [test_ids[i] for i in sorted(np.random.default_rng(7).choice(10, size=6, replace=False))]
+    task = next(t for t in results["tasks"] if t["task"] == "qa_csv")
+    assert task["selection"] == {"where": {"split": "test"}, "sample": {"n": 6, "seed": 7}}  # the project's seed
