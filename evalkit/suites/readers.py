@@ -55,14 +55,14 @@ def read_csv(path, task_file, _records=None, delimiter=","):
                 dup = sorted({h for h in header if header.count(h) > 1})
                 if dup or "" in header:
                     raise DataError(f"the header row has {'a duplicate column ' + repr(dup[0]) if dup else 'an empty column name'}; "
-                                    "give every column a distinct name", path=path, line=start)
+                                    f"give every column a distinct name{_task(task_file)}", path=path, line=start)
                 continue
             if len(row) != len(header):
                 raise DataError(f"row has {len(row)} values but the header has {len(header)} columns; "
-                                f"quote values that contain '{delimiter}'", path=path, line=start)
+                                f"quote values that contain '{delimiter}'{_task(task_file)}", path=path, line=start)
             yield start, dict(zip(header, row))
     except csv.Error as exc:
-        raise DataError(f"invalid {'TSV' if delimiter == chr(9) else 'CSV'}: {exc}", path=path, line=rows.line_num) from None
+        raise DataError(f"invalid {'TSV' if delimiter == chr(9) else 'CSV'}: {exc}{_task(task_file)}", path=path, line=rows.line_num) from None
     if header is None:
         raise DataError(f"empty file: expected a header row then one item per row{_task(task_file)}", path=path)
 
@@ -77,7 +77,7 @@ def read_json(path, task_file, records=None):
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno) from None
+        raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno}){_task(task_file)}", path=path, line=exc.lineno) from None
     keys = records.split(".") if records else []
     node = doc
     for i, key in enumerate(keys):
@@ -91,7 +91,7 @@ def read_json(path, task_file, records=None):
                         f"name the list with data: {{path: ..., records: a.b}}{_task(task_file)}", path=path)
     for line, obj in zip(_element_lines(text, keys), node):
         if not isinstance(obj, dict):
-            raise DataError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=line)
+            raise DataError(f"expected a JSON object, got {type(obj).__name__}{_task(task_file)}", path=path, line=line)
         yield line, obj
 
 

@@ -152,3 +152,15 @@ def test_a_run_shows_the_sent_prompt_with_shots(tmp_path):
     for s in samples:
         assert s["prompt"].startswith("S.\n\nThe capital of ") and s["prompt"].count("Answer:") == 3
         assert s["prompt"].count("\nA. ") == 3  # two lettered shots and the question itself
+
+
+def test_validate_checks_the_shot_ids_before_any_run(tmp_path, cli):
+    from conftest import make_project
+
+    config = make_project(tmp_path / "p")
+    qa = config.parent / "tasks" / "qa.yaml"
+    qa.write_text(qa.read_text() + "fewshot: {sampler: ids, ids: [q1, q99]}\n")
+    code, out, err = cli("validate", "--config", config)
+    assert code == 2 and err.strip().endswith("qa.yaml: fewshot.ids: no item with id 'q99' in the shot data "
+                                              f"({config.parent / 'tasks' / 'data' / 'qa.jsonl'})")
+    assert len(err.strip().splitlines()) == 1
