@@ -36,6 +36,7 @@ class TaskResult:
     n_empty: int = 0
     metrics: dict[str, MetricValue] = field(default_factory=dict)
     data_sha256: str | None = None
+    selection: dict[str, Any] | None = None  # where:, sample: and few-shot as run, with the seeds used
     seconds: float = 0.0
     prompt_tokens_mean: float | None = None
     completion_tokens_mean: float | None = None

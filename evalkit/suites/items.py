@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.errors import DataError
+from evalkit.suites import sources
+from evalkit.suites.select import filter_records, sample
 from evalkit.suites.spec import TaskSpec
-from evalkit.yamlio import iter_jsonl
 
 LETTERS = string.ascii_uppercase
 
@@ -97,21 +98,24 @@ def _make_item(spec: TaskSpec, line: int, rec: dict) -> Item:
     return item
 
 
-def load_items(spec: TaskSpec, limit: int | None = None) -> list[Item]:
-    """All items of a task (the first ``limit`` when given), validated."""
+def load_items(spec: TaskSpec, limit: int | None = None, seed: int | None = None) -> list[Item]:
+    """The task's items (those passing ``where:``, then ``sample:`` drawn with ``seed``, the
+    project's), validated; the first ``limit`` of them when given."""
     items: list[Item] = []
     seen: dict[str, int] = {}
-    for line, rec in iter_jsonl(spec.data_path):
+    records = sources.read(spec.data, spec.source)
+    for line, rec in filter_records(records, spec.where, spec.data_path):
         item = _make_item(spec, line, rec)
         if item.id in seen:
             raise DataError(f"duplicate id {item.id!r} (first on line {seen[item.id]})", path=spec.data_path, line=line)
         seen[item.id] = line
         items.append(item)
-        if limit is not None and len(items) >= limit:
+        if limit is not None and spec.sample is None and len(items) >= limit:
             break
     if not items:
-        raise DataError("the dataset is empty: expected one JSON object per line", path=spec.data_path)
-    return items
+        what = "no record passes where:" if spec.where else "the dataset is empty"
+        raise DataError(f"{what} (task {spec.source})", path=spec.data_path)
+    return sample(items, spec.sample, seed)[:limit]
 
 
 def order_key(seed: int, task: str, item_id: str) -> str:
@@ -129,4 +133,3 @@ def seeded_prefix(items: list[Item], seed: int, task: str, fraction: float) -> l
 
     ordered = sorted(items, key=lambda it: order_key(seed, task, it.id))
     return ordered[: max(2, math.ceil(fraction * len(ordered)))]
-
