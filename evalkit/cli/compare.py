@@ -62,7 +62,9 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     project = load_project(config_path)
     if gate and not project.gates:
         raise ConfigError("--gate: the config has no gates: section", path=project.path)
-    out = output or Path("evalkit-runs") / f"{stamp()}-{base}-vs-{'-'.join(Path(c).name for c in candidates)}"
+    from evalkit.cli.output import check_output_dir
+
+    out = check_output_dir(output or Path("evalkit-runs") / f"{stamp()}-{base}-vs-{'-'.join(Path(c).name for c in candidates)}")
     out.mkdir(parents=True, exist_ok=True)
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
     warn_limit(limit)

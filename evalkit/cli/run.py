@@ -30,12 +30,14 @@ def run(model, config_path, suites, limit, no_cache, output):
     from evalkit.config import load_project
     from evalkit.runner.run import RunOptions, run_models
 
+    from evalkit.cli.output import check_output_dir
+
     project = load_project(config_path)
     project.model(model)
+    out = check_output_dir(output or Path("evalkit-runs") / f"{stamp()}-{model}")
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
     warn_limit(limit)
     result = run_models(project, [model], options, RichProgress(model))[0]
-    out = output or Path("evalkit-runs") / f"{stamp()}-{model}"
     result.write(out)
     con = console()
     for t in result.tasks:

@@ -23,7 +23,7 @@ from evalkit.runner.cache import (
     digest,
     request_key,
 )
-from evalkit.suites.items import Item, load_items
+from evalkit.suites.items import Item, data_sha256, load_items
 from evalkit.suites.lm_eval_spec import LmEvalTask
 from evalkit.tasks import task_type
 from evalkit.tasks.base import PromptFormat, TaskType, Unsupported
@@ -150,7 +150,7 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
     spec = tt.spec
     started = time.perf_counter()
     result = TaskResult(task=spec.name, suite=suite, role=role, type=spec.type, status="ok")
-    result.data_sha256 = _sha256_file(spec.data_path)
+    result.data_sha256 = data_sha256(spec.data_path)
     memo_key = digest({
         "v": 1, "code": code_version(), "model": identity, "spec": spec.model_dump(mode="json"),
         "data": result.data_sha256, "limit": options.limit, "format": [fmt.system_prompt, fmt.template],

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import string
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from evalkit.errors import DataError
 from evalkit.suites.spec import TaskSpec
+from evalkit.textfiles import undecodable_line
 from evalkit.yamlio import iter_jsonl
 
 LETTERS = string.ascii_uppercase
@@ -97,8 +100,26 @@ def _make_item(spec: TaskSpec, line: int, rec: dict) -> Item:
     return item
 
 
+def data_sha256(path: Path) -> str:
+    """The data file's hash; a missing file or a folder in its place is the same DataError
+    ``evalkit validate`` gives, not an OSError from deep inside a run."""
+    if not path.exists():
+        raise DataError("data file not found", path=path)
+    if path.is_dir():
+        raise DataError("expected a JSONL file, found a directory", path=path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def load_items(spec: TaskSpec, limit: int | None = None) -> list[Item]:
     """All items of a task (the first ``limit`` when given), validated."""
+    try:
+        return _load_items(spec, limit)
+    except UnicodeDecodeError:
+        line, reason = undecodable_line(spec.data_path)
+        raise DataError(f"not UTF-8 text: {reason}; save the file as UTF-8", path=spec.data_path, line=line) from None
+
+
+def _load_items(spec: TaskSpec, limit: int | None) -> list[Item]:
     items: list[Item] = []
     seen: dict[str, int] = {}
     for line, rec in iter_jsonl(spec.data_path):
