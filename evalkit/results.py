@@ -128,8 +128,10 @@ def _write_atomic(path: Path, chunks) -> None:
             for chunk in chunks:
                 f.write(chunk)
         tmp.replace(path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # write() names no file: say which
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 
@@ -199,4 +201,8 @@ def _read_samples(path: Path, tasks: set[str]) -> list[dict[str, Any]]:
 
 
 def is_run_dir(path: str | Path) -> bool:
-    return (Path(path) / RESULTS_FILE).is_file()
+    """A folder holding a results.json of any kind: a damaged one is then reported as such
+    (by RunResult.load), not as an unknown model name."""
+    import os
+
+    return Path(path).is_dir() and os.path.lexists(Path(path) / RESULTS_FILE)

@@ -40,6 +40,11 @@ def describe(exc: BaseException) -> str:
         # Raised from deep inside a read: no file name travels with it.
         return f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
     if isinstance(exc, sqlite3.Error):
+        text = str(exc).lower()
+        if "full" in text:
+            return f"the response cache: no space left on the device; free some space; {RESUME}"
+        if "readonly" in text or "read-only" in text:
+            return "the response cache is read-only; make cache_dir writable or point cache_dir elsewhere"
         return (f"the response cache database failed: {exc}; "
                 "if it is damaged, `evalkit cache clear` removes it (answers are asked again)")
     if isinstance(exc, MemoryError):

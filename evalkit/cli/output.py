@@ -33,3 +33,15 @@ def check_output_dir(path: Path, option: str = "--output") -> Path:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise EvalkitError(f"{option}: this folder is not writable; choose another {option} or fix its permissions", path=existing)
     return path
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a whole file or none of it; an OSError names ``path`` (a failing write() does not)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc

@@ -104,6 +104,8 @@ def data_sha256(path: Path) -> str:
     """The data file's hash; a missing file or a folder in its place is the same DataError
     ``evalkit validate`` gives, not an OSError from deep inside a run."""
     if not path.exists():
+        if path.is_symlink():  # exists() follows links: a loop or a dangling link reads as absent
+            raise DataError("a symbolic link that leads nowhere (dangling, or a loop); fix or remove the link", path=path)
         raise DataError("data file not found", path=path)
     if path.is_dir():
         raise DataError("expected a JSONL file, found a directory", path=path)
