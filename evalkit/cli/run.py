@@ -45,6 +45,8 @@ def run(model, config_path, suites, limit, no_cache, output):
             con.print(f"{t.task:<16} skipped: {t.reason}")
             continue
         vals = ", ".join(f"{k}={v.value:.4f}" if v.value is not None else f"{k}=-" for k, v in t.metrics.items())
+        if t.n and t.n_errors == t.n:
+            vals = "no items scored (every item failed)"
         err = f"  [yellow]{t.n_errors} errors[/yellow]" if t.n_errors else ""
         con.print(f"{t.task:<16} n={t.n:<5} {vals}{err}")
     con.print(f"wrote {out}")

@@ -475,3 +475,25 @@ def test_no_traceback_from_the_real_executable_on_an_os_error(demo, tmp_path):
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     _one_error(proc.returncode, proc.stderr, "loop.yaml")
+
+
+# --- a corpus metric with no item scored -----------------------------------------------------
+
+
+def test_a_translation_task_whose_every_item_failed_reports_no_items(cli, demo, tmp_path):
+    # fakes:GenerateOnly with fail_every 1 fails every request, as a provider that is down.
+    text = demo.read_text().replace("models:\n", "models:\n  down: {backend: 'fakes:GenerateOnly', fail_every: 1}\n", 1)
+    demo.write_text(text)
+    translate = demo.parent / "tasks" / "translate_es.yaml"
+    assert "metrics: [bleu, chrf]" in translate.read_text()
+    code, out, err = cli("run", "down", "--suite", "support", *LIMIT, "--config", demo, "--output", tmp_path / "run")
+    assert code == 3 and "Traceback" not in err, err  # incomplete, not a crash
+    line = next(ln for ln in out.splitlines() if ln.startswith("translate_es"))
+    assert "no items scored" in line
+    task = next(t for t in json.loads(_results(tmp_path / "run").read_text())["tasks"] if t["task"] == "translate_es")
+    assert task["n_errors"] == task["n"] == 3
+    assert {k: (v["value"], "no items" in v["signature"]) for k, v in task["metrics"].items()} == {
+        "bleu": (None, True), "chrf": (None, True),
+    }
+    code, _, err = cli("compare", "base", "down", "--suite", "support", *LIMIT, "--config", demo, "--output", tmp_path / "cmp")
+    assert code == 3 and "Traceback" not in err, err
