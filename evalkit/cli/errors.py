@@ -31,6 +31,7 @@ _OS_ADVICE = {
     errno.ELOOP: ("too many levels of symbolic links (a symlink loop)", "fix or remove the link"),
     errno.ENAMETOOLONG: ("file name too long", "use a shorter path"),
     errno.EMFILE: ("too many open files", "raise the limit (ulimit -n)"),
+    errno.EPIPE: ("the output pipe was closed (by head or the like)", "read the whole output or redirect it to a file"),
 }
 
 
