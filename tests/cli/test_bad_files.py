@@ -497,3 +497,18 @@ def test_a_translation_task_whose_every_item_failed_reports_no_items(cli, demo, 
     }
     code, _, err = cli("compare", "base", "down", "--suite", "support", *LIMIT, "--config", demo, "--output", tmp_path / "cmp")
     assert code == 3 and "Traceback" not in err, err
+
+
+# --- evalkit report on a damaged compare folder ----------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["comparisons-a-number", "compare-a-list", "compare-not-json", "no-compare-json"])
+def test_report_on_a_damaged_compare_folder(cli, tmp_path, damage):
+    folder = tmp_path / "cmp"
+    folder.mkdir()
+    path = folder / "compare.json"
+    text = {"comparisons-a-number": '{"comparisons": 3}', "compare-a-list": "[1]", "compare-not-json": "{\n\n oops", "no-compare-json": None}[damage]
+    if text is not None:
+        path.write_text(text)
+    code, _, err = cli("report", folder)
+    _one_error(code, err, f"{path}:3:" if damage == "compare-not-json" else str(folder))
