@@ -27,10 +27,9 @@ from evalkit.cli.common import (
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Run directory to write (default: evalkit-runs/...).")
 def run(model, config_path, suites, limit, no_cache, output):
     """Run MODEL on the suites; write results.json and samples.jsonl."""
+    from evalkit.cli.output import check_output_dir
     from evalkit.config import load_project
     from evalkit.runner.run import RunOptions, run_models
-
-    from evalkit.cli.output import check_output_dir
 
     project = load_project(config_path)
     project.model(model)
