@@ -306,8 +306,9 @@ def _run_unprivileged(args, cwd: Path):
     )
 
 
-@pytest.fixture
-def unprivileged(tmp_path):
+@pytest.fixture(scope="module")
+def unprivileged(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("probe")
     probe = tmp_path / "probe"
     probe.write_text("secret")
     probe.chmod(0)
