@@ -22,9 +22,17 @@ def open_bytes(path: Path, task_file: Path | None) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
+        if path.is_symlink():  # read_bytes follows links: a dangling one reads as absent
+            raise DataError(f"a symbolic link that leads nowhere (dangling, or a loop){_task(task_file)}; "
+                            "fix or remove the link", path=path) from None
         raise DataError(f"data file not found{_task(task_file)}", path=path) from None
     except IsADirectoryError:
-        raise DataError(f"expected a data file, found a folder{_task(task_file)}", path=path) from None
+        raise DataError(f"expected a data file, found a directory{_task(task_file)}", path=path) from None
+    except OSError as exc:
+        if path.is_symlink():  # a loop (ELOOP) or a link into nowhere
+            raise DataError(f"a symbolic link that leads nowhere (dangling, or a loop){_task(task_file)}; "
+                            "fix or remove the link", path=path) from None
+        raise
 
 
 def _text(path: Path, task_file: Path | None) -> str:
