@@ -225,6 +225,7 @@ def run_model(project, model_name: str, options: RunOptions = RunOptions(), prog
     progress = progress or SilentProgress()
     cfg = project.model(model_name)
     selected = project.selected_tasks(list(options.suites) or None)
+    project.use_cache = project.use_cache and options.use_cache  # --no-cache writes nothing, models included
     backend = project.backend(model_name)
     identity = backend.identity()
     fmt = PromptFormat(cfg.system_prompt, cfg.template)
