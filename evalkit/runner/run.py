@@ -158,7 +158,7 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
     })
     memo = cache.memo_get(memo_key)
     if memo is not None:
-        return _from_memo(memo, progress, started)
+        return _from_memo(memo, tt.metrics, progress, started)
     items = load_items(spec, options.limit)
     try:
         method = tt.method(backend.supports)
@@ -174,7 +174,7 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
         bar.advance(hits)
     result.cache_hits, result.requests = hits, hits + sent
 
-    samples, observations = [], []
+    samples = []
     pos = 0
     for item, reqs in zip(items, per_item):
         outs = [found[k] for k in keys[pos : pos + len(reqs)]]
@@ -191,16 +191,13 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
                 stats=stats,
                 extra=scored.extra,
             )
-            observations.append(scored.observation)
         samples.append(sample)
 
     result.n = len(items)
     result.scoring = dict(Counter(s["extra"]["scored_by"] for s in samples if "scored_by" in (s.get("extra") or {})))
     result.n_errors = sum(s["status"] == "error" for s in samples)
     result.n_empty = sum(s["status"] == "empty" for s in samples)
-    for m in tt.metrics:
-        value = m.compute(observations) if observations else None
-        result.metrics[m.name] = MetricValue(value, m.higher_is_better, m.signature())
+    result.metrics = _metrics_from_samples(tt.metrics, samples)
     ok = [s for s in samples if s["status"] != "error"]
     if ok:
         result.prompt_tokens_mean = sum(s["prompt_tokens"] for s in ok) / len(ok)
@@ -211,8 +208,26 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
     return result, samples
 
 
-def _from_memo(memo, progress, started):
+def _metrics_from_samples(metrics, samples, signatures=None) -> dict[str, MetricValue]:
+    """Task metrics from the samples' sufficient statistics (the numbers compare tests), on
+    the fresh and the memoised path alike, so results.json can never disagree with
+    samples.jsonl. Each metric's from_stats is tested against its library's own value.
+    ``signatures``: the memo's, since a sacrebleu metric knows its own only after scoring."""
+    import numpy as np
+
+    ok = [s for s in samples if s["status"] != "error"]
+    out = {}
+    for m in metrics:
+        value = float(m.from_stats(np.array([s["stats"][m.name] for s in ok], dtype=float).sum(axis=0))) if ok else None
+        signature = (signatures or {}).get(m.name) or m.signature()
+        out[m.name] = MetricValue(value, m.higher_is_better, signature)
+    return out
+
+
+def _from_memo(memo, metrics, progress, started):
     result = TaskResult.from_dict(memo["result"])
+    signatures = {name: v.signature for name, v in result.metrics.items()}
+    result.metrics = _metrics_from_samples(metrics, memo["samples"], signatures)
     with progress.task(result.task, total=result.requests, done=result.requests):
         pass
     result.cache_hits = result.requests
