@@ -203,6 +203,34 @@ class NgramBackend(Backend):
         return Loglikelihood(total, greedy, len(history) - n_context, prompt_tokens=n_context)
 
 
+def check_models(cache_dir: Path) -> dict[str, list[Path]]:
+    """Stored models under ``cache_dir`` by state: ``ok``, ``damaged`` (trained again when
+    next needed) and ``ignored`` (pickles from evalkit < format 2, never loaded)."""
+    from evalkit.backends.ngram_lm import KneserNeyLM, ModelFileError
+
+    found: dict[str, list[Path]] = {"ok": [], "damaged": [], "ignored": []}
+    folder = cache_dir / "ngram"
+    for path in sorted(folder.glob("*.pkl.gz")) + sorted(folder.glob("*.pkl")):
+        found["ignored"].append(path)
+    for path in sorted(folder.glob("*.npz")):
+        try:
+            with open(path, "rb") as f:
+                KneserNeyLM.load(f)
+            found["ok"].append(path)
+        except (OSError, ModelFileError):
+            found["damaged"].append(path)
+    return found
+
+
+def remove_models(cache_dir: Path) -> int:
+    """Delete every stored model (and any temp file a killed run left); how many."""
+    folder = cache_dir / "ngram"
+    paths = [p for pattern in ("*.npz", "*.pkl.gz", "*.pkl", "*.tmp") for p in folder.glob(pattern)]
+    for path in paths:
+        path.unlink(missing_ok=True)
+    return len(paths)
+
+
 def _first_stop(text: str, stops: Sequence[str]) -> int | None:
     cuts = [text.find(s) for s in stops if s]
     cuts = [c for c in cuts if c >= 0]
