@@ -89,14 +89,13 @@ def clear(config_path, yes):
         click.confirm(f"Delete all cached answers and models in {cache_dir}?", abort=True)
     try:
         c = ResponseCache(path)
-    except CacheDamaged:  # nothing in it can be trusted or even read: the file goes
-        remove_database(path)
-        message = f"removed the damaged database {path}"
-    else:
         try:
             message = f"deleted {c.clear()} answers"
         finally:
             c.close()
+    except CacheDamaged:  # nothing in it can be trusted or even read: the file goes
+        remove_database(path)
+        message = f"removed the damaged database {path}"
     n_models = remove_models(cache_dir)
     console().print(message + (f" and {n_models} n-gram model files" if n_models else ""), highlight=False)
     return 0

@@ -158,7 +158,7 @@ class ResponseCache:
 
     def _warn(self, n: int, what: str) -> None:
         log.warning(
-            "evalkit: warning: %s: %d cached %s failed their checksum; recomputed and replaced "
+            "evalkit: warning: %s: checksum mismatch in %d cached %s; recomputed and replaced "
             "(`evalkit cache verify` checks the whole cache)", self.path, n, what,
         )
 
@@ -179,7 +179,7 @@ class ResponseCache:
                 except (ValueError, TypeError, KeyError):
                     bad += 1
         if bad:
-            self._warn(bad, "answers")
+            self._warn(bad, "answer(s)")
         return found
 
     def put_many(self, entries: Iterable[tuple[str, Request, Response]]) -> None:

@@ -59,10 +59,8 @@ def check_location(path: Path) -> None:
         for parent in path.parents:
             if parent.exists() or parent.is_symlink():
                 if not parent.is_dir():
-                    raise EvalkitError(
-                        f"is not a folder, so the cache folder {path.parent} cannot be created in it; {ELSEWHERE}",
-                        path=parent,
-                    )
+                    under = "" if parent == path.parent else f", so the cache folder {path.parent} cannot be made under it"
+                    raise EvalkitError(f"is a file, not a folder{under}; {ELSEWHERE}", path=parent)
                 break
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
