@@ -144,6 +144,7 @@ class NgramBackend(Backend):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the model from a shared cache's other users
             with os.fdopen(fd, "wb") as f:
                 self._lm.save(f)
             os.replace(tmp, path)
@@ -201,6 +202,12 @@ class NgramBackend(Backend):
                 greedy = False
             history.append(tok)
         return Loglikelihood(total, greedy, len(history) - n_context, prompt_tokens=n_context)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def check_models(cache_dir: Path) -> dict[str, list[Path]]:

@@ -31,7 +31,7 @@ log = logging.getLogger("evalkit.cache")
 T = TypeVar("T")
 TABLES = ("responses", "memo")
 BUSY_TIMEOUT_MS = 30_000  # SQLite waits this long for another process's lock ...
-LOCK_RETRIES = 8  # ... and on "database is locked" all the same, the whole operation is retried
+LOCK_RETRIES = 5  # ... and on "database is locked" all the same, the whole operation is retried
 
 SCHEMA_VERSION = 1
 
@@ -50,12 +50,13 @@ def _request_fields(req: Request) -> dict[str, Any]:
 def request_key(identity: dict[str, Any], req: Request) -> str:
     payload = {"v": SCHEMA_VERSION, "model": identity, "request": _request_fields(req)}
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    # surrogatepass: a JSONL line may hold a lone surrogate ("\\ud83d"); other keys are unchanged.
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def digest(payload: Any) -> str:
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 _CODE_VERSION: str | None = None
@@ -74,8 +75,17 @@ def code_version() -> str:
     return _CODE_VERSION
 
 
+def _dumps(value: Any) -> str:
+    blob = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        blob.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a model cut off mid-emoji): SQLite stores UTF-8 only
+        blob = json.dumps(value, separators=(",", ":"))
+    return blob
+
+
 def encode_response(resp: Response) -> str:
-    return json.dumps(dataclasses.asdict(resp), separators=(",", ":"), ensure_ascii=False)
+    return _dumps(dataclasses.asdict(resp))
 
 
 def decode_response(kind: str, blob: str) -> Response:
@@ -207,7 +217,7 @@ class ResponseCache:
             return None
 
     def memo_put(self, key: str, kind: str, value: Any) -> None:
-        blob = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        blob = _dumps(value)
         row = (key, kind, blob, time.time(), checksum(key, kind, blob))
         self._write(lambda db: db.execute("INSERT OR REPLACE INTO memo VALUES (?, ?, ?, ?, ?)", row))
 

@@ -243,6 +243,22 @@ def test_a_lock_held_by_another_process_is_waited_out(tmp_path, monkeypatch):
     cache.close()
 
 
+def test_a_lone_surrogate_in_an_answer_is_stored_and_read_back(tmp_path):
+    """A model cut off mid-emoji can answer "\\ud83d"; SQLite takes only UTF-8."""
+    from evalkit.backends.base import GenerateRequest, Generation, Message
+    from evalkit.runner.cache import ResponseCache, request_key
+
+    cache = ResponseCache(tmp_path / "responses.sqlite")
+    req = GenerateRequest((Message("user", "emoji \ud83d?"),), max_tokens=3)
+    key = request_key({"backend": "x"}, req)
+    cache.put_many([(key, req, Generation("half \ud83d", 1, 1, "length"))])
+    cache.memo_put("m", "task", {"response": "half \ud83d"})
+    assert cache.get_many([key])[key].text == "half \ud83d"
+    assert cache.memo_get("m") == {"response": "half \ud83d"}
+    assert cache.verify() == {"integrity": [], "responses": {"ok": 1, "bad": 0}, "memo": {"ok": 1, "bad": 0}}
+    cache.close()
+
+
 @pytest.mark.parametrize("message, expected", [
     ("database or disk is full", "the disk is full"),
     ("attempt to write a readonly database", "make its folder writable"),
