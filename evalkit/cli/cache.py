@@ -56,13 +56,13 @@ def verify(config_path):
     con = console()
     con.print(str(c.path), highlight=False)
     con.print(f"integrity check: {'ok' if not integrity else f'{len(integrity)} problems, first: {integrity[0]}'}", highlight=False)
-    con.print(f"answers: {report['responses']['ok']} ok, {report['responses']['bad']} failing their checksum")
+    con.print(f"answers: {report['answers']['ok']} ok, {report['answers']['bad']} failing their checksum")
     con.print(f"memoised results: {report['memo']['ok']} ok, {report['memo']['bad']} failing their checksum")
     con.print(
         f"n-gram models: {len(models['ok'])} ok, {len(models['damaged'])} damaged"
         + (f", {len(models['ignored'])} old pickle files ignored (never loaded)" if models["ignored"] else "")
     )
-    bad_rows = report["responses"]["bad"] + report["memo"]["bad"]
+    bad_rows = report["answers"]["bad"] + report["memo"]["bad"]
     if integrity or bad_rows or models["damaged"]:
         found = [f"{len(integrity)} integrity problems" if integrity else "",
                  f"{bad_rows} rows failing their checksum" if bad_rows else "",

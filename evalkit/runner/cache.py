@@ -29,7 +29,10 @@ from evalkit.runner.cache_errors import cache_error, check_location, is_busy
 
 log = logging.getLogger("evalkit.cache")
 T = TypeVar("T")
-TABLES = ("responses", "memo")
+# Tables with a checksum column, under new names: an older evalkit sharing the folder finds
+# (or recreates) its own checksum-less tables instead of crashing on these.
+ANSWERS, MEMO = "answers_v2", "memo_v2"
+TABLES = (ANSWERS, MEMO)
 BUSY_TIMEOUT_MS = 30_000  # SQLite waits this long for another process's lock ...
 LOCK_RETRIES = 5  # ... and on "database is locked" all the same, the whole operation is retried
 
@@ -123,24 +126,24 @@ class ResponseCache:
             for table in TABLES:
                 db.execute(
                     f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-                    "value TEXT NOT NULL, created REAL NOT NULL, checksum TEXT)"
+                    "value TEXT NOT NULL, created REAL NOT NULL, checksum TEXT NOT NULL)"
                 )
-                columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-                if "checksum" not in columns:
-                    self._migrate(table)
+            names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "responses" in names:
+                self._adopt_legacy("memo" in names)
 
-    def _migrate(self, table: str) -> None:
-        """A cache written before checksums existed: answers are adopted with a checksum (they
-        are what the old code would have used anyway); memo rows are dropped, since their keys
-        hold the code version and can never be hit again."""
-        self._db.execute(f"ALTER TABLE {table} ADD COLUMN checksum TEXT")
-        if table == "memo":
-            self._db.execute("DELETE FROM memo")
-            return
-        rows = self._db.execute(f"SELECT key, kind, value FROM {table}").fetchall()
+    def _adopt_legacy(self, has_memo: bool) -> None:
+        """Answers stored without checksums (by an older evalkit) are adopted with one: they are
+        what that version would have used. Its memo rows are dropped: their keys hold its code
+        version, so they can never be hit by this one."""
+        rows = self._db.execute("SELECT key, kind, value, created FROM responses").fetchall()
         self._db.executemany(
-            f"UPDATE {table} SET checksum = ? WHERE key = ?", [(checksum(k, kd, v), k) for k, kd, v in rows]
+            f"INSERT OR IGNORE INTO {ANSWERS} VALUES (?, ?, ?, ?, ?)",
+            [(k, kind, v, created, checksum(k, kind, v)) for k, kind, v, created in rows],
         )
+        self._db.execute("DROP TABLE responses")
+        if has_memo:
+            self._db.execute("DROP TABLE memo")
 
     def _run(self, fn: Callable[[], T]) -> T:
         """``fn()`` with SQLite's errors turned into one-line user errors; while another
@@ -179,7 +182,7 @@ class ResponseCache:
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._run(lambda: self._db.execute(
-                f"SELECT key, kind, value, checksum FROM responses WHERE key IN ({marks})", chunk
+                f"SELECT key, kind, value, checksum FROM {ANSWERS} WHERE key IN ({marks})", chunk
             ).fetchall())
             for key, kind, value, check in rows:
                 try:
@@ -199,12 +202,12 @@ class ResponseCache:
             value = encode_response(resp)
             rows.append((k, req.kind.value, value, now, checksum(k, req.kind.value, value)))
         if rows:
-            self._write(lambda db: db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)", rows))
+            self._write(lambda db: db.executemany(f"INSERT OR REPLACE INTO {ANSWERS} VALUES (?, ?, ?, ?, ?)", rows))
 
     # Memo: finished work derived from cached answers (a scored task, a comparison), keyed by
     # its inputs and evalkit's own code, so that repeating a compare costs almost nothing.
     def memo_get(self, key: str) -> Any | None:
-        row = self._run(lambda: self._db.execute("SELECT kind, value, checksum FROM memo WHERE key = ?", (key,)).fetchone())
+        row = self._run(lambda: self._db.execute(f"SELECT kind, value, checksum FROM {MEMO} WHERE key = ?", (key,)).fetchone())
         if row is None:
             return None
         kind, value, check = row
@@ -219,11 +222,11 @@ class ResponseCache:
     def memo_put(self, key: str, kind: str, value: Any) -> None:
         blob = _dumps(value)
         row = (key, kind, blob, time.time(), checksum(key, kind, blob))
-        self._write(lambda db: db.execute("INSERT OR REPLACE INTO memo VALUES (?, ?, ?, ?, ?)", row))
+        self._write(lambda db: db.execute(f"INSERT OR REPLACE INTO {MEMO} VALUES (?, ?, ?, ?, ?)", row))
 
     def info(self) -> dict[str, Any]:
-        count, = self._run(lambda: self._db.execute("SELECT COUNT(*) FROM responses").fetchone())
-        kinds = dict(self._run(lambda: self._db.execute("SELECT kind, COUNT(*) FROM responses GROUP BY kind").fetchall()))
+        count, = self._run(lambda: self._db.execute(f"SELECT COUNT(*) FROM {ANSWERS}").fetchone())
+        kinds = dict(self._run(lambda: self._db.execute(f"SELECT kind, COUNT(*) FROM {ANSWERS} GROUP BY kind").fetchall()))
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
         return {"path": str(self.path), "entries": count, "by_kind": kinds, "bytes": size}
 
@@ -232,7 +235,7 @@ class ResponseCache:
         {"integrity": [problems], "<table>": {"ok": n, "bad": n}}."""
         problems = [r[0] for r in self._run(lambda: self._db.execute("PRAGMA integrity_check(20)").fetchall())]
         report: dict[str, Any] = {"integrity": [p for p in problems if p != "ok"]}
-        for table in TABLES:
+        for name, table in (("answers", ANSWERS), ("memo", MEMO)):
             ok = bad = 0
             rows = self._run(lambda: self._db.execute(f"SELECT key, kind, value, checksum FROM {table}").fetchall())
             for key, kind, value, check in rows:
@@ -240,11 +243,11 @@ class ResponseCache:
                     ok += 1
                 else:
                     bad += 1
-            report[table] = {"ok": ok, "bad": bad}
+            report[name] = {"ok": ok, "bad": bad}
         return report
 
     def clear(self) -> int:
-        n = self._write(lambda db: (db.execute("DELETE FROM responses").rowcount, db.execute("DELETE FROM memo"))[0])
+        n = self._write(lambda db: (db.execute(f"DELETE FROM {ANSWERS}").rowcount, db.execute(f"DELETE FROM {MEMO}"))[0])
         self._run(lambda: self._db.execute("VACUUM"))
         return n
 

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import make_project
 from evalkit.errors import EvalkitError
+from evalkit.runner.cache import ANSWERS, MEMO
 
 def _db(project: Path) -> Path:
     return project.parent / ".cache" / "responses.sqlite"
@@ -41,7 +42,7 @@ def _metrics(project: Path, out: str) -> dict:
 
 def _memo_row(project: Path, task: str):
     with sqlite3.connect(_db(project)) as con:
-        for key, value in con.execute("SELECT key, value FROM memo WHERE kind = 'task'"):
+        for key, value in con.execute(f"SELECT key, value FROM {MEMO} WHERE kind = 'task'"):
             if json.loads(value)["result"]["task"] == task:
                 return key, json.loads(value)
     raise AssertionError(f"no memo row for {task}")
@@ -66,7 +67,7 @@ def test_a_flipped_digit_in_a_memo_row_is_caught_and_results_stay_right(cli, pro
     key, memo = _memo_row(project, "qa")
     lie = truth["qa"]["exact_match"] + 0.9  # the case: 0.0 on disk became 0.9
     memo["result"]["metrics"]["exact_match"]["value"] = lie
-    _write_raw(project, "memo", key, json.dumps(memo, separators=(",", ":")))
+    _write_raw(project, MEMO, key, json.dumps(memo, separators=(",", ":")))
 
     code, _, err = _run(cli, project, out="second")
     assert code == 0, err
@@ -98,25 +99,27 @@ def test_a_changed_cached_answer_is_asked_again_and_replaced(cli, project, caplo
     assert _run(cli, project, out="first")[0] == 0
     truth = _metrics(project, "first")
     with sqlite3.connect(_db(project)) as con:
-        con.execute("DELETE FROM memo")  # so the answers themselves are read again
-        key, value = con.execute("SELECT key, value FROM responses WHERE kind = 'generate'").fetchone()
+        con.execute(f"DELETE FROM {MEMO}")  # so the answers themselves are read again
+        key, value = con.execute(f"SELECT key, value FROM {ANSWERS} WHERE kind = 'generate'").fetchone()
     answer = json.loads(value)
-    _write_raw(project, "responses", key, json.dumps({**answer, "text": answer["text"] + " WRONG"}))
+    _write_raw(project, ANSWERS, key, json.dumps({**answer, "text": answer["text"] + " WRONG"}))
 
     assert _run(cli, project, out="second")[0] == 0
     assert _metrics(project, "second") == truth
     assert len(_checksum_warnings(caplog)) == 1
     with sqlite3.connect(_db(project)) as con:
-        again = json.loads(con.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()[0])
+        again = json.loads(con.execute(f"SELECT value FROM {ANSWERS} WHERE key = ?", (key,)).fetchone()[0])
     assert {**again, "latency_s": 0} == {**answer, "latency_s": 0}
 
 
 def test_a_cache_written_before_checksums_is_migrated_and_still_serves_its_answers(cli, project):
     assert _run(cli, project, out="first")[0] == 0
     truth = _metrics(project, "first")
-    with sqlite3.connect(_db(project)) as con:
-        for table in ("responses", "memo"):
-            con.execute(f"ALTER TABLE {table} DROP COLUMN checksum")
+    with sqlite3.connect(_db(project)) as con:  # the tables as evalkit wrote them before checksums
+        con.execute(f"CREATE TABLE responses AS SELECT key, kind, value, created FROM {ANSWERS}")
+        con.execute(f"CREATE TABLE memo AS SELECT key, kind, value, created FROM {MEMO}")
+        con.execute(f"DROP TABLE {ANSWERS}")
+        con.execute(f"DROP TABLE {MEMO}")
     assert _run(cli, project, out="second")[0] == 0
     results = json.loads((project.parent / "second" / "results.json").read_text())
     assert all(t["cache_hits"] == t["requests"] > 0 for t in results["tasks"])
@@ -133,7 +136,7 @@ def test_cache_verify_counts_rows_and_exits_2_naming_clear_when_a_row_is_damaged
 
     key, memo = _memo_row(project, "qa")
     memo["samples"][0]["id"] = "q-changed"
-    _write_raw(project, "memo", key, json.dumps(memo))
+    _write_raw(project, MEMO, key, json.dumps(memo))
     code, out, err = cli("cache", "verify", "--config", project)
     assert code == 2
     line = _error_line(err)
@@ -255,7 +258,7 @@ def test_a_lone_surrogate_in_an_answer_is_stored_and_read_back(tmp_path):
     cache.memo_put("m", "task", {"response": "half \ud83d"})
     assert cache.get_many([key])[key].text == "half \ud83d"
     assert cache.memo_get("m") == {"response": "half \ud83d"}
-    assert cache.verify() == {"integrity": [], "responses": {"ok": 1, "bad": 0}, "memo": {"ok": 1, "bad": 0}}
+    assert cache.verify() == {"integrity": [], "answers": {"ok": 1, "bad": 0}, "memo": {"ok": 1, "bad": 0}}
     cache.close()
 
 
