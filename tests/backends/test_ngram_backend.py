@@ -90,3 +90,31 @@ def test_no_cache_trains_in_memory_and_writes_nothing(project):
     p = load_project(project)
     run = run_model(p, "ft", RunOptions(suites=("support",), use_cache=False))
     assert run.samples and not p.cache_dir.exists()
+
+
+def test_a_full_disk_while_storing_a_model_costs_only_its_reuse(project, monkeypatch, caplog):
+    import errno
+
+    from evalkit.backends.ngram_lm import KneserNeyLM
+
+    def full(self, file):
+        file.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(KneserNeyLM, "save", full)
+    ft = load_project(project).backend("ft")
+    gen = _answer(ft, [LoglikelihoodRequest("Question: How do I fix error E105?\nAnswer:", " patch5")])[0]
+    assert gen.is_greedy
+    assert "No space left on device" in caplog.text and "used from memory" in caplog.text
+    assert list((load_project(project).cache_dir / "ngram").iterdir()) == []  # no temp file left behind
+
+
+def test_a_damaged_stored_model_is_trained_again_and_replaced(project, caplog):
+    ft = load_project(project).backend("ft")
+    ft.lm()
+    path = ft._model_path()
+    path.write_bytes(path.read_bytes()[:1000])
+    again = load_project(project).backend("ft")
+    assert again.lm().levels == ft.lm().levels
+    assert "unusable" in caplog.text
+    assert again._load(path) is not None  # replaced by a good copy
