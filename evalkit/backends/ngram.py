@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import logging
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -143,8 +143,10 @@ class NgramBackend(Backend):
         tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the model from a shared cache's other users
+            # Not mkstemp: its 0600 would hide the model from the other users of a shared cache;
+            # O_EXCL on a name of our own gives the same safety with the umask's permissions.
+            tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             with os.fdopen(fd, "wb") as f:
                 self._lm.save(f)
             os.replace(tmp, path)
@@ -202,12 +204,6 @@ class NgramBackend(Backend):
                 greedy = False
             history.append(tok)
         return Loglikelihood(total, greedy, len(history) - n_context, prompt_tokens=n_context)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
-    os.umask(mask)
-    return mask
 
 
 def check_models(cache_dir: Path) -> dict[str, list[Path]]:
