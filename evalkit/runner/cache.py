@@ -232,18 +232,21 @@ class ResponseCache:
 
     def verify(self) -> dict[str, Any]:
         """SQLite's page-level integrity check plus every row's checksum:
-        {"integrity": [problems], "<table>": {"ok": n, "bad": n}}."""
+        {"integrity": [problems], "answers": {"ok": n, "bad": n}, "memo": {...}}."""
         problems = [r[0] for r in self._run(lambda: self._db.execute("PRAGMA integrity_check(20)").fetchall())]
         report: dict[str, Any] = {"integrity": [p for p in problems if p != "ok"]}
-        for name, table in (("answers", ANSWERS), ("memo", MEMO)):
+
+        def count(table: str) -> dict[str, int]:
             ok = bad = 0
-            rows = self._run(lambda: self._db.execute(f"SELECT key, kind, value, checksum FROM {table}").fetchall())
-            for key, kind, value, check in rows:
+            for key, kind, value, check in self._db.execute(f"SELECT key, kind, value, checksum FROM {table}"):
                 if check == checksum(key, kind, value):
                     ok += 1
                 else:
                     bad += 1
-            report[name] = {"ok": ok, "bad": bad}
+            return {"ok": ok, "bad": bad}
+
+        for name, table in (("answers", ANSWERS), ("memo", MEMO)):
+            report[name] = self._run(lambda: count(table))  # row by row: a cache can be large
         return report
 
     def clear(self) -> int:
