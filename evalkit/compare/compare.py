@@ -1,7 +1,8 @@
 """Compare a base run with one or more candidate runs, task by task and item by item.
 
-Items are aligned by id (compare refuses when the ids differ); items that errored on either
-side are dropped from both, and counted. Every delta gets a paired bootstrap interval that
+Items are aligned by id (compare refuses when the ids differ). Every answered item is scored,
+whatever the answer (empty and unparseable answers included: see ``outcomes``); only items
+whose request failed on either side are left out of the paired table, and counted. Every delta gets a paired bootstrap interval that
 resamples the same items for both models and recomputes corpus metrics on each resample.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from evalkit.compare.outcomes import MISSING, Outcomes, outcome_warnings
 from evalkit.errors import EvalkitError
 from evalkit.metrics.registry import make_metric
 from evalkit.results import RunResult, TaskResult
@@ -22,13 +24,10 @@ class CompareError(EvalkitError):
     """Runs that cannot be compared (different items, different tasks)."""
 
 
-DROPPED_STATUSES = ("error", "empty")  # a failed or empty answer says nothing about skill
-
-
 def paired_keep(b: list[dict], f: list[dict]) -> list[int]:
-    """Indices of items both models answered: failures are not wrong answers, so an item that
-    failed (or came back empty) on either side leaves the paired test on both."""
-    return [i for i in range(len(b)) if b[i]["status"] not in DROPPED_STATUSES and f[i]["status"] not in DROPPED_STATUSES]
+    """Indices of items both models answered. A failed request is not a wrong answer, so it
+    leaves the paired table on both sides; an empty or unparseable answer stays (it is one)."""
+    return [i for i in range(len(b)) if b[i]["status"] != MISSING and f[i]["status"] != MISSING]
 
 
 @dataclass(frozen=True)
@@ -67,11 +66,16 @@ class TaskComparison:
     status: str  # ok | skipped
     reason: str | None = None
     n: int = 0
-    dropped: int = 0  # items dropped because either side errored
-    errors_base: int = 0
+    dropped: int = 0  # items left out because the request failed on either side
+    answered_base: int = 0  # items with an answer (scored, whatever it was)
+    answered_ft: int = 0
+    errors_base: int = 0  # failed requests: missing data
     errors_ft: int = 0
-    empty_base: int = 0
+    empty_base: int = 0  # answered with nothing (scored)
     empty_ft: int = 0
+    unparsed_base: int = 0  # answered, but the task could read no answer in it (scored)
+    unparsed_ft: int = 0
+    warnings: list[str] = field(default_factory=list)
     prompt_tokens_base: float | None = None
     prompt_tokens_ft: float | None = None
     cost_base: float | None = None  # USD per item, when the backend knows its prices
@@ -169,10 +173,12 @@ def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult,
             tc.reason = "; ".join(f"{who}: {t.reason}" for who, t in (("base", tb), ("candidate", tf)) if t.reason)
         return tc
     b, f = align_items(tb.task, base.samples_for(tb.task), ft.samples_for(tf.task))
-    tc.errors_base = sum(s["status"] == "error" for s in b)
-    tc.errors_ft = sum(s["status"] == "error" for s in f)
-    tc.empty_base = sum(s["status"] == "empty" for s in b)
-    tc.empty_ft = sum(s["status"] == "empty" for s in f)
+    ob, of = Outcomes.of(b), Outcomes.of(f)
+    for side, o in (("base", ob), ("ft", of)):
+        for what in ("answered", "empty", "unparsed"):
+            setattr(tc, f"{what}_{side}", getattr(o, what))
+        setattr(tc, f"errors_{side}", o.error)
+    tc.warnings = outcome_warnings(tb.task, (base.model, ft.model), (ob, of))
     keep = paired_keep(b, f)
     tc.dropped = len(b) - len(keep)
     b, f = [b[i] for i in keep], [f[i] for i in keep]
@@ -243,7 +249,7 @@ def cached_compare(cache, base: RunResult, ft: RunResult, *, seed: int, n_resamp
     from evalkit.runner.cache import code_version, digest
 
     key = digest({
-        "v": 1, "code": code_version(), "base": run_fingerprint(base), "ft": run_fingerprint(ft),
+        "v": 2, "code": code_version(), "base": run_fingerprint(base), "ft": run_fingerprint(ft),
         "seed": seed, "n_resamples": n_resamples, "confidence": confidence,
     })
     hit = cache.memo_get(key)

@@ -202,6 +202,19 @@ def evaluate_gates(
 
     runs = (base_run, ft_run)
     found = [evidence(g, comparison, runs, seed, n_resamples) for g in gates]
+    results = _decide_all(gates, found)
+    # Missing items never make a gate easier: a PASS must survive the candidate's failed
+    # requests scored worst-case and the base's best-case.
+    worst = [evidence(g, comparison, runs, seed, n_resamples, worst_case=True) for g in gates]
+    if any(w is not None for w in worst):
+        again = _decide_all(gates, [w if w is not None else f for w, f in zip(worst, found)])
+        results = [_worst_case_check(g, r, a, w) for g, r, a, w in zip(gates, results, again, worst)]
+    return GateReport(comparison.base, comparison.candidate, seed, n_resamples, tuple(results))
+
+
+def _decide_all(gates: Sequence[Gate], found: list[Evidence]) -> list[GateResult]:
+    from evalkit.stats import holm
+
     improve = [i for i, g in enumerate(gates) if g.type == "must_improve"]
     # Gates that could not be evaluated stay in the family with p = 1: m must not shrink.
     raw_p = {i: _superiority_p(found[i]) for i in improve}
@@ -210,7 +223,19 @@ def evaluate_gates(
     for i, (gate, ev) in enumerate(zip(gates, found)):
         context = {"p": raw_p.get(i), "p_adjusted": adjusted.get(i), "family": max(len(improve), 1)}
         results.append(_DECIDE[gate.type](gate, ev, context))
-    return GateReport(comparison.base, comparison.candidate, seed, n_resamples, tuple(results))
+    return results
+
+
+def _worst_case_check(gate, result: GateResult, worst: GateResult, ev: Evidence | None) -> GateResult:
+    """A PASS that does not hold with the failed requests scored against the candidate
+    becomes INCONCLUSIVE, saying so."""
+    from dataclasses import replace
+
+    if ev is None or result.verdict != PASS or worst.verdict == PASS:
+        return result
+    why = ev.missing or f"with them scored against the candidate it is {worst.verdict} ({worst.message})"
+    message = f"{result.message}; but some items had a failed request: {why}"
+    return replace(result, verdict=INCONCLUSIVE, message=message, counts_as_fail=gate.inconclusive == "fail")
 
 
 def _quantiles(ev: Evidence, alpha: float) -> tuple[float, float, float]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evalkit.compare.compare import Comparison
-from evalkit.report.format import flips, interval, num, pvalue, signed, verdict_word
+from evalkit.report.format import OUTCOME_COLUMNS, flips, interval, num, outcome_cells, pvalue, signed, verdict_word
 
 _STYLE = {True: "green", False: "red", None: "dim"}
 
@@ -36,13 +36,28 @@ def print_comparison(console, c: Comparison) -> None:
             )
     console.print(table)
     print_accounting(console, c)
+    print_outcomes(console, c)
+
+
+def print_outcomes(console, c: Comparison) -> None:
+    """Answered / empty / unparsed / failed items per task (only when some were not plain
+    answers), then the warnings: a score that moved because a model stopped answering in the
+    expected form must not pass for a change in skill."""
+    from rich.table import Table
+
+    rows = [t for t in c.tasks if t.status == "ok" and (t.dropped or any(outcome_cells(t)[1:]))]
+    if rows:
+        table = Table(title=f"answers per task ({c.base} | {c.candidate}); empty and unparsed answers are scored, failed requests are missing")
+        for col in ("task", *OUTCOME_COLUMNS):
+            table.add_column(col, justify="left" if col == "task" else "right", no_wrap=True)
+        for t in rows:
+            table.add_row(t.task, *(f"{b} | {f}" for b, f in outcome_cells(t)))
+        console.print(table)
     for t in c.tasks:
+        for w in t.warnings:
+            console.print(f"[yellow]warning: {w}[/yellow]")
         if t.dropped:
-            console.print(
-                f"[yellow]{t.task}: {t.dropped} item(s) left out of the paired tests on both sides "
-                f"(errors: {c.base} {t.errors_base}, {c.candidate} {t.errors_ft}; "
-                f"empty answers: {c.base} {t.empty_base}, {c.candidate} {t.empty_ft})[/yellow]"
-            )
+            console.print(f"[yellow]{t.task}: {t.dropped} item(s) with a failed request left out of the paired tests on both sides[/yellow]")
 
 
 def _usd(x):

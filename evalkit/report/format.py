@@ -42,3 +42,11 @@ def pvalue(m: MetricComparison) -> str:
     if p is None:
         return "-"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+OUTCOME_COLUMNS = ("answered", "empty", "unparsed", "failed (missing)")
+
+
+def outcome_cells(t) -> list[tuple[int, int]]:
+    """(base, candidate) counts of a task's items, in OUTCOME_COLUMNS order."""
+    return [(t.answered_base, t.answered_ft), (t.empty_base, t.empty_ft), (t.unparsed_base, t.unparsed_ft), (t.errors_base, t.errors_ft)]

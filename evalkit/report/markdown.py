@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evalkit.compare.compare import Comparison
-from evalkit.report.format import direction, flips, interval, num, pvalue, signed, verdict_word
+from evalkit.report.format import OUTCOME_COLUMNS, direction, flips, interval, num, outcome_cells, pvalue, signed, verdict_word
 
 
 def render_comparison(c: Comparison) -> str:
@@ -41,7 +41,20 @@ def render_comparison(c: Comparison) -> str:
                 f"| {t.task} | {num(t.prompt_tokens_base, 1)} | {num(t.prompt_tokens_ft, 1)} | {usd[0]} | {usd[1]} "
                 f"| {ms[0]} | {ms[1]} | {t.dropped} |"
             )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _outcomes(c)) + "\n"
+
+
+def _outcomes(c: Comparison) -> list[str]:
+    """Answers per task and model; empty and unparsed answers are scored, failed requests missing."""
+    lines = [
+        "", f"### Answers per task ({c.base} / {c.candidate})", "",
+        "Empty and unparsed answers are scored as given (usually wrong); failed requests are missing data.", "",
+        "| task | " + " | ".join(OUTCOME_COLUMNS) + " |", "|---|" + "---:|" * len(OUTCOME_COLUMNS),
+    ]
+    tasks = [t for t in c.tasks if t.status == "ok"]
+    lines += [f"| {t.task} | " + " | ".join(f"{b} / {f}" for b, f in outcome_cells(t)) + " |" for t in tasks]
+    warnings = [w for t in tasks for w in t.warnings]
+    return lines + ([""] + [f"- **warning**: {w}" for w in warnings] if warnings else [])
 
 
 def render_ranking(ranking) -> str:

@@ -26,7 +26,7 @@ from evalkit.runner.cache import (
 from evalkit.suites.items import Item, load_items
 from evalkit.suites.lm_eval_spec import LmEvalTask
 from evalkit.tasks import task_type
-from evalkit.tasks.base import PromptFormat, TaskType, Unsupported
+from evalkit.tasks.base import PromptFormat, TaskType, Unsupported, outcome
 
 
 class Progress(Protocol):
@@ -182,10 +182,9 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
         sample = _sample(tt, item, suite, fmt, outs)
         if sample.get("status") != "error":
             scored = tt.score(item, outs, method)
-            empty = isinstance(scored.response, str) and not scored.response.strip()
             stats = {m.name: m.item_stats(scored.observation) for m in tt.metrics}
             sample.update(
-                status="empty" if empty else "ok",
+                status=outcome(scored),
                 response=scored.response,
                 metrics={m.name: m.item_score(stats[m.name]) for m in tt.metrics},
                 stats=stats,
