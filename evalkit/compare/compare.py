@@ -122,6 +122,22 @@ def align_items(task: str, base: list[dict], ft: list[dict]) -> tuple[list[dict]
     return [b_ids[i] for i in order], [f_ids[i] for i in order]
 
 
+def item_groups(task: str, samples: list[dict]) -> list[str] | None:
+    """The items' cluster labels, or None when no item has one. Some with and some without is
+    refused: clustering switched off for the whole task by one unlabelled item would make its
+    intervals as narrow as if the items were independent."""
+    labels = [s.get("group") for s in samples]
+    without = [s["id"] for s, g in zip(samples, labels) if g is None]
+    if not samples or len(without) == len(samples):
+        return None
+    if without:
+        raise CompareError(
+            f"task '{task}': {len(without)} of {len(samples)} items have no group (e.g. '{without[0]}') while the others "
+            "have one; give every item a group in the task's data (fields.group), or none"
+        )
+    return labels
+
+
 def resample_rng(seed: int, *parts: str) -> np.random.Generator:
     # One stream per (task, metric): results do not depend on which other tasks ran.
     return np.random.default_rng([seed, zlib.crc32("/".join(parts).encode())])
@@ -185,7 +201,7 @@ def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult,
     tc.n = len(b)
     if b:
         _accounting(tc, b, f)
-    groups = [s["group"] for s in b] if b and all(s.get("group") is not None for s in b) else None
+    groups = item_groups(tb.task, b)
     for name, mv in tb.metrics.items():
         if name not in tf.metrics:
             continue

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evalkit.compare.compare import Comparison, TaskComparison, align_items, paired_keep, resample_rng
+from evalkit.compare.compare import Comparison, TaskComparison, align_items, item_groups, paired_keep, resample_rng
 from evalkit.compare.outcomes import MISSING, impute
 from evalkit.errors import ConfigError
 from evalkit.metrics.registry import make_metric
 from evalkit.results import RunResult
 
+MIN_CLUSTERS = 10  # fewer clusters than this give no trustworthy cluster-robust interval
 _CHUNK_CELLS = 5_000_000  # (resamples x items) per chunk of a one-sample bootstrap
 
 
@@ -72,8 +73,7 @@ def _paired_stats(base_run: RunResult, ft_run: RunResult, task: str, metric: str
     else:
         sa = np.array([b[i]["stats"][metric] for i in keep], dtype=float)
         sb = np.array([f[i]["stats"][metric] for i in keep], dtype=float)
-    groups = [b[i]["group"] for i in keep] if keep and all(b[i].get("group") is not None for i in keep) else None
-    return sa, sb, groups, n_missing
+    return sa, sb, item_groups(task, [b[i] for i in keep]), n_missing
 
 
 def _task_comparison(comparison: Comparison, task: str, metric: str) -> tuple[TaskComparison | None, str | None]:
@@ -139,6 +139,9 @@ def _target_evidence(gate, task, comparison, runs, seed, n_resamples, worst_case
     tc, missing = _task_comparison(comparison, task, gate.metric)
     if missing:
         return Evidence(missing=missing)
+    clusters = len({s.get("group") for s in runs[0].samples_for(task)} - {None})
+    if 0 < clusters < MIN_CLUSTERS:
+        return Evidence(missing=f"task '{task}': only {clusters} cluster(s) (groups); need >= {MIN_CLUSTERS} for a cluster-robust interval")
     build = _ft_evidence if gate.type == "min_score" else _delta_evidence
     try:
         ev = build(tc, gate.metric, runs, seed, n_resamples, worst_case)

@@ -96,3 +96,40 @@ def test_chat_multiple_choice_with_no_letter_is_counted_unparsed_and_warned(tmp_
     assert (t.unparsed_base, t.unparsed_ft, t.answered_ft, t.n) == (0, 50, 50, 50)
     assert t.metrics[0].ft == 0.0 and t.metrics[0].base == pytest.approx(13 / 50)
     assert any("unparsed" in w and "wordy 100%" in w for w in t.warnings)
+
+
+def grouped(run: RunResult, labels) -> RunResult:
+    for s, g in zip(run.samples, labels):
+        s["group"] = g
+    return run
+
+
+def test_a_task_with_some_items_unlabelled_is_refused():
+    from evalkit.compare.compare import CompareError
+
+    rows = [[1, 1]] * 50 + [[0, 1]] * 50
+    base = grouped(run_of("base", "exact_match", rows, ["ok"] * 100), [f"g{i % 20}" for i in range(99)] + [None])
+    ft = run_of("ft", "exact_match", rows, ["ok"] * 100)
+    with pytest.raises(CompareError, match="1 of 100 items have no group .*'i99'"):
+        compare_runs(base, ft, seed=1, n_resamples=200)
+
+
+def test_one_cluster_makes_the_gate_inconclusive():
+    rows = [[1, 1]] * 500 + [[0, 1]] * 500
+    base = grouped(run_of("base", "exact_match", rows, ["ok"] * 1000), ["all"] * 1000)
+    ft = grouped(run_of("ft", "exact_match", rows, ["ok"] * 1000), ["all"] * 1000)
+    g = gate_report([NOT_REGRESS], base, ft)[0].gates[0]
+    assert g.verdict == INCONCLUSIVE and "only 1 cluster" in g.message and "10" in g.message
+
+
+def test_an_item_without_its_group_is_a_data_error_naming_the_line(tmp_path):
+    from evalkit.errors import DataError
+    from evalkit.suites.items import load_items
+    from evalkit.suites.spec import TaskSpec
+
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"id": 1, "text": "a", "doc": "x"}\n{"id": 2, "text": "b", "doc": null}\n')
+    spec = TaskSpec(name="t", type="perplexity", data=data, fields={"group": "doc"})
+    with pytest.raises(DataError) as exc:
+        load_items(spec)
+    assert exc.value.line == 2 and "no group" in str(exc.value) and str(exc.value.path) == str(data)
