@@ -2,14 +2,15 @@
 
 Items are aligned by id (compare refuses when the ids differ). Every answered item is scored,
 whatever the answer (empty and unparseable answers included: see ``outcomes``); only items
-whose request failed on either side are left out of the paired table, and counted. Every delta gets a paired bootstrap interval that
-resamples the same items for both models and recomputes corpus metrics on each resample.
+whose request failed on either side are left out of the paired table, and counted. Every
+delta gets one paired estimate (``estimates``): Tango's score interval for 0/1 metrics,
+paired t or the delta method otherwise, CR1 when items are grouped.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,28 +33,37 @@ def paired_keep(b: list[dict], f: list[dict]) -> list[int]:
 
 @dataclass(frozen=True)
 class MetricComparison:
+    """One row of the table: base, candidate and their change on one task x metric, from one
+    paired estimate (``method``). ``ci_*`` is the two-sided ``1 - alpha`` interval of
+    ``ft - base`` in metric units; ``p_value`` its two-sided p. Only a task's primary metric
+    (``tested``) enters a Holm family (``family``: target or forgetting) and gets a verdict;
+    ``reason`` says why a row has none (too few items, statistics not finite)."""
+
     metric: str
     higher_is_better: bool
     base: float | None
     ft: float | None
     delta: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    se: float | None
-    n: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    n: int = 0
     fixed: int | None = None  # binary metrics: items base got wrong and ft right
     broke: int | None = None
-    p_adjusted: float | None = None  # Holm over every row of one comparison
+    p_adjusted: float | None = None  # Holm within the row's family
     alpha: float = 0.05
-    mde: float | None = None  # minimum detectable effect at 80 % power, from the paired spread
+    mde: float | None = None  # two-sided, 80 % power, at the Holm level alpha / (family size)
+    method: str | None = None
+    tested: bool = True
+    family: str | None = None
+    reason: str | None = None
 
     @property
     def improved(self) -> bool | None:
         """True (ft better) / False (ft worse) when the Holm-adjusted p is below alpha; None
-        when the data do not say."""
-        p = self.p_adjusted if self.p_adjusted is not None else self.p_value
-        if p is None or self.delta is None or p >= self.alpha or self.delta == 0:
+        when the data do not say, or the row is not tested."""
+        p = self.p_adjusted
+        if not self.tested or self.reason or p is None or self.delta is None or p >= self.alpha or self.delta == 0:
             return None
         return (self.delta > 0) == self.higher_is_better
 
@@ -143,28 +153,26 @@ def resample_rng(seed: int, *parts: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32("/".join(parts).encode())])
 
 
-def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, seed, task, n_resamples, confidence):
-    from evalkit.stats import mcnemar, minimum_detectable_effect, paired_bootstrap
+def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, confidence, *, tested: bool, family: str):
+    from evalkit.compare import estimates
 
     metric = make_metric(name)
     sa = np.array([s["stats"][name] for s in b], dtype=float)
     sb = np.array([s["stats"][name] for s in f], dtype=float)
-    base_v = float(metric.from_stats(sa.sum(axis=0)))
-    ft_v = float(metric.from_stats(sb.sum(axis=0)))
-    if len(b) < 2:
-        return MetricComparison(name, hib, base_v, ft_v, ft_v - base_v, None, None, None, None, len(b))
-    boot = paired_bootstrap(
-        sa, sb, metric.from_stats, n_resamples=n_resamples, rng=resample_rng(seed, task, name),
-        alpha=1 - confidence, groups=groups,
-    )
-    fixed = broke = None
-    if metric.binary:
-        mc = mcnemar(sa[:, 0], sb[:, 0])
-        fixed, broke = mc.fixed, mc.broke
-    return MetricComparison(
-        name, hib, base_v, ft_v, boot.delta, boot.ci_low, boot.ci_high, boot.p_value, boot.se, len(b), fixed, broke,
-        alpha=1 - confidence, mde=minimum_detectable_effect(boot.se * len(b) ** 0.5, len(b), alpha=1 - confidence),
-    )
+    alpha = 1 - confidence
+    with np.errstate(all="ignore"):
+        base_v, ft_v = (estimates.finite(float(metric.from_stats(x.sum(axis=0)))) for x in (sa, sb))
+    row = MetricComparison(name, hib, base_v, ft_v, None if base_v is None or ft_v is None else ft_v - base_v,
+                           n=len(b), alpha=alpha, tested=tested, family=family)
+    if metric.binary and len(b):
+        row = replace(row, fixed=int(np.sum((sa[:, 0] == 0) & (sb[:, 0] == 1))), broke=int(np.sum((sa[:, 0] == 1) & (sb[:, 0] == 0))))
+    est = estimates.paired(name, sa, sb, groups)
+    if not est.usable:
+        return replace(row, method=est.method, reason=est.reason), est
+    low, high = est.ci(alpha)
+    row = replace(row, delta=float(est.delta), ci_low=estimates.finite(low), ci_high=estimates.finite(high),
+                  p_value=estimates.finite(est.p_two_sided()), method=est.method)
+    return replace(row, reason=estimates.too_few(name, len(b), groups)), est
 
 
 def _accounting(tc: TaskComparison, b: list[dict], f: list[dict]) -> None:
@@ -179,7 +187,8 @@ def _accounting(tc: TaskComparison, b: list[dict], f: list[dict]) -> None:
         setattr(tc, f"latency_p95_{side}", float(np.percentile(lat, 95)))
 
 
-def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult, seed, n_resamples, confidence):
+def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult, confidence, found: dict):
+    """One task's rows; each row's estimate goes into ``found[(task, metric)]``."""
     tc = TaskComparison(task=tb.task, suite=tb.suite, role=tb.role, status="ok")
     if tb.status == "skipped" or tf.status == "skipped":
         tc.status = "skipped"
@@ -202,41 +211,58 @@ def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult,
     if b:
         _accounting(tc, b, f)
     groups = item_groups(tb.task, b)
-    for name, mv in tb.metrics.items():
+    family = "target" if tb.role == "target" else "forgetting"
+    for i, (name, mv) in enumerate(tb.metrics.items()):
         if name not in tf.metrics:
             continue
+        tested = i == 0  # the task's first metric is its primary one; the others are shown, not tested
         if not b:
-            tc.metrics.append(MetricComparison(name, mv.higher_is_better, None, None, None, None, None, None, None, 0))
+            tc.metrics.append(MetricComparison(name, mv.higher_is_better, None, None, None, tested=tested, family=family,
+                                               alpha=1 - confidence, reason="no item answered by both models"))
             continue
-        tc.metrics.append(compare_metric(name, mv.higher_is_better, b, f, groups, seed, tb.task, n_resamples, confidence))
+        row, found[(tb.task, name)] = compare_metric(name, mv.higher_is_better, b, f, groups, confidence, tested=tested, family=family)
+        tc.metrics.append(row)
     return tc
 
 
-def _holm_across_rows(tasks: list[TaskComparison]) -> None:
-    """Adjust every row's p-value with Holm across the whole table: with 15 rows, one of them
-    would look 'significant' by chance far more often than 5 % of the time otherwise."""
-    from dataclasses import replace
-
+def _holm_by_family(tasks: list[TaskComparison], alpha: float, found: dict) -> None:
+    """Holm within each family of primary-metric rows: target tasks (is the fine-tune
+    better?) and forgetting probes (did it lose anything?) are separate questions, each
+    with its own family-wise error rate. A row with no usable estimate stays in its family
+    with p = 1, so the family never shrinks. The minimum detectable effect is shown at
+    alpha / (family size), the level Holm's first step tests at."""
+    from evalkit.compare import estimates
     from evalkit.stats import holm
 
-    rows = [(t, i) for t in tasks for i, m in enumerate(t.metrics) if m.p_value is not None]
-    if not rows:
-        return
-    adjusted = holm([t.metrics[i].p_value for t, i in rows])
-    for (t, i), p in zip(rows, adjusted):
-        t.metrics[i] = replace(t.metrics[i], p_adjusted=float(p))
+    families: dict[str, list[tuple[TaskComparison, int]]] = {}
+    for t in tasks:
+        for i, m in enumerate(t.metrics):
+            if m.tested:
+                families.setdefault(m.family, []).append((t, i))
+    for rows in families.values():
+        ps = [1.0 if (m := t.metrics[i]).p_value is None or m.reason else m.p_value for t, i in rows]
+        for (t, i), p in zip(rows, holm(ps)):
+            t.metrics[i] = replace(t.metrics[i], p_adjusted=float(p))
+    for t in tasks:
+        for i, m in enumerate(t.metrics):
+            size = len(families.get(m.family, ())) if m.tested else 1
+            est = found.get((t.task, m.metric))
+            if est is not None and est.usable:
+                t.metrics[i] = replace(m, mde=estimates.finite(est.mde(alpha / max(size, 1), sided=2)))
 
 
 def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int = 10_000, confidence: float = 0.95) -> Comparison:
-    tasks = []
+    """The table: one paired estimate per task x metric (no resampling; ``seed`` and
+    ``n_resamples`` are recorded for the suite-level gates, the one place that resamples)."""
+    tasks, found = [], {}
     for tb in base.tasks:
         tf = ft.task(tb.task)
         if tf is None:
             continue
-        tasks.append(compare_task(base, ft, tb, tf, seed, n_resamples, confidence))
+        tasks.append(compare_task(base, ft, tb, tf, confidence, found))
     if not tasks:
         raise CompareError(f"'{base.model}' and '{ft.model}' share no task: nothing to compare")
-    _holm_across_rows(tasks)
+    _holm_by_family(tasks, 1 - confidence, found)
     return Comparison(
         base=base.model, candidate=ft.model, tasks=tasks, seed=seed, n_resamples=n_resamples,
         confidence=confidence, base_source=base.source, candidate_source=ft.source,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evalkit.compare.compare import Comparison
-from evalkit.report.format import OUTCOME_COLUMNS, direction, flips, interval, num, outcome_cells, pvalue, signed, verdict_word
+from evalkit.report.format import CAPTION, OUTCOME_COLUMNS, direction, flips, interval, num, outcome_cells, pvalue, signed, verdict_word
 
 
 def render_comparison(c: Comparison) -> str:
@@ -11,21 +11,19 @@ def render_comparison(c: Comparison) -> str:
     lines = [
         f"## {c.candidate} vs {c.base}",
         "",
-        f"Paired bootstrap over items ({c.n_resamples:,} resamples, seed {c.seed}); "
-        f"delta = {c.candidate} - {c.base}; {pct}% interval; p two-sided, Holm-adjusted over all rows; "
-        "verdict from the adjusted p.",
+        f"delta = {c.candidate} - {c.base}, paired over items, {pct}% interval. " + CAPTION.format(pct=pct),
         "",
-        f"| suite | task | metric | {c.base} | {c.candidate} | delta [{pct}% CI] | p (Holm) | fixed / broke | n | verdict |",
-        "|---|---|---|---:|---:|---|---:|---:|---:|---|",
+        f"| suite | task | metric | {c.base} | {c.candidate} | delta [{pct}% CI] | p (Holm) | fixed / broke | MDE | n | verdict |",
+        "|---|---|---|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for t in c.tasks:
         if t.status == "skipped":
-            lines.append(f"| {t.suite} | {t.task} | - | - | - | skipped: {t.reason} | - | - | - | - |")
+            lines.append(f"| {t.suite} | {t.task} | - | - | - | skipped: {t.reason} | - | - | - | - | - |")
             continue
         for m in t.metrics:
             lines.append(
                 f"| {t.suite} ({t.role}) | {t.task} | {m.metric} ({direction(m)}) | {num(m.base)} | {num(m.ft)} | "
-                f"{signed(m.delta)} {interval(m)} | {pvalue(m)} | {flips(m)} | {m.n} | {verdict_word(m)} |"
+                f"{signed(m.delta)} {interval(m)} | {pvalue(m)} | {flips(m)} | {num(m.mde)} | {m.n} | {verdict_word(m)} |"
             )
     lines += [
         "", "### Prompt tokens, cost and latency per item", "",

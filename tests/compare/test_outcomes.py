@@ -67,9 +67,12 @@ def test_failed_requests_are_scored_worst_case_before_a_gate_passes():
 def test_a_corpus_metric_with_a_failed_request_is_inconclusive():
     rng = np.random.default_rng(0)
     n_bytes = rng.integers(200, 400, size=300).astype(float)
-    rows = np.column_stack([n_bytes * 0.6, n_bytes]).tolist()
-    base = run_of("base", "bits_per_byte", rows, ["ok"] * 300)
-    ft = run_of("ft", "bits_per_byte", rows, ["error"] + ["ok"] * 299)
+    rows = np.column_stack([n_bytes * 0.6, n_bytes])
+    ft_rows = rows * [[1.0, 1.0]] * np.column_stack([rng.uniform(0.98, 1.02, 300), np.ones(300)])
+    base = run_of("base", "bits_per_byte", rows.tolist(), ["ok"] * 300)
+    ft = run_of("ft", "bits_per_byte", ft_rows.tolist(), ["error"] + ["ok"] * 299)
+    assert gate_report([{"type": "must_not_regress", "task": "qa", "metric": "bits_per_byte", "margin": 0.05}],
+                       base, run_of("ft", "bits_per_byte", ft_rows.tolist(), ["ok"] * 300))[0].gates[0].verdict == PASS
     gate = {"type": "must_not_regress", "task": "qa", "metric": "bits_per_byte", "margin": 0.05}
     g = gate_report([gate], base, ft)[0].gates[0]
     assert g.verdict == INCONCLUSIVE and "no per-item worst case" in g.message
