@@ -34,3 +34,12 @@ def test_demo_compare_end_to_end(cli, tmp_path, monkeypatch):
     assert all(t["cache_hits"] == t["requests"] for r in runs for t in r["tasks"])
     again = json.loads((work / "second" / "compare.json").read_text())["comparisons"][0]
     assert again["tasks"] == data["tasks"]
+
+
+def test_demo_gates_at_ten_items_do_not_pass(cli, tmp_path, monkeypatch):
+    # Was: exit 0 with 7 PASS on 10 items per task (bootstrap intervals that shrink with n).
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    code, out, err = cli("compare", "base", "ft", "--limit", "10", "--gate", "--output", "o", cwd=tmp_path)
+    gates = json.loads((tmp_path / "o" / "gate.json").read_text())["gates"]
+    assert code == 1, err
+    assert sum(g["verdict"] == "PASS" for g in gates) <= 1 and any("only 10 item(s)" in g["message"] for g in gates)

@@ -276,3 +276,40 @@ def test_metric_the_task_does_not_have_is_a_config_error():
     base, ft = one_task(50, 25)
     with pytest.raises(ConfigError, match="task 'qa' has no metric 'bits_per_byte' \\(has: accuracy\\)"):
         verdicts([{**IMPROVE, "metric": "bits_per_byte"}], base, ft)
+
+
+def test_identical_answers_never_pass_at_any_margin():
+    # Was: zero-width interval, must_not_regress PASS at any margin, "MDE 0.0, n_needed 1".
+    report, comparison = verdicts([{**NOT_REGRESS, "margin": 0.001}], *one_task(200, 100))
+    g, m = report.gates[0], comparison.tasks[0].metrics[0]
+    assert g.verdict == INCONCLUSIVE and g.mde > 0.001 and g.n_needed > 200
+    assert m.ci_low < 0 < m.ci_high and m.mde > 0
+
+
+def test_two_items_both_improved_prove_nothing():
+    # Was: p = 0.0001 from the bootstrap at n = 2.
+    report, comparison = verdicts([IMPROVE], *one_task(2, 0, fixed=2))
+    g = report.gates[0]
+    assert g.verdict == INCONCLUSIVE and g.p_value > 0.05
+    assert comparison.tasks[0].metrics[0].improved is None
+
+
+def test_non_finite_statistics_give_no_verdict():
+    base, ft = bpb_tasks(1.0, n=100)
+    ft["wiki"][2][3][0] = float("inf")  # one item's negative log-likelihood overflowed
+    gates = [{"type": "must_not_regress", "task": "wiki", "metric": "bits_per_byte", "margin": 0.5}]
+    report, comparison = verdicts(gates, base, ft)
+    m = comparison.tasks[0].metrics[0]
+    assert m.improved is None and m.reason and "finite" in m.reason
+    assert report.gates[0].verdict == INCONCLUSIVE and "finite" in report.gates[0].message
+
+
+def test_pass_shows_the_one_sided_bound_it_used():
+    report, _ = verdicts([IMPROVE, {**IMPROVE, "task": "qa2"}], {**one_task(300, 150, fixed=40)[0], **one_task(300, 150, fixed=20, task="qa2")[0]},
+                         {**one_task(300, 150, fixed=40)[1], **one_task(300, 150, fixed=20, task="qa2")[1]})
+    first, second = report.gates
+    assert first.verdict == second.verdict == PASS
+    assert first.bound_level == pytest.approx(0.025) and second.bound_level == pytest.approx(0.05)
+    assert first.bound > 0 and second.bound > 0
+    md = render_gate_md(report)
+    assert f"(>= {first.bound:+.4f} at 97.5%)" in md and "[" not in md.split("| gate |")[1].splitlines()[2]
