@@ -53,7 +53,10 @@ class Unusable:
     n_clusters: int | None = None
     method: str = "none"
     usable: bool = False
-    value: float = math.nan  # one-sample estimates read .value
+
+    @property
+    def value(self) -> float:  # one-sample estimates read .value
+        return self.delta
 
     def ci(self, alpha: float) -> tuple[float, float]:
         return (math.nan, math.nan)
@@ -88,6 +91,9 @@ def _as_stats(stats, name: str) -> np.ndarray:
 
 
 def _nonfinite(arr: np.ndarray, who: str) -> str | None:
+    with np.errstate(all="ignore"):
+        if np.isfinite(arr.sum()):  # one pass; only a sum of finite values is finite (or overflowed)
+            return None
     bad = ~np.isfinite(arr)
     if bad.any():
         rows = int(bad.reshape(arr.shape[0], -1).any(axis=1).sum()) if arr.size else 0

@@ -47,7 +47,8 @@ def _gradient(from_stats, summed: np.ndarray, varying: np.ndarray, scale: np.nda
     rows = np.arange(cols.size)
     points[2 * rows, cols] += h
     points[2 * rows + 1, cols] -= h
-    values = np.asarray(from_stats(points), dtype=float)
+    with np.errstate(all="ignore"):
+        values = np.asarray(from_stats(points), dtype=float)
     grad[cols] = (values[0::2] - values[1::2]) / (2.0 * h)
     return grad
 
@@ -59,17 +60,35 @@ def influence(stats: np.ndarray, from_stats) -> tuple[float, np.ndarray, bool, s
         x = stats if stats.ndim == 1 else stats[:, 0]
         value = float(x.mean())
         return value, x - value, True, None
-    summed = stats.sum(axis=0)
-    value = float(np.asarray(from_stats(summed[None, :]), dtype=float)[0])
+    # einsum, not BLAS: a multi-threaded gemv on a shared machine is several times slower
+    # than one pass of numpy's own loop over the (n, k) statistics.
+    summed = np.einsum("ij->j", stats)
+    with np.errstate(all="ignore"):  # a non-finite value is reported below, not warned about
+        value = float(np.asarray(from_stats(summed[None, :]), dtype=float)[0])
     if not math.isfinite(value):
         return value, np.zeros(n), False, "the metric is not finite on these items"
-    centred = stats - summed / n
-    varying = np.any(centred != 0.0, axis=0)
-    scale = np.abs(stats).sum(axis=0)  # a column summing to ~0 still has a natural size
+    varying = _varying_columns(stats, summed)
+    scale = np.zeros_like(summed)
+    tiny = varying & (np.abs(summed) < 1e-12)
+    if tiny.any():  # a column summing to ~0 still has a natural size for the step
+        scale[tiny] = np.abs(stats[:, tiny]).sum(axis=0)
     grad = _gradient(from_stats, summed, varying, scale)
     if not np.all(np.isfinite(grad)):
         return value, np.zeros(n), False, "the metric's gradient is not finite at these items' statistics"
-    return value, n * (centred @ grad), False, None
+    # n * grad . (s_i - S / n), without materialising the centred (n, k) matrix.
+    return value, n * np.einsum("ij,j->i", stats, grad) - float(summed @ grad), False, None
+
+
+def _varying_columns(stats: np.ndarray, summed: np.ndarray) -> np.ndarray:
+    """Columns not equal on every item. Columns that are the same everywhere carry no
+    sampling noise, and their derivative is never needed (it may not exist: BLEU at a zero
+    n-gram count). Only columns whose sum equals n times the first item's value can be
+    constant, so only those few are checked item by item."""
+    n = stats.shape[0]
+    varying = np.ones(stats.shape[1], dtype=bool)
+    for j in np.flatnonzero(np.isclose(summed, n * stats[0], rtol=1e-9, atol=0.0)):
+        varying[j] = bool(np.any(stats[:, j] != stats[0, j]))
+    return varying
 
 
 def cr1_se(d: np.ndarray, codes: np.ndarray, n_groups: int) -> float:
@@ -85,7 +104,7 @@ class TEstimate:
     """An estimate with a standard error and t quantiles on ``df`` degrees of freedom.
 
     Used for paired differences (``delta``) and one-sample values (``value``); both names
-    read the same number. ``n_eff_unit`` is what n_needed scales: items, or clusters.
+    read the same number. ``se_floored`` says the zero-spread floor set the SE.
     """
 
     delta: float
@@ -102,40 +121,46 @@ class TEstimate:
     def value(self) -> float:
         return self.delta
 
-    def _t(self):
-        from scipy import stats
+    # scipy.special's t functions directly: a frozen scipy.stats.t costs about a
+    # millisecond to build, which 20 tasks x several bounds would pay again and again.
+    def _q(self, p: float) -> float:
+        from scipy.special import stdtrit
 
-        return stats.t(self.df)
+        return float(stdtrit(self.df, p))
+
+    def _cdf(self, x: float) -> float:
+        from scipy.special import stdtr
+
+        return float(stdtr(self.df, x))
 
     def ci(self, alpha: float) -> tuple[float, float]:
-        q = float(self._t().ppf(1.0 - alpha / 2.0))
+        q = self._q(1.0 - alpha / 2.0)
         return self.delta - q * self.se, self.delta + q * self.se
 
     def lower_bound(self, alpha: float) -> float:
-        return self.delta - float(self._t().ppf(1.0 - alpha)) * self.se
+        return self.delta - self._q(1.0 - alpha) * self.se
 
     def upper_bound(self, alpha: float) -> float:
-        return self.delta + float(self._t().ppf(1.0 - alpha)) * self.se
+        return self.delta + self._q(1.0 - alpha) * self.se
 
     def p_greater(self, delta0: float) -> float:
-        return float(self._t().sf((self.delta - delta0) / self.se))
+        return self._cdf(-(self.delta - delta0) / self.se)
 
     def p_less(self, delta0: float) -> float:
-        return float(self._t().cdf((self.delta - delta0) / self.se))
+        return self._cdf((self.delta - delta0) / self.se)
 
     def p_two_sided(self) -> float:
-        return float(min(1.0, 2.0 * self._t().sf(abs(self.delta) / self.se)))
+        return min(1.0, 2.0 * self._cdf(-abs(self.delta) / self.se))
 
     def mde(self, alpha: float, power: float = 0.8, sided: int = 2) -> float:
         """(t_{1-alpha/sided} + t_{power}) * SE on this estimate's df."""
         _check_power(alpha, power, sided)
-        t = self._t()
-        return float(t.ppf(1.0 - alpha / sided) + t.ppf(power)) * self.se
+        return (self._q(1.0 - alpha / sided) + self._q(power)) * self.se
 
     def n_needed(self, effect: float, alpha: float, power: float = 0.8, sided: int = 1) -> float:
         """Items needed for power at ``|effect|``, with SE shrinking as 1/sqrt(n) (clusters
         growing in proportion when grouped) and the t df updated; a few fixed-point steps."""
-        from scipy import stats
+        from scipy.special import stdtrit
 
         _check_power(alpha, power, sided)
         e = abs(effect)
@@ -146,7 +171,7 @@ class TEstimate:
         needed = float(units)
         for _ in range(20):
             df = max(needed - 1.0, 1.0)
-            q = float(stats.t.ppf(1.0 - alpha / sided, df) + stats.t.ppf(power, df))
+            q = float(stdtrit(df, 1.0 - alpha / sided) + stdtrit(df, power))
             new = max(2.0, (q * scale / e) ** 2)
             if abs(new - needed) < 1e-9:
                 break
