@@ -11,12 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from evalkit.compare import estimates
-from evalkit.compare.compare import Comparison, TaskComparison, align_items, item_groups, paired_keep, resample_rng
+from evalkit.compare.compare import Comparison, TaskComparison, TaskSamples, align_items, item_groups, paired_keep, resample_rng
 from evalkit.compare.gain import DrawsEstimate, Oriented, gain_sign
 from evalkit.compare.outcomes import MISSING, impute
 from evalkit.errors import ConfigError
 from evalkit.metrics.registry import make_metric
-from evalkit.results import RunResult
 
 __all__ = ["Evidence", "evidence", "gain_sign"]
 
@@ -40,7 +39,7 @@ class Unbounded(Exception):
     """A worst case was asked of a metric with no per-item range (a corpus metric)."""
 
 
-def _paired_stats(base_run: RunResult, ft_run: RunResult, task: str, metric: str, worst_case: bool = False):
+def _paired_stats(base_run: TaskSamples, ft_run: TaskSamples, task: str, metric: str, worst_case: bool = False):
     """(base stats, candidate stats, groups, missing items). Plain: aligned exactly as
     compare_runs aligns them (items whose request failed on either side left out).
     ``worst_case``: every item, the candidate's failed ones scored at the metric's worst

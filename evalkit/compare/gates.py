@@ -38,7 +38,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationError, model_validator
 
-from evalkit.compare.compare import Comparison
+from evalkit.compare.compare import Comparison, TaskSamples
 from evalkit.compare.gain import gain_sign
 from evalkit.compare.gate_evidence import Evidence, evidence
 from evalkit.config_base import StrictModel
@@ -203,7 +203,7 @@ def evaluate_gates(
     """Decide every gate (see the module docstring for the rules and the multiplicity policy)."""
     from evalkit.stats import holm
 
-    runs = (base_run, ft_run)
+    runs = (TaskSamples(base_run), TaskSamples(ft_run))
     found = [evidence(g, comparison, runs, seed, n_resamples) for g in gates]
     results = _decide_all(gates, found)
     # Missing items never make a gate easier: a PASS must survive the candidate's failed
