@@ -201,18 +201,29 @@ def evaluate_gates(
     seed: int, n_resamples: int,
 ) -> GateReport:
     """Decide every gate (see the module docstring for the rules and the multiplicity policy)."""
-    from evalkit.stats import holm
+    return evaluate_gates_many(gates, base_run, [ft_run], [comparison], seed=seed, n_resamples=n_resamples)[0]
 
-    runs = (TaskSamples(base_run), TaskSamples(ft_run))
-    found = [evidence(g, comparison, runs, seed, n_resamples) for g in gates]
+
+def evaluate_gates_many(
+    gates: Sequence[Gate], base_run: RunResult, ft_runs: Sequence[RunResult], comparisons: Sequence[Comparison], *,
+    seed: int, n_resamples: int,
+) -> list[GateReport]:
+    """Decide every gate for every candidate of one sweep. With several candidates, each
+    ``must_not_regress`` or ``min_score`` gate is one Holm family across the candidates, and
+    all candidates' ``must_improve`` gates are one family: 5 equal candidates are not 5
+    chances for one of them to pass by luck."""
+    base = TaskSamples(base_run)
+    runs = [(base, TaskSamples(r)) for r in ft_runs]
+    found = [[evidence(g, c, rs, seed, n_resamples) for g in gates] for rs, c in zip(runs, comparisons)]
     results = _decide_all(gates, found)
     # Missing items never make a gate easier: a PASS must survive the candidate's failed
     # requests scored worst-case and the base's best-case.
-    worst = [evidence(g, comparison, runs, seed, n_resamples, worst_case=True) for g in gates]
-    if any(w is not None for w in worst):
-        again = _decide_all(gates, [w if w is not None else f for w, f in zip(worst, found)])
-        results = [_worst_case_check(g, r, a, w) for g, r, a, w in zip(gates, results, again, worst)]
-    return GateReport(comparison.base, comparison.candidate, seed, n_resamples, tuple(results))
+    worst = [[evidence(g, c, rs, seed, n_resamples, worst_case=True) for g in gates] for rs, c in zip(runs, comparisons)]
+    if any(w is not None for row in worst for w in row):
+        again = _decide_all(gates, [[w if w is not None else f for w, f in zip(wr, fr)] for wr, fr in zip(worst, found)])
+        results = [[_worst_case_check(g, r, a, w) for g, r, a, w in zip(gates, rr, ar, wr)]
+                   for rr, ar, wr in zip(results, again, worst)]
+    return [GateReport(c.base, c.candidate, seed, n_resamples, tuple(r)) for c, r in zip(comparisons, results)]
 
 
 def _holm_divisors(ps: list[float]) -> list[int]:
@@ -224,21 +235,40 @@ def _holm_divisors(ps: list[float]) -> list[int]:
     return out
 
 
-def _decide_all(gates: Sequence[Gate], found: list[Evidence]) -> list[GateResult]:
+def _raw_p(gate, ev: Evidence) -> float:
+    """One-sided p of the gate's null (the gain, or score, is not past its threshold).
+    Gates that could not be evaluated stay in their family with p = 1: m must not shrink."""
+    if ev.missing:
+        return 1.0
+    if gate.type == "must_improve":
+        threshold = gate.min_effect
+    elif gate.type == "must_not_regress":
+        threshold = -gate.margin
+    else:
+        threshold = gain_sign(ev.higher_is_better) * gate.min
+    p = ev.gain.p_above(threshold)
+    return p if math.isfinite(p) else 1.0
+
+
+def _decide_all(gates: Sequence[Gate], found: list[list[Evidence]]) -> list[list[GateResult]]:
+    """``found[k][i]``: candidate k, gate i. Families: every must_improve gate of every
+    candidate; each other gate across the candidates (with one candidate: just itself)."""
     from evalkit.stats import holm
 
-    improve = [i for i, g in enumerate(gates) if g.type == "must_improve"]
-    # Gates that could not be evaluated stay in the family with p = 1: m must not shrink.
-    raw_p = {i: (found[i].gain.p_above(gates[i].min_effect) if not found[i].missing else 1.0) for i in improve}
-    raw_p = {i: (p if math.isfinite(p) else 1.0) for i, p in raw_p.items()}
-    adjusted = dict(zip(improve, map(float, holm([raw_p[i] for i in improve]))))
-    divisors = dict(zip(improve, _holm_divisors([raw_p[i] for i in improve])))
-    results = []
-    for i, (gate, ev) in enumerate(zip(gates, found)):
-        context = {"p": raw_p.get(i), "p_adjusted": adjusted.get(i), "family": max(len(improve), 1),
-                   "level": gate.alpha / divisors.get(i, 1)}
-        results.append(_DECIDE[gate.type](gate, ev, context))
-    return results
+    families: dict[object, list[tuple[int, int]]] = {}
+    for k, row in enumerate(found):
+        for i, gate in enumerate(gates):
+            families.setdefault("improve" if gate.type == "must_improve" else i, []).append((k, i))
+    ctx: dict[tuple[int, int], dict] = {}
+    for members in families.values():
+        ps = [_raw_p(gates[i], found[k][i]) for k, i in members]
+        for (k, i), p, p_adj, div in zip(members, ps, holm(ps), _holm_divisors(ps)):
+            # The level this p is in effect tested at: p < level exactly when the adjusted p
+            # is below alpha (ties and a step-down that stopped earlier included), so the
+            # bound shown at it agrees with the verdict.
+            level = gates[i].alpha * p / p_adj if 0 < p and p_adj > 0 else gates[i].alpha / div
+            ctx[(k, i)] = {"p": p, "p_adjusted": float(p_adj), "family": len(members), "level": min(level, gates[i].alpha)}
+    return [[_DECIDE[g.type](g, found[k][i], ctx[(k, i)]) for i, g in enumerate(gates)] for k in range(len(found))]
 
 
 def _worst_case_check(gate, result: GateResult, worst: GateResult, ev: Evidence | None) -> GateResult:
@@ -305,21 +335,23 @@ def _decide_not_regress(gate: MustNotRegress, ev: Evidence, ctx: dict) -> GateRe
     above -margin). FAIL: the two-sided interval's upper end is below -margin."""
     if ev.missing:
         return _result(gate, ev, INCONCLUSIVE, gate.margin, ev.missing)
-    g = ev.gain
+    g, level, planned = ev.gain, ctx["level"], gate.alpha / ctx["family"]
     lo2, hi2 = g.ci(gate.alpha)
-    bound, p = g.lower(gate.alpha), g.p_above(-gate.margin)
+    bound, p, p_adj = g.lower(level), ctx["p"], ctx["p_adjusted"]
     # Planning numbers assume the fine-tune is truly as good as the base.
-    mde, need = g.est.mde(gate.alpha, sided=1), g.est.n_needed(gate.margin, gate.alpha, sided=1)
-    text = (f"gain {g.value:+.4f}, one-sided {_pct(gate.alpha)} lower bound {bound:+.4f} vs -margin {-gate.margin:+.4f}, "
-            f"p {p:.4f}, n {ev.n}, {g.est.method}")
-    if p < gate.alpha:
+    mde, need = g.est.mde(planned, sided=1), g.est.n_needed(gate.margin, planned, sided=1)
+    holm = f" (Holm over {ctx['family']} candidates {p_adj:.4f})" if ctx["family"] > 1 else ""
+    text = (f"gain {g.value:+.4f}, one-sided {_pct(level)} lower bound {bound:+.4f} vs -margin {-gate.margin:+.4f}, "
+            f"p {p:.4f}{holm}, n {ev.n}, {g.est.method}")
+    if p_adj < gate.alpha:
         verdict, text = PASS, f"{text}: no regression beyond the margin"
     elif hi2 < -gate.margin:
         verdict, text = FAIL, f"{text}: regressed by more than the margin ({_pct(gate.alpha)} CI upper end {hi2:+.4f})"
     else:
         verdict = INCONCLUSIVE
         text = f"{text}: not shown; this n rules out losses > {mde:.4f} (80% power); {_n_text(need)} for this margin"
-    nums = dict(estimate=g.value, ci_low=lo2, ci_high=hi2, bound=bound, bound_level=gate.alpha, p_value=p, mde=mde, n_needed=need)
+    nums = dict(estimate=g.value, ci_low=lo2, ci_high=hi2, bound=bound, bound_level=level, p_value=p,
+                p_adjusted=p_adj if ctx["family"] > 1 else None, mde=mde, n_needed=need)
     return _result(gate, ev, verdict, gate.margin, text, **nums)
 
 
@@ -344,13 +376,13 @@ def _decide_min_score(gate: MinScore, ev: Evidence, ctx: dict) -> GateResult:
     acts as a ceiling."""
     if ev.missing:
         return _result(gate, ev, INCONCLUSIVE, gate.min, ev.missing)
-    g, sign = ev.gain, gain_sign(ev.higher_is_better)
+    g, sign, level = ev.gain, gain_sign(ev.higher_is_better), ctx["level"]
     floor = sign * gate.min
-    lo1, (lo2, hi2), p = g.lower(gate.alpha), g.ci(gate.alpha), g.p_above(floor)
-    mde, need = _floor_power(g, floor, gate.alpha)
+    lo1, (lo2, hi2), p = g.lower(level), g.ci(gate.alpha), ctx["p"]
+    mde, need = _floor_power(g, floor, gate.alpha / ctx["family"])
     low, high = sorted((sign * lo2, sign * hi2))
     word = ">=" if ev.higher_is_better else "<="
-    text = (f"{gate.metric} {sign * g.value:.4f}, one-sided {_pct(gate.alpha)} bound {sign * lo1:.4f}, "
+    text = (f"{gate.metric} {sign * g.value:.4f}, one-sided {_pct(level)} bound {sign * lo1:.4f}, "
             f"required {word} {gate.min:g}, n {ev.n}, {g.est.method}")
     if lo1 >= floor:
         verdict, text = PASS, f"{text}: meets the floor"
@@ -359,8 +391,8 @@ def _decide_min_score(gate: MinScore, ev: Evidence, ctx: dict) -> GateResult:
     else:
         tail = f"{_n_text(need)} at this score" if math.isfinite(need) else "the estimate itself misses it"
         verdict, text = INCONCLUSIVE, f"{text}: not shown; {tail}"
-    nums = dict(estimate=sign * g.value, ci_low=low, ci_high=high, bound=sign * lo1, bound_level=gate.alpha, p_value=p,
-                mde=mde, n_needed=need)
+    nums = dict(estimate=sign * g.value, ci_low=low, ci_high=high, bound=sign * lo1, bound_level=level, p_value=p,
+                p_adjusted=ctx["p_adjusted"] if ctx["family"] > 1 else None, mde=mde, n_needed=need)
     return _result(gate, ev, verdict, gate.min, text, **nums)
 
 

@@ -64,7 +64,8 @@ def render_ranking(ranking) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(comparisons: list[Comparison], ranking=()) -> str:
+def render(comparisons: list[Comparison], ranking=(), best: str = "") -> str:
     head = "# evalkit compare\n\n"
     body = "\n".join(render_comparison(c) for c in comparisons)
-    return head + (render_ranking(ranking) + "\n" if ranking else "") + body
+    ranked = render_ranking(ranking) + (f"\n{best}\n" if best else "") + "\n" if ranking else ""
+    return head + ranked + body

@@ -119,3 +119,9 @@ def test_several_candidates_are_ranked(cli, tmp_path):
     assert {r["candidate"] for r in ranking} == {"ft", "ft_light"}
     assert ranking[0]["target_better"] >= ranking[1]["target_better"]
     assert "ranking of the candidates" in out and "## Ranking" in (tmp_path / "o" / "compare.md").read_text()
+    best = data["best"]
+    assert best["statement"].startswith(f"best candidate by the ranking: {ranking[0]['candidate']}")
+    assert best["pairwise"] and all(c["task"] in ("qa", "intent") for c in best["pairwise"])
+    shown = [c for c in best["pairwise"] if c["p_adjusted"] < 0.05]
+    assert all(c["ci_low"] > 0 for c in shown)  # named better first, and its interval agrees
+    assert best["statement"] in (tmp_path / "o" / "compare.md").read_text()

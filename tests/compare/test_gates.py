@@ -313,3 +313,26 @@ def test_pass_shows_the_one_sided_bound_it_used():
     assert first.bound > 0 and second.bound > 0
     md = render_gate_md(report)
     assert f"(>= {first.bound:+.4f} at 97.5%)" in md and "[" not in md.split("| gate |")[1].splitlines()[2]
+
+
+def test_several_candidates_share_each_gates_family():
+    from evalkit.compare.gates import evaluate_gates_many
+
+    # Each candidate alone passes non-inferiority (one-sided p 0.031 and 0.031) and improvement
+    # on qa2 (p ~ 0.034-0.036); as a sweep of two, Holm asks for p < 0.025 first.
+    base_nr, ft_nr = one_task(1000, 500, fixed=10, broke=19, task="mmlu", suite="forget")
+    (b2, f2), (_, f2b) = flips(300, 150, 17, 8), flips(300, 150, 20, 10)
+    base = make_run("base", {**base_nr, "qa2": ("target", "accuracy", acc(b2))})
+    fts = [make_run(name, {**ft_nr, "qa2": ("target", "accuracy", acc(f))}) for name, f in (("ft1", f2), ("ft2", f2b))]
+    raw = [{**NOT_REGRESS, "task": "mmlu"}, {**IMPROVE, "task": "qa2"}]
+    gates = parse_gates(raw, known_tasks=TASKS, known_suites=SUITES)
+    comparisons = [compare_runs(base, ft, seed=SEED, n_resamples=B) for ft in fts]
+    alone = [evaluate_gates(gates, base, ft, c, seed=SEED, n_resamples=B) for ft, c in zip(fts, comparisons)]
+    assert all(g.verdict == PASS for r in alone for g in r.gates)
+    sweep = evaluate_gates_many(gates, base, fts, comparisons, seed=SEED, n_resamples=B)
+    assert [r.candidate for r in sweep] == ["ft1", "ft2"]
+    for r, a in zip(sweep, alone):
+        nr, imp = r.gates
+        assert nr.verdict == imp.verdict == INCONCLUSIVE
+        assert nr.p_value == a.gates[0].p_value and nr.p_adjusted == pytest.approx(2 * nr.p_value)
+        assert "Holm over 2 candidates" in nr.message and nr.bound_level == pytest.approx(0.025)
