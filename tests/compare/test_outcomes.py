@@ -136,3 +136,12 @@ def test_an_item_without_its_group_is_a_data_error_naming_the_line(tmp_path):
     with pytest.raises(DataError) as exc:
         load_items(spec)
     assert exc.value.line == 2 and "no group" in str(exc.value) and str(exc.value.path) == str(data)
+
+
+def test_a_gap_in_empty_rates_between_the_models_is_warned():
+    from evalkit.compare.outcomes import Outcomes, outcome_warnings
+
+    low, gap = Outcomes(200, 200, 2, 0, 0), Outcomes(200, 200, 14, 0, 0)  # 1 % vs 7 %: neither high, but apart
+    (w,) = outcome_warnings("qa", ("base", "ft"), (low, gap))
+    assert "differ" in w and "base 1%" in w and "ft 7%" in w
+    assert outcome_warnings("qa", ("base", "ft"), (low, low)) == []
