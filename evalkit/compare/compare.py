@@ -280,10 +280,12 @@ def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int 
     if not tasks:
         raise CompareError(f"'{base.model}' and '{ft.model}' share no task: nothing to compare")
     _holm_by_family(tasks, 1 - confidence, found)
-    return Comparison(
+    c = Comparison(
         base=base.model, candidate=ft.model, tasks=tasks, seed=seed, n_resamples=n_resamples,
         confidence=confidence, base_source=base.source, candidate_source=ft.source,
     )
+    c.estimates = found  # not a field (never serialised): the gates reuse them in this process
+    return c
 
 
 def _from_json(d: dict[str, Any]) -> Comparison:

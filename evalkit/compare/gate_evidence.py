@@ -99,6 +99,8 @@ def _task_evidence(gate, task, comparison, runs, worst_case=False) -> Evidence:
             "case to score them at; rerun to retry them"))
     if gate.type == "min_score":
         est = estimates.one_sample(gate.metric, sb, groups)
+    elif not worst_case and (task, gate.metric) in getattr(comparison, "estimates", {}):
+        est = comparison.estimates[(task, gate.metric)]  # the table's own estimate, same items
     else:
         est = estimates.paired(gate.metric, sa, sb, groups)
     return _usable(est, task, gate.metric, len(sa), groups, hib, n_missing)

@@ -336,3 +336,13 @@ def test_several_candidates_share_each_gates_family():
         assert nr.verdict == imp.verdict == INCONCLUSIVE
         assert nr.p_value == a.gates[0].p_value and nr.p_adjusted == pytest.approx(2 * nr.p_value)
         assert "Holm over 2 candidates" in nr.message and nr.bound_level == pytest.approx(0.025)
+
+
+def test_gates_read_the_tables_own_estimate():
+    base, ft = make_run("base", one_task(200, 100, fixed=20)[0]), make_run("ft", one_task(200, 100, fixed=20)[1])
+    comparison = compare_runs(base, ft, seed=SEED, n_resamples=B)
+    gates = parse_gates([IMPROVE], known_tasks=TASKS, known_suites=SUITES)
+    shared = evaluate_gates(gates, base, ft, comparison, seed=SEED, n_resamples=B).gates[0]
+    del comparison.estimates  # as when the comparison comes back from the cache
+    fresh = evaluate_gates(gates, base, ft, comparison, seed=SEED, n_resamples=B).gates[0]
+    assert shared == fresh and shared.verdict == PASS
