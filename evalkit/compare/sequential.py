@@ -12,7 +12,8 @@ Per-item values are the paired differences of the gate's metric (ft - base), lin
 ratio and corpus metrics (:func:`evalkit.stats.linearized.influence`), oriented so that a
 gain is positive. ``must_improve`` gates split alpha evenly (Bonferroni: Holm's step-down
 has no simple anytime form); ``must_not_regress`` and ``min_score`` gates each use their own
-alpha, as in the fixed-n gates. Suite gates use the mean of their tasks' differences.
+alpha, as in the fixed-n gates; with several candidates every gate's alpha is further split
+among them. Suite gates use the mean of their tasks' differences.
 """
 
 from __future__ import annotations
@@ -51,13 +52,14 @@ class SequentialGates:
     planned: dict[str, int]  # task -> items it has in all
     suite_of: dict[str, str]  # task -> its suite
     seed: int
+    candidates: int = 1  # each gate is one family across the candidates (Bonferroni)
     states: list[_GateState] = field(default_factory=list)
     looks: int = 0
 
     def __post_init__(self):
         improve = sum(g.type == "must_improve" for g in self.gates)
         for g in self.gates:
-            alpha = g.alpha / improve if g.type == "must_improve" else g.alpha
+            alpha = (g.alpha / improve if g.type == "must_improve" else g.alpha) / self.candidates
             tasks = self._tasks_of(g)
             planned = max(sum(self.planned.get(t, 0) for t in tasks), 1)
             width = _BOUNDED.get(g.metric)  # the range of a paired difference
@@ -181,6 +183,10 @@ def _result(state: _GateState, looks: int) -> GateResult:
         low = high = None
     else:
         low, high = bound.low, bound.high
+        width = state.sequence.value_range
+        if width is not None:  # never show more than the metric allows (+-1 for 0/1 scores)
+            floor = 0.0 if gate.type == "min_score" else -width / 2
+            low, high = max(low, floor), min(high, floor + width)
         when = f"decided after {state.decided_at:,} items" if state.decided_at else f"undecided after {looks} looks"
         text = (f"sequential: estimate {state.estimate:+.4f}, anytime-valid interval [{low:+.4f}, {high:+.4f}] "
                 f"vs {threshold:+.4f}; {when}")
@@ -189,7 +195,7 @@ def _result(state: _GateState, looks: int) -> GateResult:
         counts_as_fail=counts, higher_is_better=_higher_is_better(gate.metric), alpha=gate.alpha,
         threshold=abs(threshold) if gate.type == "must_not_regress" else threshold,
         estimate=None if bound is None else state.estimate, ci_low=low, ci_high=high, bound=low,
-        n=0 if bound is None else bound.n, message=text,
+        bound_level=state.sequence.alpha, n=0 if bound is None else bound.n, message=text,
     )
 
 

@@ -31,4 +31,4 @@ class GenerateTask(TaskType):
         refs = item.target if isinstance(item.target, list) else [item.target]
         steps = self.spec.normalize
         obs = Observation(prediction=normalize(answer, steps), references=tuple(normalize(r, steps) for r in refs))
-        return Scored(obs, text, {"extracted": answer, "matched": matched})
+        return Scored(obs, text, {"extracted": answer, "matched": matched, "unparsed": not matched})
