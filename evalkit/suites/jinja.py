@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import ChainMap
 from typing import Any
 
 MAX_SIZE = 1_000_000  # characters or elements one operation may produce
@@ -150,28 +151,28 @@ def compile_template(source: str):
 
 @functools.lru_cache(maxsize=256)
 def compile_value(source: str):
-    """A template that is one ``{{ expression }}`` evaluated to its Python value (a list of
-    choices, an integer index), or None when ``source`` is more than one expression."""
-    from jinja2 import TemplateSyntaxError, nodes
+    """For a template that is one ``{{ expression }}``, a template that stores the
+    expression's Python value (a list of choices, an integer index) as ``result``; None when
+    ``source`` is anything more."""
+    from jinja2 import nodes
 
-    env = environment()
-    try:
-        tree = env.parse(source)
-    except TemplateSyntaxError as exc:
-        raise TemplateError(_syntax_message(exc)) from None
-    _refuse_reaches(tree)
-    body = tree.body
+    compile_template(source)  # the same checks and errors as any template
+    body = environment().parse(source).body
     if len(body) != 1 or not isinstance(body[0], nodes.Output) or len(body[0].nodes) != 1:
         return None
-    if isinstance(body[0].nodes[0], nodes.TemplateData):
+    expr = body[0].nodes[0]
+    if isinstance(expr, nodes.TemplateData):
         return None
-    inner = source.strip()
-    if not (inner.startswith("{{") and inner.endswith("}}")):
-        return None
-    try:
-        return env.compile_expression(inner[2:-2].strip("-+ \t\n"), undefined_to_none=False)
-    except TemplateSyntaxError as exc:
-        raise TemplateError(_syntax_message(exc)) from None
+    assign = nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)
+    return environment().from_string(nodes.Template([assign], lineno=1))
+
+
+def _context(template, record: dict):
+    # The item's fields over the globals, shared rather than copied: rendering is per item,
+    # and copying every record into a fresh dict was most of its cost.
+    from collections import ChainMap
+
+    return template.new_context(ChainMap(record, template.globals), shared=True)
 
 
 def check(source: str) -> None:
@@ -180,34 +181,50 @@ def check(source: str) -> None:
 
 
 def _rendering(fn, record: dict):
+    try:
+        return fn(record)
+    except _errors() as exc:
+        _explain(exc)
+    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+        raise RenderError(f"{type(exc).__name__}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _errors():
     from jinja2 import UndefinedError
     from jinja2.sandbox import SecurityError
 
-    try:
-        return fn(record)
-    except UndefinedError as exc:
+    return (UndefinedError, SecurityError)
+
+
+def _explain(exc):
+    from jinja2 import UndefinedError
+
+    if isinstance(exc, UndefinedError):
         m = re.match(r"'([^']+)' is undefined", str(exc))
         raise RenderError(str(exc), field=m.group(1) if m else None) from None
-    except SecurityError as exc:
-        raise RenderError(f"refused by the template sandbox: {exc}") from None
-    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
-        raise RenderError(f"{type(exc).__name__}: {exc}") from None
+    raise RenderError(f"refused by the template sandbox: {exc}") from None
 
 
 def render(source: str, record: dict) -> str:
     """``source`` filled with the item's fields; RenderError when it cannot be."""
     template = compile_template(source)
-    return _rendering(template.render, record)
+    return _rendering(lambda r: "".join(template.root_render_func(_context(template, r))), record)
 
 
 def evaluate(source: str, record: dict) -> Any:
     """The Python value of a one-expression template (a list stays a list), else its text."""
-    expr = compile_value(source)
-    if expr is None:
+    template = compile_value(source)
+    if template is None:
         return render(source, record)
-    value = _rendering(lambda r: expr(**r), record)
-    from jinja2 import Undefined
 
-    if isinstance(value, Undefined):  # a bare undefined name: StrictUndefined only raises on use
+    def run(r):
+        ctx = _context(template, r)
+        for _ in template.root_render_func(ctx):
+            pass
+        return ctx.vars["result"]
+
+    value = _rendering(run, record)
+    if type(value).__name__ == "StrictUndefined":  # a bare undefined name: StrictUndefined only raises on use
         _rendering(lambda _: str(value), record)
     return value
