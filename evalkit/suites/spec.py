@@ -35,7 +35,7 @@ def _check_derived(template: str, style: str, key: str) -> None:
     # A template without a field gives every item the same value: almost surely a field
     # name written where a template belongs.
     if "{" not in template:
-        raise ValueError(f"{key} is a template: write {{{{ {template} }}}} for the field '{template}', or use fields.{key}")
+        raise ValueError(f"expected a template: write {{{{ {template} }}}} for the field '{template}', or use fields.{key}")
     check_any(template, style)
 
 
