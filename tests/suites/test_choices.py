@@ -43,6 +43,8 @@ def test_options_are_parsed_with_their_labels():
     assert texts == ("red", "dark blue", "green") and labels == ("A", "B", "C")
     inline = ChoicesFromText(from_text="q", pattern=r"\((?P<label>[a-e])\)\s*(?P<text>[^(]*[^(\s])")
     assert from_text(inline, {"q": "Pick: (a) 12 (b) 15 (c) 1.5"}) == (("12", "15", "1.5"), ("a", "b", "c"))
+    default = ChoicesFromText(from_text="q")
+    assert from_text(default, {"q": "Pick:\nA. red\n(B) blue\nC: green "}) == (("red", "blue", "green"), ("A", "B", "C"))
 
 
 def test_multiple_choice_target_as_letter_index_or_text(tmp_path):
