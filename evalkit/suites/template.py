@@ -32,7 +32,12 @@ def check_template(template: str) -> list[str]:
             continue
         shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
         if not name or name.isdigit():
-            raise ValueError(f"{shown}: name the item field, e.g. {{question}}")
+            # Most often a pasted formula such as \frac{1}{2}: in a Jinja template single
+            # braces are text.
+            raise ValueError(
+                f"{shown}: name the item field, e.g. {{question}} (or write the prompt as Jinja, "
+                f"{{{{ question }}}}, where single braces are text)"
+            )
         if not _FIELD.match(name):
             raise ValueError(f"{shown}: only plain field names are allowed, not attributes or indexes")
         if conversion:

@@ -147,3 +147,10 @@ def test_ten_thousand_items_render_in_well_under_a_second(tmp_path):
         item_target(spec, rec, i + 1)
     elapsed = time.process_time() - start
     assert elapsed < 1.0, f"{elapsed:.2f} s for 10,000 prompts and targets"
+
+
+def test_a_pasted_fraction_in_a_plain_prompt_points_at_the_task_file_and_jinja(tmp_path):
+    path = _task(tmp_path, 'type: generate\nfields: {target: answer}\nprompt: "Half is \\\\frac{1}{2}. {question}"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_task(path)
+    assert str(exc.value).startswith(f"{path}:{_line_of(path, 'prompt:')}: ") and "{{ question }}" in str(exc.value)
