@@ -149,3 +149,16 @@ def test_embedded_options_end_to_end_with_compare(cli, tmp_path):
         s = by_id[f"e{i}"]
         assert s["reference"] == options["ABCDE".index(letter)]
         assert s["response"] in options  # never an option the item does not have
+
+
+def test_classification_options_from_a_template_limit_the_labels(tmp_path):
+    rows = [{"id": "a", "m": "refund?", "allowed": ["billing", "other"], "gold": "billing"},
+            {"id": "b", "m": "crash", "allowed": ["sync", "other"], "gold": "billing"}]
+    path = _task(tmp_path, "type: classification\nlabels: [billing, sync, other]\nprompt: '{{ m }}'\nfields: {target: gold}\nchoices: '{{ allowed }}'\n", rows)
+    with pytest.raises(DataError) as exc:
+        load_items(load_task(path))
+    assert ":2: target 'billing' is not among this item's options (sync, other)" in str(exc.value)
+    rows[1]["gold"] = "sync"
+    write_jsonl(tmp_path / "data.jsonl", rows)
+    items = load_items(load_task(path))
+    assert [it.choices for it in items] == [("billing", "other"), ("sync", "other")]
