@@ -72,6 +72,8 @@ class TaskSpec(StrictModel):
     @classmethod
     def _target_template(cls, v, info):
         if v is not None:
+            if info.data.get("type") == "perplexity":
+                raise ValueError("a perplexity task has no target; remove this key")
             _check_derived(v, info.data.get("template_style", "auto"), "target")
         return v
 
@@ -97,6 +99,9 @@ class TaskSpec(StrictModel):
     @classmethod
     def _choice_templates(cls, v, info):
         style = info.data.get("template_style", "auto")
+        kind = info.data.get("type")
+        if v is not None and kind not in ("multiple_choice", "classification", None):
+            raise ValueError(f"only multiple_choice and classification tasks have choices, not {kind}")
         if isinstance(v, str):
             _check_derived(v, style, "choices")
         elif isinstance(v, list):
@@ -149,8 +154,6 @@ class TaskSpec(StrictModel):
         missing = [k for k, v in needs if v is None]
         if missing:
             raise ValueError(f"a {self.type} task needs {', '.join(missing)}")
-        if self.choices is not None and self.type not in ("multiple_choice", "classification"):
-            raise ValueError(f"choices apply to multiple_choice and classification tasks, not {self.type}")
         return self
 
     @property

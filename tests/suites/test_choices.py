@@ -162,3 +162,15 @@ def test_classification_options_from_a_template_limit_the_labels(tmp_path):
     write_jsonl(tmp_path / "data.jsonl", rows)
     items = load_items(load_task(path))
     assert [it.choices for it in items] == [("billing", "other"), ("sync", "other")]
+
+
+@pytest.mark.parametrize("body, key, words", [
+    ("type: generate\nprompt: '{{ q }}'\nfields: {target: q}\nchoices: '{{ q }}'\n", "choices:", "only multiple_choice and classification"),
+    ("type: perplexity\nfields: {text: q}\ntarget: '{{ q }}'\n", "target:", "has no target"),
+])
+def test_choices_or_target_on_a_task_type_without_them(tmp_path, body, key, words):
+    path = _task(tmp_path, body, [{"id": "a", "q": "x"}])
+    with pytest.raises(ConfigError) as exc:
+        load_task(path)
+    line = next(i for i, ln in enumerate(path.read_text().splitlines(), 1) if ln.startswith(key))
+    assert str(exc.value).startswith(f"{path}:{line}: ") and words in str(exc.value)
