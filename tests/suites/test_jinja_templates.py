@@ -154,3 +154,10 @@ def test_a_pasted_fraction_in_a_plain_prompt_points_at_the_task_file_and_jinja(t
     with pytest.raises(ConfigError) as exc:
         load_task(path)
     assert str(exc.value).startswith(f"{path}:{_line_of(path, 'prompt:')}: ") and "{{ question }}" in str(exc.value)
+
+
+def test_template_syntax_in_the_data_is_text_not_code(tmp_path):
+    rows = [{"id": "x", "question": "{{ 7 * 7 }} {% for i in range(3) %}i{% endfor %} {q}", "answer": "{{ 1 }}"}]
+    path = _task(tmp_path, 'type: generate\nprompt: "Q: {{ question }}"\ntarget: "{{ answer }}"\n', rows)
+    item = load_items(load_task(path))[0]
+    assert item.prompt == "Q: " + rows[0]["question"] and item.target == "{{ 1 }}"
