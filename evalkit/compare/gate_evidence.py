@@ -78,12 +78,18 @@ def _delta_evidence(tc: TaskComparison, metric: str, runs, seed: int, n_resample
     return Evidence(hib, estimate, sign * draws, len(sa))
 
 
+def _native_group(run: RunResult, task: str) -> bool:
+    """A suites.NAME.groups row: it has no items of its own, its members count instead."""
+    row = run.task(task)
+    return bool(row is not None and row.members and row.members.get("of") == "tasks")
+
+
 def _suite_evidence(gate, comparison, runs, seed, n_resamples) -> Evidence:
     """Mean over the suite's tasks of each task's gain, resample by resample: each task's
     resampled gains come from its own seed stream (the comparison's), and the vectors are
     averaged elementwise. Tasks have different items, so no item links a resample of one task
     to a resample of another: tasks are resampled independently of each other."""
-    tasks = [t.task for t in comparison.tasks if t.suite == gate.suite]
+    tasks = [t.task for t in comparison.tasks if t.suite == gate.suite and not _native_group(runs[0], t.task)]
     if not tasks:
         return Evidence(missing=f"suite '{gate.suite}' has no task in this comparison")
     parts = [_target_evidence(gate, task, comparison, runs, seed, n_resamples) for task in tasks]

@@ -35,6 +35,34 @@ class GroupConfig(StrictModel):
     metrics: list[str] | None = Field(None, description="metrics to aggregate (default: every metric all members report)")
 
 
+def member_name(entry: str, lm_eval_tasks: dict) -> str:
+    """The name a suite entry is reported under (``lm-eval:TASK?limit=5`` -> ``lm-eval:TASK``)."""
+    return lm_eval_tasks[entry].name if entry in lm_eval_tasks else entry
+
+
+def check_groups(suites: dict, tasks: dict, lm_eval_tasks: dict, path, located) -> set[str]:
+    """Every group's members are tasks of its suite and its name is new; the group names."""
+    from evalkit.errors import ConfigError
+
+    seen: set[str] = set()
+    taken = set(tasks) | {t.name for t in lm_eval_tasks.values()}
+    for sname, suite in suites.items():
+        entries = {member_name(t, lm_eval_tasks): t for t in suite.tasks}
+        for gname, group in suite.groups.items():
+            line = located.line(("suites", sname, "groups", gname)) or located.line(("suites", sname))
+            if gname in taken or gname in seen:
+                raise ConfigError(f"suite '{sname}': group '{gname}' has the name of a task or another group; "
+                                  "rename the group (it is reported as a row of its own)", path=path, line=line)
+            for t in group.tasks:
+                if t not in entries and t not in suite.tasks:
+                    raise ConfigError(f"suite '{sname}': group '{gname}' names '{t}', which is not a task of this suite "
+                                      f"(its tasks: {', '.join(suite.tasks)})", path=path, line=line)
+            if len({member_name(t, lm_eval_tasks) for t in group.tasks}) != len(group.tasks):
+                raise ConfigError(f"suite '{sname}': group '{gname}' names a task twice", path=path, line=line)
+            seen.add(gname)
+    return seen
+
+
 def base_metric(name: str):
     """The metric object behind a (possibly filtered, ``name[filter]``) metric name: a filter
     variant reads its statistics exactly as the plain metric does."""
@@ -78,9 +106,10 @@ def native_group_rows(project, suites: list[str], run) -> list:
     for suite in suites:
         cfg = project.file.suites.get(suite)
         for name, group in (cfg.groups if cfg else {}).items():
-            members = [run.task(t) for t in group.tasks]
+            names = [member_name(t, project.lm_eval_tasks) for t in group.tasks]
+            members = [run.task(t) for t in names]
             row = TaskResult(task=name, suite=suite, role=project.role(suite), type="group", status="ok")
-            row.members = {"of": "tasks", "tasks": list(group.tasks), "weighting": {}}
+            row.members = {"of": "tasks", "tasks": names, "weighting": {}}
             skipped = [m for m in members if m is None or m.status != "ok"]
             if skipped:
                 m = skipped[0]
@@ -92,12 +121,12 @@ def native_group_rows(project, suites: list[str], run) -> list:
             row.n_errors = sum(m.n_errors for m in members)
             row.n_empty = sum(m.n_empty for m in members)
             shared = [k for k in members[0].metrics if all(k in m.metrics for m in members)]
-            parts = [run.samples_for(t) for t in group.tasks]
+            parts = [run.samples_for(t) for t in names]
             for metric in group.metrics or shared:
                 if metric not in shared:
                     continue  # validated at load time; a member that could not compute it reports nothing
                 value = combine(metric, parts, group.aggregate)
-                sig = f"group:{group.aggregate}({','.join(group.tasks)})|{members[0].metrics[metric].signature}"
+                sig = f"group:{group.aggregate}({','.join(names)})|{members[0].metrics[metric].signature}"
                 row.metrics[metric] = MetricValue(value, members[0].metrics[metric].higher_is_better, sig)
                 row.members["weighting"][metric] = group.aggregate
             rows.append(row)
