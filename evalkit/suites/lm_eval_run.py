@@ -17,7 +17,12 @@ lm-eval metric (per sample)           evalkit metric          stats
 ``bits_per_byte``, ``byte_perplexity`` ``bits_per_byte``      ``[-ll, bytes]``
 ===================================== ======================= ====================
 
-Other metrics are kept per sample under ``extra.lm_eval`` but not compared. Datasets are
+A task's metric under a filter other than lm-eval's ``none`` is named ``metric[filter]``
+(``exact_match[flexible-extract]``); every filter is kept. An entry naming a group with an
+``aggregate_metric_list`` reports the group's metrics as lm-eval does (each leaf's value,
+weighted by its size or not, as ``weight_by_size`` says; see :mod:`evalkit.suites.groups`);
+a group without one, or a tag, pools its leaves' items. Other metrics are kept per sample
+under ``extra.lm_eval`` but not compared. Datasets are
 loaded from the local Hugging Face cache first (offline, instantly); a missing one is fetched
 only when ``lm_eval.download`` allows it and the hub answers, within ``fetch_timeout``;
 otherwise the task is reported as skipped with one line saying why.

@@ -186,3 +186,22 @@ def test_multiple_choice_groups_equal_lm_eval_on_the_tiny_hf_model(tmp_path):
             assert value == pytest.approx(theirs[group][f"{m},none"], abs=1e-9), (group, m)
     w, u = run.task("lm-eval:mc_w").metrics["accuracy"].value, run.task("lm-eval:mc_u").metrics["accuracy"].value
     assert w != pytest.approx(u)  # different sizes and leaf means: the weighting matters
+
+
+def test_compare_of_an_unweighted_lm_eval_group_combines_its_leaves(tmp_path):
+    from evalkit.compare.compare import compare_runs
+    from evalkit.config import load_project
+    from evalkit.runner.run import run_model
+
+    models = (f"  base: {{backend: 'fakes:GenerateOnly', answer: '{ANSWER}'}}\n"
+              "  ft: {backend: 'fakes:GenerateOnly', answer: 'Madrid, I think Paris'}\n")
+    project_ = load_project(project(tmp_path, models, ["gen_u"]))
+    base, ft = run_model(project_, "base"), run_model(project_, "ft")
+    row = compare_runs(base, ft, seed=1, n_resamples=200).tasks[0]
+    assert row.task == "lm-eval:gen_u" and row.n == 16
+    for m in row.metrics:
+        want_b, want_f = base.task("lm-eval:gen_u").metrics[m.metric].value, ft.task("lm-eval:gen_u").metrics[m.metric].value
+        assert (m.base, m.ft) == (pytest.approx(want_b, abs=1e-12), pytest.approx(want_f, abs=1e-12))
+        assert m.delta == pytest.approx(want_f - want_b, abs=1e-12) and m.ci_low < m.delta < m.ci_high
+    strict = next(m for m in row.metrics if m.metric == "exact_match[strict-match]")
+    assert strict.delta == pytest.approx(((1 / 6 - 1 / 6) + (2 / 10 - 3 / 10)) / 2)  # not the pooled -1/16
