@@ -24,6 +24,7 @@ from evalkit.suites.lm_eval_spec import (
     is_lm_eval,
     parse_entry,
 )
+from evalkit.suites.groups import GroupConfig, check_groups
 from evalkit.suites.spec import TaskSpec
 from evalkit.yamlio import Located, load_yaml
 
@@ -35,6 +36,7 @@ class SuiteConfig(StrictModel):
     description: str = ""
     tasks: list[str] = Field(default_factory=list, description="task names, lm-eval:TASK entries, built-in probes")
     preset: str | None = Field(None, description=f"a built-in suite: {', '.join(PRESETS)}")
+    groups: dict[str, GroupConfig] = Field(default_factory=dict, description="extra rows aggregating tasks of this suite")
 
     @model_validator(mode="after")
     def _tasks_or_preset(self):
@@ -312,12 +314,13 @@ def load_project(explicit: str | Path | None = None, *, trust_code: bool = False
     root = path.parent
     tasks = _load_tasks(pf.tasks, root, path, located)
     lm_eval_tasks = _resolve_suite_entries(pf, tasks, path, located)
+    check_groups(pf.suites, tasks, lm_eval_tasks, path, located)
     models = _load_models(pf.models, located, path, trusted=trusted, import_code=import_code)
     gates = []
     if pf.gates:
         from evalkit.compare.gates import parse_gates
 
-        known = set(tasks) | {t.name for t in lm_eval_tasks.values()}
+        known = set(tasks) | {t.name for t in lm_eval_tasks.values()}  # not group rows: gates resample items
         gates = parse_gates(
             pf.gates, known_tasks=known, known_suites=pf.suites, path=path, line_of=lambda i: located.line(("gates", i))
         )

@@ -37,6 +37,8 @@ DEFAULTS = {
 
 
 def make_metric(name: str, *, labels=None) -> Metric:
+    # ``name[filter]`` (an lm-eval task's filter) reads its statistics as the plain metric.
+    name = name.partition("[")[0] if name.endswith("]") else name
     if name not in METRICS:
         raise ConfigError(f"unknown metric '{name}' (known: {', '.join(sorted(METRICS))})")
     module, _, attr = METRICS[name].partition(":")
