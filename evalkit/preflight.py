@@ -171,3 +171,18 @@ def _check_hf_folders(project, name, cfg) -> None:
                 )
         elif _looks_local(cfg.adapter, root):
             raise ConfigError(f"model '{name}': adapter folder not found: {adapter}", path=project.path, line=line)
+
+
+def check_data(project, suites=None) -> None:
+    """Every selected task's data file can be opened, before the first model loads or spends
+    anything: a missing file, a folder in its place or an unreadable one is found here, not
+    after a base model's weights were loaded. Only the first byte is read (a 1 GB file is not
+    read twice); bad lines are found when the items are loaded, still before any request."""
+    from evalkit.suites import sources
+    from evalkit.suites.lm_eval_spec import LmEvalTask
+    from evalkit.suites.readers import open_first_byte
+
+    for _, spec in project.selected_tasks(list(suites) if suites else None):
+        if isinstance(spec, LmEvalTask) or isinstance(spec.data, sources.HfData):
+            continue
+        open_first_byte(sources.location(spec.data, spec.source), spec.source)

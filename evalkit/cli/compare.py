@@ -22,17 +22,21 @@ from evalkit.cli.common import (
 )
 
 
-def _check_args(project, args) -> None:
-    """Before anything runs: every argument is a stored run or a model that can start."""
+def _check_args(project, args, suites=()) -> None:
+    """Before anything runs: every argument is a stored run or a model that can start, and
+    the data of every selected task can be read."""
     from evalkit.errors import ConfigError
-    from evalkit.preflight import check_models
+    from evalkit.preflight import check_data, check_models
     from evalkit.results import is_run_dir
 
     for arg in args:
         if not is_run_dir(arg) and arg not in project.models:
             known = ", ".join(sorted(project.models)) or "none"
             raise ConfigError(f"'{arg}' is neither a model of this config (known: {known}) nor a run directory", path=project.path)
-    check_models(project, [a for a in dict.fromkeys(args) if not is_run_dir(a)])
+    to_run = [a for a in dict.fromkeys(args) if not is_run_dir(a)]
+    check_models(project, to_run)
+    if to_run:
+        check_data(project, suites)
 
 
 def _load_or_run(project, arg: str, options, out: Path):
@@ -94,7 +98,7 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     project = load_project(config_path, trust_code=trust_code)
     if gate and not project.gates:
         raise ConfigError("--gate: the config has no gates: section", path=project.path)
-    _check_args(project, [base, *candidates])
+    _check_args(project, [base, *candidates], suites)
     from evalkit.cli.output import check_output_dir
 
     default = Path("evalkit-runs") / f"{stamp()}-{Path(base).name}-vs-{'-'.join(Path(c).name for c in candidates)}"

@@ -33,10 +33,11 @@ def run(model, config_path, suites, limit, no_cache, trust_code, output):
     from evalkit.config import load_project
     from evalkit.runner.run import RunOptions, failure_reasons, run_models
 
-    from evalkit.preflight import check_models
+    from evalkit.preflight import check_data, check_models
 
     project = load_project(config_path, trust_code=trust_code)
     check_models(project, [model])
+    check_data(project, suites)
     out = check_output_dir(output or Path("evalkit-runs") / f"{stamp()}-{model}")
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
     warn_limit(limit)

@@ -18,21 +18,29 @@ def _task(task_file: Path | None) -> str:
     return f" (data: of task {task_file})" if task_file else ""
 
 
-def open_bytes(path: Path, task_file: Path | None) -> bytes:
+def open_bytes(path: Path, task_file: Path | None, limit: int | None = None) -> bytes:
+    """The file's bytes (the first ``limit`` of them when given: a cheap existence check),
+    with one DataError naming the file and its task for every way it cannot be read."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as f:
+            return f.read() if limit is None else f.read(limit)
     except FileNotFoundError:
-        if path.is_symlink():  # read_bytes follows links: a dangling one reads as absent
+        if path.is_symlink():  # open follows links: a dangling one reads as absent
             raise DataError(f"a symbolic link that leads nowhere (dangling, or a loop){_task(task_file)}; "
                             "fix or remove the link", path=path) from None
         raise DataError(f"data file not found{_task(task_file)}", path=path) from None
     except IsADirectoryError:
         raise DataError(f"expected a data file, found a directory{_task(task_file)}", path=path) from None
-    except OSError as exc:
-        if path.is_symlink():  # a loop (ELOOP) or a link into nowhere
+    except OSError:
+        if path.is_symlink():  # a loop (ELOOP)
             raise DataError(f"a symbolic link that leads nowhere (dangling, or a loop){_task(task_file)}; "
                             "fix or remove the link", path=path) from None
         raise
+
+
+def open_first_byte(path: Path, task_file: Path | None) -> bytes:
+    """A pre-flight check that the data file can be read, without reading it."""
+    return open_bytes(path, task_file, limit=1)
 
 
 def _text(path: Path, task_file: Path | None) -> str:
@@ -43,7 +51,7 @@ def _text(path: Path, task_file: Path | None) -> str:
 
 
 def read_jsonl(path, task_file, _records=None):
-    open_bytes(path, task_file)  # a missing file names its task too
+    open_first_byte(path, task_file)  # a missing file names its task too
     yield from iter_jsonl(path)
 
 
