@@ -309,9 +309,25 @@ def _power_rows(sims: int) -> list[Row]:
     return rows
 
 
-def calibration_rows(sims: int) -> list[Row]:
-    return [*_aa_rows(sims), *_breakage_rows(sims), *_cluster_rows(sims), _silent_row(sims),
-            _candidates_row(sims), *_sequential_rows(sims), *_power_rows(sims)]
+def _group(name: str, sims: int) -> list[Row]:
+    out = {"aa": _aa_rows, "breakage": _breakage_rows, "clusters": _cluster_rows, "sequential": _sequential_rows,
+           "power": _power_rows, "silent": _silent_row, "candidates": _candidates_row}[name](sims)
+    return out if isinstance(out, list) else [out]
+
+
+GROUPS = ("aa", "breakage", "clusters", "silent", "candidates", "sequential", "power")
+
+
+def calibration_rows(sims: int, jobs: int = 1) -> list[Row]:
+    """Every row, the groups of rows spread over ``jobs`` processes (each group is seeded on
+    its own, so the table does not depend on ``jobs``)."""
+    if jobs <= 1:
+        return [r for g in GROUPS for r in _group(g, sims)]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        parts = list(pool.map(_group, GROUPS, [sims] * len(GROUPS)))
+    return [r for part in parts for r in part]
 
 
 def calibration_table(rows: list[Row]) -> str:
@@ -323,10 +339,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", type=int, default=1000, help="simulations per row (default 1,000)")
     parser.add_argument("--quick", action="store_true", help="60 simulations per row, for a smoke run")
+    parser.add_argument("--jobs", type=int, default=1, help="processes to spread the rows over (default 1)")
     args = parser.parse_args(argv)
     sims = 60 if args.quick else args.sims
     started = time.perf_counter()
-    rows = calibration_rows(sims)
+    rows = calibration_rows(sims, args.jobs)
     print(f"Gate calibration: {sims} simulations per row, evalkit's own compare and gate code.\n")
     print(calibration_table(rows))
     print(f"\n({time.perf_counter() - started:.0f} s)")
