@@ -56,6 +56,7 @@ class ProjectFile(StrictModel):
     bootstrap_resamples: int = Field(10_000, ge=100)
     confidence: float = Field(0.95, gt=0.5, lt=1)
     lm_eval: LmEvalSettings = Field(default_factory=LmEvalSettings, description="lm-eval task options")
+    trust_code: bool = Field(False, description="let this project's own scorer code run (module:function, file.py:function, local evaluate: metrics)")
 
 
 def describe_validation_error(exc: ValidationError, model_cls) -> tuple[tuple, str]:
@@ -279,12 +280,15 @@ def _resolve_suite_entries(pf: ProjectFile, tasks: dict[str, TaskSpec], path: Pa
     return lm_eval
 
 
-def load_project(explicit: str | Path | None = None) -> Project:
+def load_project(explicit: str | Path | None = None, *, trust_code: bool = False) -> Project:
+    from evalkit.scorers.trust import check_task_code
+
     path, is_demo = find_config(explicit)
     located = load_yaml(path)
     pf = _expand_presets(validate_located(ProjectFile, located.data, located, path))
     root = path.parent
     tasks = _load_tasks(pf.tasks, root, path, located)
+    check_task_code(tasks, trusted=trust_code or pf.trust_code)
     lm_eval_tasks = _resolve_suite_entries(pf, tasks, path, located)
     models = _load_models(pf.models, located, path)
     gates = []

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from evalkit.errors import EvalkitError
-from evalkit.metrics.registry import make_metric
+from evalkit.metrics.registry import metric_for_result
 from evalkit.results import RunResult, TaskResult
 
 
@@ -123,10 +123,10 @@ def resample_rng(seed: int, *parts: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32("/".join(parts).encode())])
 
 
-def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, seed, task, n_resamples, confidence):
+def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, seed, task, n_resamples, confidence, value=None):
     from evalkit.stats import mcnemar, minimum_detectable_effect, paired_bootstrap
 
-    metric = make_metric(name)
+    metric = metric_for_result(name, value)  # value: the run's MetricValue (scorer metrics)
     sa = np.array([s["stats"][name] for s in b], dtype=float)
     sb = np.array([s["stats"][name] for s in f], dtype=float)
     base_v = float(metric.from_stats(sa.sum(axis=0)))
@@ -186,7 +186,7 @@ def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult,
         if not b:
             tc.metrics.append(MetricComparison(name, mv.higher_is_better, None, None, None, None, None, None, None, 0))
             continue
-        tc.metrics.append(compare_metric(name, mv.higher_is_better, b, f, groups, seed, tb.task, n_resamples, confidence))
+        tc.metrics.append(compare_metric(name, mv.higher_is_better, b, f, groups, seed, tb.task, n_resamples, confidence, value=mv))
     return tc
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from evalkit.compare.compare import Comparison, TaskComparison, align_items, paired_keep, resample_rng
 from evalkit.errors import ConfigError
-from evalkit.metrics.registry import make_metric
+from evalkit.metrics.registry import metric_for_result
 from evalkit.results import RunResult
 
 _CHUNK_CELLS = 5_000_000  # (resamples x items) per chunk of a one-sample bootstrap
@@ -53,6 +53,12 @@ def _paired_stats(base_run: RunResult, ft_run: RunResult, task: str, metric: str
     return sa, sb, groups
 
 
+def _metric(base_run: RunResult, task: str, metric: str):
+    """The metric object behind a result name (scorer metrics rebuilt from the run's record)."""
+    tr = base_run.task(task)
+    return metric_for_result(metric, tr.metrics.get(metric) if tr is not None else None)
+
+
 def _task_comparison(comparison: Comparison, task: str, metric: str) -> tuple[TaskComparison | None, str | None]:
     tc = next((t for t in comparison.tasks if t.task == task), None)
     if tc is None:
@@ -71,7 +77,7 @@ def _delta_evidence(tc: TaskComparison, metric: str, runs, seed: int, n_resample
 
     hib = next(m.higher_is_better for m in tc.metrics if m.metric == metric)
     sa, sb, groups = _paired_stats(*runs, tc.task, metric)
-    f = make_metric(metric).from_stats
+    f = _metric(runs[0], tc.task, metric).from_stats
     sign = gain_sign(hib)
     draws = bootstrap_deltas(sa, sb, f, n_resamples=n_resamples, rng=resample_rng(seed, tc.task, metric), groups=groups)
     estimate = sign * float(f(sb.sum(axis=0)) - f(sa.sum(axis=0)))
@@ -102,7 +108,7 @@ def _ft_evidence(tc: TaskComparison, metric: str, runs, seed: int, n_resamples: 
 
     hib = next(m.higher_is_better for m in tc.metrics if m.metric == metric)
     _, sb, groups = _paired_stats(*runs, tc.task, metric)
-    metric_obj, n, sign = make_metric(metric), len(sb), gain_sign(hib)
+    metric_obj, n, sign = _metric(runs[0], tc.task, metric), len(sb), gain_sign(hib)
     rng, step = resample_rng(seed, tc.task, metric, "ft"), max(1, _CHUNK_CELLS // n)
     draws = np.concatenate([
         metric_obj.from_stats(resample_counts(n, min(step, n_resamples - s), rng, groups).astype(float) @ sb)

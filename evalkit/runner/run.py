@@ -200,7 +200,8 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
     result.n_empty = sum(s["status"] == "empty" for s in samples)
     for m in tt.metrics:
         value = m.compute(observations) if observations else None
-        result.metrics[m.name] = MetricValue(value, m.higher_is_better, m.signature())
+        vr = list(m.value_range) if m.value_range is not None else None
+        result.metrics[m.name] = MetricValue(value, m.higher_is_better, m.signature(), m.binary, vr)
     ok = [s for s in samples if s["status"] != "error"]
     if ok:
         result.prompt_tokens_mean = sum(s["prompt_tokens"] for s in ok) / len(ok)
