@@ -45,7 +45,8 @@ class Step:
         if k == "regex":
             found = [self._pick(m) for v in values for m in self.pattern.finditer(v)]
             found = [f for f in found if f is not None]
-            return _select(found, self.select), bool(found)
+            chosen = _select(found, self.select)
+            return chosen, bool(chosen)
         if k == "fallback":
             return (values if values else [self.value]), True
         if k == "take_first":
