@@ -155,6 +155,7 @@ def run_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, ca
         "v": 1, "code": code_version(), "model": identity, "spec": spec.model_dump(mode="json"),
         "data": result.data_sha256, "limit": options.limit, "format": [fmt.system_prompt, fmt.template],
         "supports": sorted(k.value for k in backend.supports),
+        "scorer_code": getattr(tt, "code_digest", lambda: None)(),  # a task's own scorer files
     })
     memo = cache.memo_get(memo_key)
     if memo is not None:

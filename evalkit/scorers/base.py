@@ -74,6 +74,11 @@ class Scorer(ABC):
         """Per metric name, this item's (numerator, denominator). ``answer`` is None when a
         filter found nothing: the model's behaviour, to be scored (usually as wrong)."""
 
+    def code_files(self) -> list[str]:
+        """Files of user code this scorer runs: their content is part of the run's cache key,
+        so editing a scorer re-scores instead of replaying stale results."""
+        return []
+
     def label(self, answer: str | None, references: Sequence[str], record: Mapping[str, Any]) -> str | None:
         """A word for people reading samples (refused / complied / partial); None if none."""
         return None

@@ -10,6 +10,7 @@ metric's script is downloaded and cached); offline, name a local copy instead
 
 from __future__ import annotations
 
+import sys
 from numbers import Real
 from pathlib import Path
 
@@ -58,6 +59,10 @@ class EvaluateScorer(Scorer):
 
     def metrics(self):
         return [self.metric]
+
+    def code_files(self):
+        module = sys.modules.get(type(self.module).__module__)
+        return [module.__file__] if module is not None and getattr(module, "__file__", None) else []
 
     def score(self, answer, references, record):
         result = self.module.compute(predictions=[answer or ""], references=[references[0]], **self.args)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import sys
 from pathlib import Path
 
 from evalkit.errors import ConfigError
@@ -37,6 +38,7 @@ def load_function(ref: str, base_dir: Path):
             name = "evalkit_scorer_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # so the function's module can be found again
             spec.loader.exec_module(module)
         else:
             module = importlib.import_module(target)
@@ -56,6 +58,11 @@ class FunctionScorer(Scorer):
 
     def metrics(self):
         return list(self._metrics)
+
+    def code_files(self):
+        module = sys.modules.get(getattr(self.fn, "__module__", ""), None)
+        path = getattr(module, "__file__", None) or getattr(getattr(self.fn, "__code__", None), "co_filename", None)
+        return [path] if path else []
 
     def score(self, answer, references, record):
         out = self.fn(answer, list(references), dict(record))

@@ -20,6 +20,19 @@ class GenerateTask(TaskType):
         self.filters = {name: parse_chain(chain) for name, chain in (spec.filters or {}).items()}
         self.target_filter = parse_chain(spec.target_filter) if spec.target_filter is not None else None
 
+    def code_digest(self) -> str | None:
+        """A digest of the user code this task's scorers run (None when there is none)."""
+        import hashlib
+        from pathlib import Path
+
+        files = sorted({f for s in self.scorers for f in s.code_files()})
+        if not files:
+            return None
+        h = hashlib.sha256()
+        for f in files:
+            h.update(f.encode() + b"\0" + Path(f).read_bytes())
+        return h.hexdigest()
+
     def method(self, supports):
         if RequestKind.GENERATE not in supports:
             raise Unsupported(RequestKind.GENERATE)

@@ -247,3 +247,38 @@ def test_import_evalkit_leaves_evaluate_and_jsonschema_unloaded():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _code_project(tmp_path, trust: bool):
+    from conftest import write_jsonl
+
+    root = tmp_path / "p"
+    write_jsonl(root / "tasks" / "data" / "d.jsonl", [{"id": f"i{i}", "q": f"say {i}", "target": str(i)} for i in range(4)])
+    (root / "tasks" / "scorers.py").write_text("def says_digit(answer, references, item):\n    return references[0] in (answer or '')\n")
+    (root / "tasks" / "t.yaml").write_text('name: t\ntype: generate\ndata: data/d.jsonl\nprompt: "{q}"\nscorer: scorers.py:says_digit\n')
+    (root / "evalkit.yaml").write_text(
+        "cache_dir: .cache\ntasks: [tasks/*.yaml]\n" + ("trust_code: true\n" if trust else "")
+        + "models:\n  m: {backend: 'fakes:Scripted', default: 'I say 1'}\n"
+    )
+    return root
+
+
+def test_scorer_code_from_the_project_needs_trust(tmp_path):
+    from evalkit.config import load_project
+
+    root = _code_project(tmp_path, trust=False)
+    with pytest.raises(ConfigError, match=r"t\.yaml:5: task 't': scorers.py:says_digit imports and runs Python code; pass --trust-code"):
+        load_project(root / "evalkit.yaml")
+    assert load_project(root / "evalkit.yaml", trust_code=True).tasks["t"]
+
+
+def test_editing_a_scorer_rescores_instead_of_replaying_the_cache(tmp_path):
+    from evalkit.config import load_project
+    from evalkit.runner.run import RunOptions, run_model
+
+    root = _code_project(tmp_path, trust=True)
+    first = run_model(load_project(root / "evalkit.yaml"), "m", RunOptions())
+    assert first.task("t").metrics["says_digit"].value == pytest.approx(1 / 4)
+    (root / "tasks" / "scorers.py").write_text("def says_digit(answer, references, item):\n    return True\n")
+    again = run_model(load_project(root / "evalkit.yaml"), "m", RunOptions())
+    assert again.task("t").metrics["says_digit"].value == 1.0
