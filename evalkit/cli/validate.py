@@ -14,6 +14,7 @@ def validate(config_path):
     from evalkit.config import load_project
     from evalkit.metrics.registry import metrics_for
     from evalkit.suites.items import load_items
+    from evalkit.tasks.generate import check_references
 
     project = load_project(config_path)
     con = console()
@@ -22,6 +23,7 @@ def validate(config_path):
     for name, spec in project.tasks.items():
         metrics_for(spec)
         items = load_items(spec)
+        check_references(spec, items)
         con.print(f"ok  {name:<16} {len(items):>6} items  {spec.data_path}")
     if project.lm_eval_tasks:
         check_lm_eval_names(project, con)

@@ -342,7 +342,8 @@ def _aggregate(result: TaskResult, samples: list[dict], task: LmEvalTask, out: d
         m = make_metric(name)
         value = float(m.from_stats(np.sum([s["stats"][name] for s in ok], axis=0)))
         sig = f"{m.signature()}|lm-eval:{task.task}|v{version('lm_eval')}|fewshot:{','.join(map(str, fewshot)) or 0}"
-        result.metrics[name] = MetricValue(value, m.higher_is_better, sig)
+        vr = list(m.value_range) if m.value_range is not None else None
+        result.metrics[name] = MetricValue(value, m.higher_is_better, sig, m.binary, vr)
     if ok:
         result.prompt_tokens_mean = sum(s["prompt_tokens"] for s in ok) / len(ok)
         result.completion_tokens_mean = sum(s["completion_tokens"] for s in ok) / len(ok)

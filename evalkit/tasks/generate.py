@@ -12,6 +12,15 @@ from evalkit.tasks.base import Scored, TaskType, Unsupported, extract, normalize
 from evalkit.tasks.filters import parse_chain
 
 
+def check_references(spec, items) -> None:
+    """Run a task's target_filter over every reference now, so ``validate`` names a reference
+    it cannot read (a DataError with the data line) before any model runs."""
+    if spec.type == "generate" and spec.target_filter is not None:
+        tt = GenerateTask(spec)
+        for item in items:
+            tt.reference(item)
+
+
 class GenerateTask(TaskType):
     def __init__(self, spec):
         self.spec = spec

@@ -138,3 +138,16 @@ def test_end_to_end_variants_share_one_generation(tmp_path):
     assert t.metrics["exact_match[flexible]"].value == pytest.approx(2 / 4)
     assert [s["stats"]["exact_match[flexible]"][0] for s in run.samples] == [1, 0, 1, 0]
     assert [s["reference"] for s in run.samples] == ["8", "12", "5", "12"]
+
+
+def test_validate_names_a_reference_the_target_filter_cannot_read(cli, tmp_path):
+    root = tmp_path / "p"
+    write_jsonl(root / "tasks" / "data" / "math.jsonl", [{"id": "a", "question": "q", "answer": "x\n#### 3"}, {"id": "b", "question": "q", "answer": "three"}])
+    (root / "tasks" / "math.yaml").write_text(
+        'name: math\ntype: generate\ndata: data/math.jsonl\nfields: {target: answer}\nprompt: "{question}"\n'
+        "metrics: [numeric_match]\nfilters: {flexible: [{regex: '(-?[0-9.,]+)', select: last}]}\n"
+        'target_filter: [{regex: "#### (.*)"}]\n'
+    )
+    (root / "evalkit.yaml").write_text("cache_dir: .cache\ntasks: [tasks/*.yaml]\nmodels:\n  m: {backend: 'fakes:Scripted'}\n")
+    code, out, err = cli("validate", "--config", root / "evalkit.yaml")
+    assert code == 2 and "math.jsonl:2: item 'b': target_filter found nothing" in err and "Traceback" not in err
