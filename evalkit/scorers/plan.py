@@ -85,6 +85,10 @@ def _plan(task) -> ScoringPlan:
         if entries is None and sspec is None:
             entries = [MetricEntry(name=n) for n in DEFAULTS[task.type]]
     own = [e for e in entries or [] if e.name not in METRICS and not e.name.startswith("evaluate:")]
+    scored = [e.name for e in entries or [] if e.name in METRIC_SCORER or e.name.startswith("evaluate:")]
+    if task.type != "generate" and scored:
+        # only a generate task hands its answer to scorers
+        raise ConfigError(f"metric {scored[0]} applies to generate tasks only (this is a {task.type} task)")
     if sspec is not None and sspec.name not in BUILTIN:
         scorers[sspec.name] = _user(sspec, own, base_dir)
         if entries is None:

@@ -282,3 +282,10 @@ def test_editing_a_scorer_rescores_instead_of_replaying_the_cache(tmp_path):
     (root / "tasks" / "scorers.py").write_text("def says_digit(answer, references, item):\n    return True\n")
     again = run_model(load_project(root / "evalkit.yaml"), "m", RunOptions())
     assert again.task("t").metrics["says_digit"].value == 1.0
+
+
+def test_scorer_metrics_apply_to_generate_tasks_only(tmp_path):
+    s = TaskSpec.model_validate({"name": "c", "type": "classification", "data": "d", "prompt": "{q}", "labels": ["a", "b"],
+                                 "metrics": ["accuracy", "numeric_match"]}).model_copy(update={"source": tmp_path / "c.yaml"})
+    with pytest.raises(ConfigError, match="numeric_match applies to generate tasks only"):
+        plan_scoring(s)
