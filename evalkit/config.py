@@ -296,8 +296,11 @@ def load_project(explicit: str | Path | None = None, *, trust_code: bool = False
         from evalkit.compare.gates import parse_gates
 
         known = set(tasks) | {t.name for t in lm_eval_tasks.values()}
+        from evalkit.scorers.plan import declared_metric_names
+
         gates = parse_gates(
-            pf.gates, known_tasks=known, known_suites=pf.suites, path=path, line_of=lambda i: located.line(("gates", i))
+            pf.gates, known_tasks=known, known_suites=pf.suites, path=path, line_of=lambda i: located.line(("gates", i)),
+            known_metrics={n for spec in tasks.values() for n in declared_metric_names(spec)},
         )
     return Project(
         path=path.resolve(), file=pf, models=models, tasks=tasks, is_demo=is_demo, gates=gates, lm_eval_tasks=lm_eval_tasks

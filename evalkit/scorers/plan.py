@@ -122,6 +122,17 @@ def _plan(task) -> ScoringPlan:
     return ScoringPlan(metrics, list(dict.fromkeys(scorers.values())))
 
 
+def declared_metric_names(task) -> list[str]:
+    """The metric names a task file declares, with filter variants, read without importing
+    any scorer code (for checking gates when the config loads)."""
+    from evalkit.scorers.evaluate_metric import PREFIX, metric_name
+
+    names = []
+    for e in map(as_entry, task.metrics or []):
+        names.append(e.as_ or metric_name(e.name[len(PREFIX):]) if e.name.startswith(PREFIX) else e.name)
+    return names + [f"{n}[{f}]" for n in names for f in task.filters or {}]
+
+
 def _no_duplicates(metrics: list[Metric]) -> None:
     names = [m.name for m in metrics]
     dupes = sorted({n for n in names if names.count(n) > 1})

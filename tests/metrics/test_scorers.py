@@ -289,3 +289,34 @@ def test_scorer_metrics_apply_to_generate_tasks_only(tmp_path):
                                  "metrics": ["accuracy", "numeric_match"]}).model_copy(update={"source": tmp_path / "c.yaml"})
     with pytest.raises(ConfigError, match="numeric_match applies to generate tasks only"):
         plan_scoring(s)
+
+
+def test_a_gate_on_a_declared_scorer_metric_loads_and_an_undeclared_one_does_not(tmp_path):
+    from evalkit.config import load_project
+
+    root = _code_project(tmp_path, trust=True)
+    task = root / "tasks" / "t.yaml"
+    task.write_text(task.read_text() + "metrics: [{name: says_digit, binary: true, value_range: [0, 1]}]\n")
+    cfg = root / "evalkit.yaml"
+    base = cfg.read_text()
+    cfg.write_text(base + "gates:\n  - {type: min_score, task: t, metric: says_digit, min: 0.1}\n")
+    assert load_project(cfg).gates[0].metric == "says_digit"
+    cfg.write_text(base + "gates:\n  - {type: min_score, task: t, metric: says_digits, min: 0.1}\n")
+    with pytest.raises(ConfigError, match="unknown metric 'says_digits'"):
+        load_project(cfg)
+
+
+def test_compare_and_gate_read_a_scorer_metric_from_the_runs(cli, tmp_path):
+    import json
+
+    root = _code_project(tmp_path, trust=True)
+    task = root / "tasks" / "t.yaml"
+    task.write_text(task.read_text() + "metrics: [{name: says_digit, higher_is_better: false, binary: true, value_range: [0, 1]}]\n")
+    cfg = root / "evalkit.yaml"
+    cfg.write_text(cfg.read_text() + "gates:\n  - {type: min_score, task: t, metric: says_digit, min: 0.1}\n")
+    code, out, err = cli("compare", "m", "m", "--gate", "--config", cfg, "--output", tmp_path / "o")
+    assert code in (0, 1), out + err
+    row = json.loads((tmp_path / "o" / "compare.json").read_text())["comparisons"][0]["tasks"][0]["metrics"][0]
+    assert (row["metric"], row["base"], row["higher_is_better"], row["fixed"]) == ("says_digit", 0.25, False, 0)
+    gate = json.loads((tmp_path / "o" / "gate.json").read_text())["gates"][0]
+    assert gate["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE") and gate["higher_is_better"] is False
