@@ -151,3 +151,28 @@ def test_validate_names_a_reference_the_target_filter_cannot_read(cli, tmp_path)
     (root / "evalkit.yaml").write_text("cache_dir: .cache\ntasks: [tasks/*.yaml]\nmodels:\n  m: {backend: 'fakes:Scripted'}\n")
     code, out, err = cli("validate", "--config", root / "evalkit.yaml")
     assert code == 2 and "math.jsonl:2: item 'b': target_filter found nothing" in err and "Traceback" not in err
+
+
+def test_the_old_extract_key_with_lm_evals_flexible_regex_scores_instead_of_crashing():
+    tt = GenerateTask(TaskSpec.model_validate({
+        "name": "t", "type": "generate", "data": "d.jsonl", "prompt": "{q}",
+        "extract": FLEXIBLE[0]["regex"], "normalize": ["strip", "numbers"], "metrics": ["exact_match"],
+    }))
+    item = Item(id="x", line=1, record={}, target="7")
+    for text, expected in (("so it is 7", 1), ("it is 12", 0), ("no idea", 0)):
+        scored = tt.score(item, [Generation(text)], RequestKind.GENERATE)
+        assert tt.metrics[0].item_stats(scored.observation)[0] == expected
+        assert scored.extra["unparsed"] == (text == "no idea")
+
+
+def test_a_variant_resamples_like_its_metric():
+    import numpy as np
+
+    tt = task(metrics=["f1", "numeric_match"])
+    outputs = ["#### 8", "8 apples", "#### 9\n8", "eight"]
+    obs = [tt.score(Item(id=str(i), line=i, record={}, target="#### 8"), [Generation(o)], RequestKind.GENERATE).observation
+           for i, o in enumerate(outputs)]
+    for m in tt.metrics:
+        stats = np.array([m.item_stats(o) for o in obs])
+        assert float(m.from_stats(stats.sum(axis=0))) == pytest.approx(m.compute(obs))
+    assert [m.name for m in tt.metrics] == ["f1[strict]", "f1[flexible]", "numeric_match[strict]", "numeric_match[flexible]"]
