@@ -46,17 +46,19 @@ class SuiteConfig(StrictModel):
 
 
 class ProjectFile(StrictModel):
-    seed: int = Field(1234, description="seed for every resampling; recorded in the results")
+    seed: int = Field(1234, ge=0, lt=2**63, description="seed for every resampling; recorded in the results")
     cache_dir: str | None = Field(None, description="response cache folder (default: the user cache)")
     tasks: list[str] = Field(["tasks/*.yaml"], description="task YAML files or globs, relative to this file")
     suites: dict[str, SuiteConfig] = Field(default_factory=dict)
     default_suites: list[str] | None = Field(None, description="suites run when --suite is not given (default: all)")
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
     gates: list[dict[str, Any]] = Field(default_factory=list)
-    bootstrap_resamples: int = Field(10_000, ge=100)
+    bootstrap_resamples: int = Field(10_000, ge=100, le=10_000_000)
     confidence: float = Field(0.95, gt=0.5, lt=1)
     lm_eval: LmEvalSettings = Field(default_factory=LmEvalSettings, description="lm-eval task options")
-    trust_code: bool = Field(False, description="let this project's own scorer code run (module:function, file.py:function, local evaluate: metrics)")
+    trust_code: bool = Field(
+        False, description="let this project's module:Class backends, lm-eval !function files and scorer code run (as --trust-code)"
+    )
 
 
 def describe_validation_error(exc: ValidationError, model_cls) -> tuple[tuple, str]:
@@ -113,6 +115,7 @@ class Project:
     is_demo: bool = False
     gates: list = field(default_factory=list)
     lm_eval_tasks: dict[str, LmEvalTask] = field(default_factory=dict)  # suite entry -> parsed
+    located: Located | None = field(default=None, repr=False)  # the config's lines, for errors
     _backends: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -188,18 +191,32 @@ def find_config(explicit: str | Path | None) -> tuple[Path, bool]:
     return demo_dir() / CONFIG_NAME, True
 
 
-def _load_models(raw: dict, located: Located, path: Path) -> dict[str, ModelConfigBase]:
-    from evalkit.backends.registry import backend_class
+def _load_models(raw: dict, located: Located, path: Path, *, trusted: bool, import_code: bool) -> dict[str, ModelConfigBase]:
+    from evalkit.backends.registry import backend_class, is_code_path
+    from evalkit.names import unsafe_name
+    from evalkit.preflight import TRUST_HINT
 
     models = {}
     for name, entry in raw.items():
         loc = ("models", name)
+        if (why := unsafe_name(name)) is not None:
+            raise ConfigError(f"model name {why} (it becomes a folder name)", path=path, line=located.line(loc))
         if not isinstance(entry, dict):
             raise ConfigError(f"model '{name}' must be a mapping", path=path, line=located.line(loc))
         if "backend" not in entry:
             raise ConfigError(f"model '{name}': missing required key 'backend'", path=path, line=located.line(loc))
+        backend = str(entry["backend"])
+        if is_code_path(backend):
+            if not import_code:  # ls: list it without importing anything
+                models[name] = ModelConfigBase.model_construct(backend=backend, model=str(entry.get("model", name)))
+                continue
+            if not trusted:
+                raise ConfigError(
+                    f"model '{name}': backend '{backend}' imports and runs Python code ({backend.partition(':')[0]}); {TRUST_HINT}",
+                    path=path, line=located.line(loc + ("backend",)),
+                )
         try:
-            cls = backend_class(str(entry["backend"]))
+            cls = backend_class(backend)
         except ConfigError as exc:
             raise ConfigError(f"model '{name}': {exc}", path=path, line=located.line(loc + ("backend",))) from None
         entry = {"model": name, **entry}
@@ -280,28 +297,38 @@ def _resolve_suite_entries(pf: ProjectFile, tasks: dict[str, TaskSpec], path: Pa
     return lm_eval
 
 
-def load_project(explicit: str | Path | None = None, *, trust_code: bool = False) -> Project:
+def load_project(explicit: str | Path | None = None, *, trust_code: bool = False, import_code: bool = True) -> Project:
+    """The validated project. Code the project names (``module:Class`` backends, lm-eval
+    ``!function`` files) runs only when trusted (``trust_code`` here or in the config);
+    ``import_code=False`` (for ``ls``) never imports it."""
+    from evalkit.preflight import check_config, check_function_tags
     from evalkit.scorers.trust import check_task_code
 
     path, is_demo = find_config(explicit)
     located = load_yaml(path)
     pf = _expand_presets(validate_located(ProjectFile, located.data, located, path))
+    trusted = trust_code or pf.trust_code
     root = path.parent
     tasks = _load_tasks(pf.tasks, root, path, located)
-    check_task_code(tasks, trusted=trust_code or pf.trust_code)
+    if import_code:  # ls lists a task with scorer code without importing or refusing it
+        check_task_code(tasks, trusted=trusted)
     lm_eval_tasks = _resolve_suite_entries(pf, tasks, path, located)
-    models = _load_models(pf.models, located, path)
+    models = _load_models(pf.models, located, path, trusted=trusted, import_code=import_code)
     gates = []
     if pf.gates:
         from evalkit.compare.gates import parse_gates
-
-        known = set(tasks) | {t.name for t in lm_eval_tasks.values()}
         from evalkit.scorers.plan import declared_metric_names
 
+        known = set(tasks) | {t.name for t in lm_eval_tasks.values()}
         gates = parse_gates(
             pf.gates, known_tasks=known, known_suites=pf.suites, path=path, line_of=lambda i: located.line(("gates", i)),
             known_metrics={n for spec in tasks.values() for n in declared_metric_names(spec)},
         )
-    return Project(
-        path=path.resolve(), file=pf, models=models, tasks=tasks, is_demo=is_demo, gates=gates, lm_eval_tasks=lm_eval_tasks
+    project = Project(
+        path=path.resolve(), file=pf, models=models, tasks=tasks, is_demo=is_demo, gates=gates,
+        lm_eval_tasks=lm_eval_tasks, located=located,
     )
+    check_config(project, located)
+    if import_code and not trusted:
+        check_function_tags(project, located)
+    return project

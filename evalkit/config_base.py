@@ -7,9 +7,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors: a typo must not be silently ignored."""
+    """Unknown keys are errors: a typo must not be silently ignored. ``.inf`` and ``.nan``
+    are refused in every number: no setting means anything with them."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelConfigBase(StrictModel):

@@ -53,6 +53,6 @@ class BackendError(Exception):
 
 
 class FatalBackendError(EvalkitError):
-    """A backend failure that no retry can fix (for example a rejected API key). Exit code 3."""
-
-    exit_code = 3
+    """A backend failure that no retry can fix (a rejected API key, a server that cannot be
+    reached). Exit code 2, like bad input: running the same command again cannot help, so it
+    must not read as 3 ("incomplete: run again")."""

@@ -27,18 +27,50 @@ class Located:
         return self._lines.get((), None)
 
 
-def _walk(node, loc: tuple, lines: dict[tuple, int]) -> None:
+_ALIAS_HELP = "anchors and aliases (&name / *name) are not allowed in evalkit files; write the value out"
+
+
+def _walk(root, lines: dict[tuple, int], path: Path, error) -> None:
+    """Record the line of every key; reject duplicate keys, non-scalar keys and aliases.
+
+    Iterative, and every node is visited once: an alias (a node reached twice) is refused
+    before anything expands it, so a "billion laughs" file costs as much as its own size."""
     import yaml
 
-    lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            sub = loc + (key.value,)
-            lines[sub] = key.start_mark.line + 1
-            _walk(value, sub, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, value in enumerate(node.value):
-            _walk(value, loc + (i,), lines)
+    seen: set[int] = set()
+    stack = [(root, (), root.start_mark.line + 1)]
+    while stack:
+        node, loc, line = stack.pop()
+        if id(node) in seen:
+            raise error(_ALIAS_HELP, path=path, line=line)
+        seen.add(id(node))
+        lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple, int] = {}
+            children = []
+            for key, value in node.value:
+                kline = key.start_mark.line + 1
+                if id(key) in seen:
+                    raise error(_ALIAS_HELP, path=path, line=kline)
+                if not isinstance(key, yaml.ScalarNode):
+                    raise error("a mapping key must be a plain name, not a list or mapping", path=path, line=kline)
+                if key.tag == "tag:yaml.org,2002:merge":
+                    raise error(_ALIAS_HELP, path=path, line=kline)
+                ident = (key.tag, key.value)
+                if ident in first:
+                    raise error(
+                        f"duplicate key '{key.value}' (first on line {first[ident]}); keep one", path=path, line=kline
+                    )
+                first[ident] = kline
+                seen.add(id(key))
+                sub = loc + (key.value,)
+                lines[sub] = kline
+                children.append((value, sub, kline))
+            stack.extend(reversed(children))  # visited in document order: the second use is the alias
+        elif isinstance(node, yaml.SequenceNode):
+            # An alias node carries its anchor's position, so an alias in a list is reported
+            # at the line of the key that holds the list.
+            stack.extend((value, loc + (i,), line) for i, value in reversed(list(enumerate(node.value))))
 
 
 def load_yaml(path: Path, *, error=ConfigError) -> Located:
@@ -50,17 +82,27 @@ def load_yaml(path: Path, *, error=ConfigError) -> Located:
         raise error("file not found", path=path) from None
     except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise error(f"cannot read: {exc.__class__.__name__}", path=path) from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+    except PermissionError:
+        raise error("cannot read: permission denied; check the file's permissions", path=path) from None
+    except OSError as exc:  # a symlink loop, an I/O error: one line, not a traceback
+        raise error(f"cannot read: {exc.strerror or type(exc).__name__}", path=path) from None
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+    loader = loader_cls(text)
     try:
-        node = yaml.compose(text, Loader=loader)
-        data = yaml.load(text, Loader=loader)
+        # One parse: compose the node graph, check it, then construct from the same nodes.
+        node = loader.get_single_node()
+        lines: dict[tuple, int] = {}
+        if node is not None:
+            _walk(node, lines, path, error)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise error(f"invalid YAML: {problem}", path=path, line=mark.line + 1 if mark else None) from None
-    lines: dict[tuple, int] = {}
-    if node is not None:
-        _walk(node, (), lines)
+    except RecursionError:
+        raise error("invalid YAML: nested too deeply", path=path) from None
+    finally:
+        loader.dispose()
     return Located(data, lines)
 
 

@@ -55,8 +55,9 @@ def make_project(root: Path, models: str | None = None) -> Path:
         "  base: {backend: ngram, order: 6, train: [corpora/general.txt], system_prompt: 'You are a careful, detailed and very helpful assistant.'}\n"
         "  ft: {backend: ngram, order: 6, init: base, train: [corpora/support.txt], weight: 3, system_prompt: 'Support.'}\n"
     )
+    trust = "trust_code: true\n" if "fakes:" in models else ""  # test backends are project code
     (root / "evalkit.yaml").write_text(
-        "cache_dir: .cache\nseed: 7\nbootstrap_resamples: 2000\ntasks: [tasks/*.yaml]\nsuites:\n"
+        trust + "cache_dir: .cache\nseed: 7\nbootstrap_resamples: 2000\ntasks: [tasks/*.yaml]\nsuites:\n"
         "  support: {role: target, tasks: [qa, intent]}\n  forgetting: {role: forgetting, tasks: [mc, ppl]}\n"
         "models:\n" + models
     )

@@ -55,6 +55,16 @@ class Faults:
         return None
 
 
+# Named fault mixes, for the command line and the rate-limit benchmark. "moderate": a provider
+# on a bad day (the issue's mix: throttling, server errors, dropped and hanging connections).
+FAULT_MIXES = {
+    "none": Faults(),
+    "429": Faults(rate_429=0.10),
+    "moderate": Faults(rate_429=0.05, rate_500=0.02, rate_503=0.02, rate_reset=0.01, rate_slow=0.01,
+                       rate_malformed=0.005, rate_truncated=0.005),
+}
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     latency: float = 0.0  # seconds added to every POST
@@ -236,6 +246,8 @@ class FakeOpenAIServer:
         if self.config.omit_usage:
             payload.pop("usage", None)
         faulty = await self._fault(request, payload)
+        if faulty is None:
+            self.stats["answered"] += 1
         return faulty if faulty is not None else web.json_response(payload)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
@@ -328,14 +340,20 @@ class FakeOpenAIServer:
         self.stop()
 
 
-def spawn(latency: float = 0.0, api_key: str | None = None, processes: int = 1) -> tuple[list[subprocess.Popen], str]:
-    """The server in child processes (fault-free) sharing one port, so that a benchmark's client
-    has its CPU to itself: (processes, base_url). Terminate them when done."""
+def spawn(latency: float = 0.0, api_key: str | None = None, processes: int = 1, faults: str = "none",
+          seed: int = 0, retry_after: float | None = None, slow_seconds: float | None = None,
+          ) -> tuple[list[subprocess.Popen], str]:
+    """The server in child processes sharing one port, so that a benchmark's client has its CPU
+    to itself: (processes, base_url). ``faults`` names a FAULT_MIXES entry. Stop them with
+    SIGINT to have each print its counts (``STATS {json}``), or terminate them."""
     procs: list[subprocess.Popen] = []
     port = 0
-    for _ in range(processes):
-        cmd = [sys.executable, __file__, "--latency", str(latency), "--port", str(port)]
+    for i in range(processes):
+        cmd = [sys.executable, __file__, "--latency", str(latency), "--port", str(port), "--faults", faults,
+               "--seed", str(seed + i)]
         cmd += (["--api-key", api_key] if api_key else []) + (["--reuse-port"] if processes > 1 else [])
+        cmd += ["--retry-after", str(retry_after)] if retry_after is not None else []
+        cmd += ["--slow-seconds", str(slow_seconds)] if slow_seconds is not None else []
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         procs.append(proc)
         line = proc.stdout.readline()  # "PORT <n>" once listening
@@ -353,13 +371,19 @@ def main(argv=None) -> None:
     p.add_argument("--latency", type=float, default=0.0)
     p.add_argument("--api-key", default=None)
     p.add_argument("--reuse-port", action="store_true")
+    p.add_argument("--faults", choices=sorted(FAULT_MIXES), default="none")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--retry-after", type=float, default=ServerConfig.retry_after)
+    p.add_argument("--slow-seconds", type=float, default=ServerConfig.slow_seconds)
     args = p.parse_args(argv)
-    config = ServerConfig(latency=args.latency, api_key=args.api_key)
+    config = ServerConfig(latency=args.latency, api_key=args.api_key, faults=FAULT_MIXES[args.faults], seed=args.seed,
+                          retry_after=args.retry_after, slow_seconds=args.slow_seconds)
     server = FakeOpenAIServer(config, port=args.port, reuse_port=args.reuse_port).start()
     print(f"PORT {server.port}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
+        print("STATS " + json.dumps(dict(server.stats)), flush=True)
         server.stop()
 
 

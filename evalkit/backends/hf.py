@@ -46,15 +46,15 @@ class HFConfig(ModelConfigBase):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="auto: the checkpoint's own")
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto: cuda, else mps, else cpu")
     batch_size: int | Literal["auto"] = Field("auto", description="requests per forward pass; auto: max_batch_size, halved on out-of-memory")
-    max_batch_size: int = Field(64, ge=1, description="where batch_size auto starts")
+    max_batch_size: int = Field(64, ge=1, le=65_536, description="where batch_size auto starts")
     chat_template: bool = Field(False, description="wrap generation prompts in the tokenizer's chat template")
-    max_length: int | None = Field(None, ge=2, description="context length in tokens (default: the model's)")
+    max_length: int | None = Field(None, ge=2, le=10_000_000, description="context length in tokens (default: the model's)")
 
     @field_validator("batch_size")
     @classmethod
     def _positive(cls, v):
-        if isinstance(v, int) and v < 1:
-            raise ValueError("batch_size must be at least 1 or 'auto'")
+        if isinstance(v, int) and not 1 <= v <= 65_536:
+            raise ValueError("batch_size must be 1 to 65536 or 'auto'")
         return v
 
 

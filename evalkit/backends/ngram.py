@@ -37,7 +37,7 @@ class NgramConfig(ModelConfigBase):
     order: int = Field(5, ge=1, le=12, description="n-gram order (context of order-1 tokens)")
     train: list[Path] = Field(..., min_length=1, description="text files to train on (relative to the config)")
     init: str | None = Field(None, description="another ngram model to continue training from")
-    weight: float = Field(1.0, gt=0, description="weight of this model's own train files")
+    weight: float = Field(1.0, gt=0, le=1e6, description="weight of this model's own train files")
 
 
 def _file_sha256(path: Path) -> str:

@@ -17,7 +17,7 @@ it topped out at 343-699 req/s (13-27 % of ideal); plain aiohttp cost 0.10-0.14 
 reads the model's metadata (GET /models/{id}) once, on a side thread.
 
 The loop runs on a daemon thread that lives as long as the backend, so the connection pool and
-the workers stay warm across the runner's chunks (``preferred_chunk_size``). ``latency_s`` is the
+the workers stay warm across submissions. ``latency_s`` is the
 successful attempt's round trip, without back-off waits; ``extra["cost_usd"]`` its list price.
 """
 
@@ -68,12 +68,12 @@ class OpenAIConfig(ModelConfigBase):
     api: Literal["chat", "completions"] = Field("chat", description="completions adds log-likelihoods")
     api_key_env: str | None = Field("OPENAI_API_KEY", description="variable holding the key; null: send none")
     concurrency: int = Field(32, ge=1, le=1024, description="requests in flight at most")
-    timeout: float = Field(60.0, gt=0, description="seconds per attempt")
-    max_retries: int = Field(6, ge=0, description="retries per request")
-    total_retry_budget: int = Field(1000, ge=0, description="retries per run, all requests together")
-    retry_base_delay: float = Field(0.5, gt=0, description="first back-off bound in s; doubles per retry")
-    rpm: int | None = Field(None, gt=0, description="client-side requests-per-minute limit")
-    tpm: int | None = Field(None, gt=0, description="client-side tokens-per-minute limit (estimated)")
+    timeout: float = Field(60.0, gt=0, le=3600, description="seconds per attempt")
+    max_retries: int = Field(6, ge=0, le=100, description="retries per request")
+    total_retry_budget: int = Field(1000, ge=0, le=10_000_000, description="retries per run, all requests together")
+    retry_base_delay: float = Field(0.5, gt=0, le=600, description="first back-off bound in s; doubles per retry")
+    rpm: int | None = Field(None, gt=0, le=10**9, description="client-side requests-per-minute limit")
+    tpm: int | None = Field(None, gt=0, le=10**12, description="client-side tokens-per-minute limit (estimated)")
     prices: dict[str, Price] | None = Field(None, description="USD per 1M tokens by model id, over the defaults")
     echo_max_tokens: Literal[0, 1] = Field(1, description="max_tokens of log-likelihood requests")
 
@@ -200,7 +200,10 @@ class _TokenCounter:
 class OpenAIBackend(Backend):
     name = "openai"
     Config = OpenAIConfig
-    preferred_chunk_size = 2048  # keeps every worker busy across the runner's chunks
+    # All misses in one submission: the engine streams answers back as they come and the runner
+    # commits them in small batches, so a chunk boundary would only make every chunk wait for
+    # its slowest request.
+    preferred_chunk_size = 10**9
 
     @classmethod
     def create(cls, config: OpenAIConfig, ctx) -> "OpenAIBackend":
@@ -268,8 +271,9 @@ class OpenAIBackend(Backend):
 
     def submit(self, requests: Sequence[Request]) -> Iterator[tuple[int, Outcome]]:
         engine = self._start()
-        for i, out in engine.run([self._job(r) for r in requests]):
-            yield i, self._finish(requests[i], out)
+        # yield from: a Ctrl-C the runner throws in reaches the engine, which hands over the
+        # answers it already holds before the interrupt goes on.
+        yield from engine.run([self._job(r) for r in requests], lambda i, out: self._finish(requests[i], out))
 
     def _finish(self, req: Request, out: Outcome) -> Outcome:
         """Token counts the server did not send, and the price (on the runner's thread, so a
@@ -316,7 +320,8 @@ class OpenAIBackend(Backend):
         return self._engine
 
     def close(self) -> None:
-        if self._checker is not None:
+        failed = self._engine is not None and self._engine.fatal is not None
+        if self._checker is not None and not failed:  # a dead server's metadata is not worth waiting for
             self._checker.join(6.0)  # its GET times out after 5 s
         if self._engine is not None:
             self._engine.close()

@@ -52,19 +52,35 @@ def _import(target: str, name: str):
         if exc.name and not module.startswith(exc.name) and name in BUILTIN:
             raise MissingExtra(exc.name, name) from None
         raise ConfigError(f"backend '{name}': cannot import module '{module}' ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - the user's module failed while importing: one line
+        if name in BUILTIN:
+            raise
+        raise ConfigError(f"backend '{name}': importing '{module}' failed: {type(exc).__name__}: {exc}") from None
     try:
         return getattr(mod, attr)
     except AttributeError:
         raise ConfigError(f"backend '{name}': module '{module}' has no '{attr}'") from None
 
 
+def is_code_path(name: str) -> bool:
+    """True for ``backend: "package.module:Class"``: Python code named by the project
+    itself (not built in, not an installed plugin), imported only with --trust-code."""
+    return name not in BUILTIN and ":" in name and name not in _entry_points()
+
+
 def backend_class(name: str) -> type["Backend"]:
-    """The class for a backend name, or for an explicit ``module:Class`` path."""
+    """The class for a backend name, or for an explicit ``module:Class`` path; a
+    ConfigError unless it is a Backend subclass (``os:system`` is not)."""
+    from evalkit.backends.base import Backend
+
     if name in BUILTIN:
-        return _import(BUILTIN[name], name)
-    plugins = _entry_points()
-    if name in plugins:
-        return _import(plugins[name], name)
-    if ":" in name:
-        return _import(name, name)
-    raise ConfigError(f"unknown backend '{name}' (known: {', '.join(known_backends())}, or 'module:Class')")
+        cls = _import(BUILTIN[name], name)
+    elif name in (plugins := _entry_points()):
+        cls = _import(plugins[name], name)
+    elif ":" in name:
+        cls = _import(name, name)
+    else:
+        raise ConfigError(f"unknown backend '{name}' (known: {', '.join(known_backends())}, or 'module:Class')")
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise ConfigError(f"backend '{name}' is not a Backend class (got {type(cls).__name__}); name a subclass of evalkit.backends.base.Backend")
+    return cls

@@ -17,6 +17,10 @@ limit_option = click.option(
     help="SMOKE TESTS ONLY: the first N items of each task. Too few items for trustworthy statistics.",
 )
 no_cache_option = click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+trust_code_option = click.option(
+    "--trust-code", is_flag=True,
+    help="Allow the project's module:Class backends and lm-eval !function files to run (they are Python code).",
+)
 
 
 def stamp() -> str:

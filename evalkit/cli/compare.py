@@ -17,16 +17,37 @@ from evalkit.cli.common import (
     no_cache_option,
     stamp,
     suite_option,
+    trust_code_option,
     warn_limit,
 )
 
 
+def _check_args(project, args) -> None:
+    """Before anything runs: every argument is a stored run or a model that can start."""
+    from evalkit.errors import ConfigError
+    from evalkit.preflight import check_models
+    from evalkit.results import is_run_dir
+
+    for arg in args:
+        if not is_run_dir(arg) and arg not in project.models:
+            known = ", ".join(sorted(project.models)) or "none"
+            raise ConfigError(f"'{arg}' is neither a model of this config (known: {known}) nor a run directory", path=project.path)
+    check_models(project, [a for a in dict.fromkeys(args) if not is_run_dir(a)])
+
+
 def _load_or_run(project, arg: str, options, out: Path):
+    from evalkit.errors import DataError
+    from evalkit.names import unsafe_name
     from evalkit.results import RunResult, is_run_dir
     from evalkit.runner.run import run_models
 
     if is_run_dir(arg):
-        return RunResult.load(Path(arg))
+        run = RunResult.load(Path(arg))
+        if (why := unsafe_name(run.model)) is not None:  # it names folders under --output
+            raise DataError(f"the stored model name {why}", path=Path(arg) / "results.json")
+        also = f"; the config's model '{arg}' is not run" if arg in project.models else ""
+        click.echo(f"evalkit: reading '{arg}' as a stored run directory ({Path(arg) / 'results.json'}){also}", err=True)
+        return run
     project.model(arg)
     result = run_models(project, [arg], options, RichProgress(arg))[0]
     result.write(out / "runs" / arg)
@@ -41,14 +62,23 @@ def _load_or_run(project, arg: str, options, out: Path):
 @suite_option
 @limit_option
 @no_cache_option
+@trust_code_option
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Folder for compare.json, compare.md and the runs.")
-@click.option("--resamples", type=click.IntRange(min=100), default=None, help="Bootstrap resamples (default: config, 10,000).")
-@click.option("--seed", type=int, default=None, help="Seed for resampling (default: config).")
+@click.option("--resamples", type=click.IntRange(min=100, max=10_000_000), default=None, help="Bootstrap resamples (default: config, 10,000).")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None, help="Seed for resampling (default: config).")
 @click.option(
     "--gate", is_flag=True,
     help="Evaluate the config's gates; write gate.md, junit.xml, gate.json; exit 1 when a gate fails.",
 )
-def compare(base, candidates, config_path, suites, limit, no_cache, output, resamples, seed, gate):
+@click.option(
+    "--sequential", is_flag=True,
+    help="With --gate: evaluate items in a seeded random order, a chunk at a time, and stop as soon as "
+    "every gate is decided (anytime-valid intervals: looking often keeps the error rate at alpha).",
+)
+@click.option("--looks", type=click.IntRange(min=2, max=100), default=10, show_default=True,
+              help="With --sequential: the number of chunks (looks) the items are split into.")
+def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, output, resamples, seed, gate, sequential,
+            looks):
     """Compare BASE with each candidate on identical items.
 
     BASE and each candidate are model names from the config or run directories written
@@ -59,16 +89,25 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
     from evalkit.errors import ConfigError
     from evalkit.runner.run import RunOptions, open_cache
 
-    project = load_project(config_path)
+    if sequential and not gate:
+        raise click.UsageError("--sequential decides gates: use it with --gate")
+    project = load_project(config_path, trust_code=trust_code)
     if gate and not project.gates:
         raise ConfigError("--gate: the config has no gates: section", path=project.path)
-    out = output or Path("evalkit-runs") / f"{stamp()}-{base}-vs-{'-'.join(Path(c).name for c in candidates)}"
+    _check_args(project, [base, *candidates])
+    out = output or Path("evalkit-runs") / f"{stamp()}-{Path(base).name}-vs-{'-'.join(Path(c).name for c in candidates)}"
     out.mkdir(parents=True, exist_ok=True)
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
     warn_limit(limit)
-    base_run = _load_or_run(project, base, options, out)
-    runs = [_load_or_run(project, c, options, out) for c in candidates]
     seed = project.file.seed if seed is None else seed
+    reports = None
+    if sequential:
+        from evalkit.cli.sequential import run_sequential
+
+        base_run, runs, reports = run_sequential(project, base, candidates, options, out, seed, looks, _load_or_run)
+    else:
+        base_run = _load_or_run(project, base, options, out)
+        runs = [_load_or_run(project, c, options, out) for c in candidates]
     n_resamples = resamples or project.file.bootstrap_resamples
     cache = open_cache(project, options.use_cache)
     try:
@@ -76,12 +115,12 @@ def compare(base, candidates, config_path, suites, limit, no_cache, output, resa
             cached_compare(cache, base_run, r, seed=seed, n_resamples=n_resamples, confidence=project.file.confidence)
             for r in runs
         ]
-        return _finish(project, base_run, runs, comparisons, out, seed, n_resamples, gate, cache)
+        return _finish(project, base_run, runs, comparisons, out, seed, n_resamples, gate, cache, reports)
     finally:
         cache.close()
 
 
-def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, gate: bool, cache) -> int:
+def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, gate: bool, cache, reports=None) -> int:
     """Print, evaluate gates, write compare.json / compare.md / report.html; the exit code."""
     from evalkit.compare.ranking import rank
     from evalkit.report.console import print_comparison, print_ranking
@@ -95,7 +134,8 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         con.print(line)
     for message in pair_warnings(project, base_run, runs):
         con.print(f"[yellow]warning: {message}[/yellow]")
-    reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else {}
+    if reports is None:  # a sequential compare decided its gates look by look
+        reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else {}
     ranking = rank(comparisons, reports if gate else None) if len(comparisons) > 1 else []
     if ranking:
         print_ranking(con, ranking)
@@ -113,6 +153,10 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
     incomplete = [r.model for r in [base_run, *runs] if not r.complete]
     if incomplete:
         con.print(f"[red]incomplete: backend errors in {', '.join(incomplete)}; run the same command to retry them[/red]")
+        from evalkit.runner.run import failure_reasons
+
+        for line in failure_reasons([base_run, *runs]):
+            con.print(f"  {line}", markup=False)
         return 3  # never 0 (nor a gate verdict) on a run with errors
     return gate_code
 

@@ -13,7 +13,7 @@ def ls(config_path):
     """List models, suites and tasks of the project."""
     from evalkit.config import load_project
 
-    project = load_project(config_path)
+    project = load_project(config_path, import_code=False)  # listing never runs project code
     con = console()
     con.print(f"project: {project.path}{'  (built-in demo)' if project.is_demo else ''}")
     con.print("models:")

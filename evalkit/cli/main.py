@@ -59,6 +59,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         click.echo("evalkit: interrupted; answers so far are cached: run the same command to resume", err=True)
         return 130
+    except click.UsageError as exc:  # a bad option is bad input too: one line, exit 2
+        where = f"; see {exc.ctx.command_path} --help" if exc.ctx is not None else ""
+        click.echo(f"evalkit: error: {exc.format_message().rstrip('.')}{where}", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

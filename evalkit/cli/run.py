@@ -14,6 +14,7 @@ from evalkit.cli.common import (
     no_cache_option,
     stamp,
     suite_option,
+    trust_code_option,
     warn_limit,
 )
 
@@ -24,14 +25,17 @@ from evalkit.cli.common import (
 @suite_option
 @limit_option
 @no_cache_option
+@trust_code_option
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Run directory to write (default: evalkit-runs/...).")
-def run(model, config_path, suites, limit, no_cache, output):
+def run(model, config_path, suites, limit, no_cache, trust_code, output):
     """Run MODEL on the suites; write results.json and samples.jsonl."""
     from evalkit.config import load_project
-    from evalkit.runner.run import RunOptions, run_models
+    from evalkit.runner.run import RunOptions, failure_reasons, run_models
 
-    project = load_project(config_path)
-    project.model(model)
+    from evalkit.preflight import check_models
+
+    project = load_project(config_path, trust_code=trust_code)
+    check_models(project, [model])
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
     warn_limit(limit)
     result = run_models(project, [model], options, RichProgress(model))[0]
@@ -46,4 +50,8 @@ def run(model, config_path, suites, limit, no_cache, output):
         err = f"  [yellow]{t.n_errors} errors[/yellow]" if t.n_errors else ""
         con.print(f"{t.task:<16} n={t.n:<5} {vals}{err}")
     con.print(f"wrote {out}")
+    if not result.complete:
+        con.print("[red]incomplete: backend errors; run the same command to retry them. Most frequent:[/red]")
+        for line in failure_reasons([result]):
+            con.print(f"  {line}", markup=False)
     return 0 if result.complete else 3

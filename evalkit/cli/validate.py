@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import click
 
-from evalkit.cli.common import config_option, console
+from evalkit.cli.common import config_option, console, trust_code_option
 
 
 @click.command()
 @config_option
-def validate(config_path):
+@trust_code_option
+def validate(config_path, trust_code):
     """Check the config, the task files and all their data; exit 2 at the first problem."""
     from evalkit.config import load_project
     from evalkit.metrics.registry import metrics_for
     from evalkit.suites.items import load_items
     from evalkit.tasks.generate import check_references
 
-    project = load_project(config_path)
+    from evalkit.preflight import check_models
+
+    project = load_project(config_path, trust_code=trust_code)
+    # API keys are not asked for: validate runs where secrets are not (a CI lint job).
+    check_models(project, list(project.models), secrets=False)
     con = console()
     for name in project.models:
         project.backend(name).identity()  # resolves files the model needs (training text, weights)

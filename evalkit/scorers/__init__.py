@@ -17,6 +17,17 @@ BUILTIN: dict[str, str] = {
     "json_schema": "evalkit.scorers.jsonvalid:JsonSchemaScorer",
 }
 
+# The metrics each built-in scorer fills (the scorer classes say the same; this copy lets a
+# config be checked without importing them).
+SCORER_METRICS: dict[str, tuple[str, ...]] = {
+    "refusal": ("refusal_rate", "compliance_rate"),
+    "numeric": ("numeric_match",),
+    "regex": ("regex_match",),
+    "contains": ("contains",),
+    "json_valid": ("json_valid",),
+    "json_schema": ("json_valid", "json_schema"),
+}
+
 # Metric name -> the built-in scorer that gives it values: naming the metric alone in a
 # task's metrics: is enough (metrics: [numeric_match] runs the numeric scorer).
 METRIC_SCORER: dict[str, str] = {

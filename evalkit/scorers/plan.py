@@ -122,14 +122,40 @@ def _plan(task) -> ScoringPlan:
     return ScoringPlan(metrics, list(dict.fromkeys(scorers.values())))
 
 
+def check_metric_names(entries, kind: str | None, scorer) -> None:
+    """The names in a task's ``metrics:``, checked as the task file is read (no code is
+    imported): ValueError for a name nothing computes or one its task type cannot."""
+    from evalkit.metrics.registry import ALLOWED, METRICS
+
+    own_scorer = scorer is not None and (scorer if isinstance(scorer, str) else scorer.name) not in BUILTIN
+    for e in map(as_entry, entries):
+        name = e.name
+        if name.startswith("evaluate:") or name in METRIC_SCORER or (own_scorer and name not in METRICS):
+            if kind is not None and kind != "generate":
+                raise ValueError(f"metric '{name}' applies to generate tasks only (this is a {kind} task)")
+            continue
+        if name not in METRICS:
+            raise ValueError(
+                f"unknown metric '{name}' (known: {', '.join(sorted(METRICS))}, evaluate:NAME, or a metric your scorer: module:function returns)"
+            )
+        if kind in ALLOWED and name not in ALLOWED[kind]:
+            raise ValueError(f"metric '{name}' does not apply to a {kind} task (use: {', '.join(ALLOWED[kind])})")
+
+
 def declared_metric_names(task) -> list[str]:
-    """The metric names a task file declares, with filter variants, read without importing
-    any scorer code (for checking gates when the config loads)."""
+    """The metric names a task reports, with filter variants, read without importing any
+    scorer code (for checking gates when the config loads)."""
+    from evalkit.metrics.registry import DEFAULTS
+    from evalkit.scorers import SCORER_METRICS
     from evalkit.scorers.evaluate_metric import PREFIX, metric_name
 
-    names = []
-    for e in map(as_entry, task.metrics or []):
-        names.append(e.as_ or metric_name(e.name[len(PREFIX):]) if e.name.startswith(PREFIX) else e.name)
+    sspec = task.scorer_spec
+    if task.metrics:
+        names = [e.as_ or metric_name(e.name[len(PREFIX):]) if e.name.startswith(PREFIX) else e.name for e in map(as_entry, task.metrics)]
+    elif sspec is not None:
+        names = list(SCORER_METRICS.get(sspec.name, [sspec.name.rpartition(":")[2]]))
+    else:
+        names = list(DEFAULTS[task.type])
     return names + [f"{n}[{f}]" for n in names for f in task.filters or {}]
 
 

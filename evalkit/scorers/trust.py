@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalkit.errors import ConfigError
+from evalkit.preflight import TRUST_HINT
 from evalkit.scorers import BUILTIN
 from evalkit.scorers.spec import as_entry
 
-TRUST_HINT = "pass --trust-code or set trust_code: true in evalkit.yaml if you trust this project"
 
 
 def code_refs(spec) -> list[str]:

@@ -7,6 +7,13 @@ Only numpy is imported here; scipy.stats is imported inside the functions.
 
 from __future__ import annotations
 
+from evalkit.stats.estimates import (
+    MIN_CLUSTERS,
+    PairedEstimate,
+    Unusable,
+    one_sample_estimate,
+    paired_estimate,
+)
 from evalkit.stats.bootstrap import (
     BootstrapResult,
     bootstrap_deltas,
@@ -26,6 +33,11 @@ from evalkit.stats.power import minimum_detectable_effect, n_needed
 from evalkit.stats.proportion import exact_interval, wilson_interval
 
 __all__ = [
+    "MIN_CLUSTERS",
+    "PairedEstimate",
+    "Unusable",
+    "one_sample_estimate",
+    "paired_estimate",
     "BootstrapResult",
     "McNemar",
     "NonInferiority",

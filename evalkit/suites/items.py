@@ -112,3 +112,21 @@ def load_items(spec: TaskSpec, limit: int | None = None) -> list[Item]:
     if not items:
         raise DataError("the dataset is empty: expected one JSON object per line", path=spec.data_path)
     return items
+
+
+def order_key(seed: int, task: str, item_id: str) -> str:
+    """An item's place in its task's seeded random order: a hash, so the order does not depend
+    on the file's order or on which other items exist (a growing prefix stays a prefix)."""
+    import hashlib
+
+    return hashlib.sha256(f"{seed}/{task}/{item_id}".encode()).hexdigest()
+
+
+def seeded_prefix(items: list[Item], seed: int, task: str, fraction: float) -> list[Item]:
+    """The first ``ceil(fraction * n)`` items of the task's seeded random order (at least 2),
+    for ``compare --sequential``: each look evaluates a longer prefix of the same order."""
+    import math
+
+    ordered = sorted(items, key=lambda it: order_key(seed, task, it.id))
+    return ordered[: max(2, math.ceil(fraction * len(ordered)))]
+

@@ -52,8 +52,8 @@ class LmEvalSettings(StrictModel):
     include_path: list[str] = Field(default_factory=list, description="folders of your own lm-eval task YAMLs (relative to the config)")
     include_defaults: bool = Field(True, description="also index lm-eval's own tasks (takes a few seconds)")
     download: bool = Field(True, description="fetch datasets missing from the local Hugging Face cache")
-    fetch_timeout: float = Field(300.0, gt=0, description="seconds one task may spend fetching its dataset")
-    fewshot_seed: int = Field(1234, description="seed of few-shot example sampling (lm-eval's default)")
+    fetch_timeout: float = Field(300.0, gt=0, le=86_400, description="seconds one task may spend fetching its dataset")
+    fewshot_seed: int = Field(1234, ge=0, lt=2**32, description="seed of few-shot example sampling (lm-eval's default)")
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,14 @@ names to the data's own field names, so a user points a task at their JSONL unch
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
-
-import re
 
 from pydantic import Field, field_validator, model_validator
 
 from evalkit.config_base import StrictModel
+from evalkit.suites.template import check_template
 from evalkit.scorers.spec import MetricEntry, ScorerSpec
 
 TASK_TYPES = ("generate", "classification", "multiple_choice", "perplexity")
@@ -26,9 +26,9 @@ class FieldMap(StrictModel):
 
 
 class GenerationParams(StrictModel):
-    max_tokens: int = Field(64, ge=1)
-    stop: list[str] = Field(default_factory=list)
-    temperature: float = Field(0.0, ge=0)
+    max_tokens: int = Field(64, ge=1, le=1_000_000)
+    stop: list[str] = Field(default_factory=list, max_length=64)
+    temperature: float = Field(0.0, ge=0, le=100)
 
 
 class TaskSpec(StrictModel):
@@ -43,11 +43,28 @@ class TaskSpec(StrictModel):
     generation: GenerationParams = GenerationParams()
     extract: str | None = Field(None, description="regex; the answer is group 1 (or the match)")
     normalize: list[Literal["strip", "lower", "punctuation", "articles", "numbers", "whitespace"]] = ["strip"]
-    metrics: list[str | MetricEntry] | None = None
+    # scorer before metrics: the metrics check reads it (fields validate in this order)
     scorer: str | ScorerSpec | None = Field(None, description="built-in scorer, module:function or file.py:function")
+    metrics: list[str | MetricEntry] | None = None
     filters: dict[str, list[str | dict[str, Any]]] | None = Field(None, description="named filter chains over the answer")
     target_filter: list[str | dict[str, Any]] | None = Field(None, description="filter chain applied to each reference")
     source: Path | None = Field(None, exclude=True, description="the YAML file (set by the loader)")
+
+    @field_validator("prompt")
+    @classmethod
+    def _plain_fields(cls, v):
+        if v is not None:
+            check_template(v)
+        return v
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, v, info):
+        # Checked here, not when the task runs, so the error names this file and line.
+        from evalkit.scorers.plan import check_metric_names
+
+        check_metric_names(v or [], info.data.get("type"), info.data.get("scorer"))
+        return v
 
     @field_validator("labels")
     @classmethod

@@ -23,7 +23,7 @@ from fake_openai_server import (  # noqa: E402
 )
 
 from evalkit.backends.base import GenerateRequest, Generation, LoglikelihoodRequest, Message, RollingRequest  # noqa: E402
-from evalkit.backends.http_engine import _Aimd, retry_after_seconds  # noqa: E402
+from evalkit.backends.http_engine import _Concurrency, retry_after_seconds  # noqa: E402
 from evalkit.backends.openai_api import OpenAIBackend, OpenAIConfig, parse_ft_id  # noqa: E402
 from evalkit.backends.pricing import FINE_TUNED_PRICES, PRICES, cost_usd  # noqa: E402
 from evalkit.errors import BackendError, FatalBackendError  # noqa: E402
@@ -142,7 +142,58 @@ def test_permanent_401_stops_at_once_with_one_line_naming_the_variable():
     msg = str(info.value)
     assert KEY_ENV in msg and "401" in msg and "\n" not in msg
     assert SENTINEL not in msg  # the server echoed the key; the message is scrubbed
-    assert info.value.exit_code == 3
+    assert info.value.exit_code == 2  # re-running cannot help: not 3 ("incomplete")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("url, why", [(None, "connection refused"), ("http://no-such-host.invalid/v1", "DNS")])
+def test_unreachable_server_stops_at_once_with_the_cause(url, why):
+    url = url or f"http://127.0.0.1:{_closed_port()}/v1"
+    b = OpenAIBackend(OpenAIConfig(model="gpt-4o-mini", base_url=url, api_key_env=KEY_ENV, retry_base_delay=0.5))
+    start = time.perf_counter()
+    try:
+        with pytest.raises(FatalBackendError) as info:
+            ask(b, chat_requests(200))
+    finally:
+        b.close()
+    assert time.perf_counter() - start < 5  # not minutes of back-off
+    msg = str(info.value)
+    assert why in msg and url.rstrip("/") in msg and "\n" not in msg and info.value.exit_code == 2
+
+
+def test_refused_connections_after_the_server_answered_are_retried_not_fatal():
+    with serve() as server, backend(server) as b:
+        assert not isinstance(ask(b, chat_requests(1))[0], BackendError)
+    with backend(server, max_retries=1) as b:  # the same URL, the server gone after answering
+        b._start().reached = True
+        outs = ask(b, chat_requests(3))
+    assert all(isinstance(o, BackendError) and "connection refused" in str(o) for o in outs)
+
+
+def test_ten_percent_429_does_not_collapse_throughput():
+    """Fault-free vs 10 % 429 (Retry-After 0.25 s): same answers, well under twice the time.
+    With back-off inside the slot and a halving per 429 this took several times as long."""
+    reqs = chat_requests(400)
+
+    def timed(**kw):
+        with serve(latency=0.05, retry_after=0.25, **kw) as server, backend(server, concurrency=16, timeout=5) as b:
+            b._start()
+            start = time.perf_counter()
+            outs = ask(b, reqs)
+            return time.perf_counter() - start, [o.text for o in outs], server.stats
+
+    clean, want, _ = timed()
+    slow, got, stats = timed(faults=Faults(rate_429=0.10), seed=1)
+    assert stats["429"] > 20
+    assert got == want
+    assert slow < 2 * clean, (slow, clean)
 
 
 def test_missing_aiohttp_asks_for_the_extra(monkeypatch):
@@ -232,22 +283,46 @@ def test_retry_after_seconds_ms_and_http_date():
     assert retry_after_seconds({"retry-after": "soon"}) is None and retry_after_seconds({}) is None
 
 
-def test_aimd_halves_once_per_round_and_grows_back():
-    async def scenario():
-        aimd = _Aimd(32)
-        epoch = aimd.epoch
-        aimd.throttled(epoch)
-        aimd.throttled(epoch)  # a second 429 of the same round does not halve again
-        assert aimd.limit == 16
-        aimd.throttled(aimd.epoch)
-        assert aimd.limit == 8
-        for _ in range(8):
-            aimd.success()
-        return aimd.limit
+class _Clock:
+    def __init__(self):
+        self.t = 0.0
 
+    def __call__(self):
+        return self.t
+
+
+def _gate(maximum):
     import asyncio
 
-    assert asyncio.run(scenario()) == 9
+    async def build():  # its Event belongs to a loop
+        return _Concurrency(maximum, clock=clock)
+
+    clock = _Clock()
+    return asyncio.run(build()), clock
+
+
+def test_isolated_429s_never_cut_concurrency():
+    gate, clock = _gate(32)
+    for i in range(2000):  # one answer in ten throttled, 200 answers a second
+        clock.t = i / 200
+        gate.record(i % 10 == 0, 1.0 if i % 10 == 0 else None)
+    assert gate.limit == 32
+
+
+def test_frequent_429s_cut_once_per_window_down_to_a_floor_and_regrow_fast():
+    gate, clock = _gate(32)
+    for i in range(40):  # half the answers throttled, all within 0.2 s: one window
+        clock.t = i / 200
+        gate.record(i % 2 == 0, 1.0 if i % 2 == 0 else None)
+    assert gate.limit == 24  # one cut by a quarter, not one per 429
+    for i in range(2000):  # throttling goes on for 10 s: a cut a window, never below the floor
+        clock.t = 1.0 + i / 200
+        gate.record(i % 2 == 0, 1.0 if i % 2 == 0 else None)
+    assert gate.limit == gate.floor == 4
+    clock.t = 20.0  # the throttling is over
+    for _ in range(40):  # one slot per limit / 4 successes
+        gate.record(False)
+    assert gate.limit >= 14
 
 
 def test_rpm_limit_spaces_requests():
@@ -318,21 +393,38 @@ def test_a_full_run_never_writes_the_key(tmp_path, monkeypatch, capsys, caplog):
     assert SENTINEL not in out + err + caplog.text
 
 
-def test_bad_key_run_exits_3_with_one_line(tmp_path, monkeypatch, capsys):
+def test_bad_key_run_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with serve(permanent_401=True) as server:
         cfg = write_project(tmp_path / "proj", server.base_url)
-        assert evalkit("run", "chat", "--config", cfg, "--output", tmp_path / "runs" / "chat") == 3
+        assert evalkit("run", "chat", "--config", cfg, "--output", tmp_path / "runs" / "chat") == 2
     err = capsys.readouterr().err
     said = [line for line in err.splitlines() if line.startswith("evalkit:")]  # past the progress bar
     assert len(said) == 1 and KEY_ENV in said[0] and SENTINEL not in err
 
 
-def test_spent_retry_budget_records_errors_and_exits_3(tmp_path, monkeypatch):
+def test_closed_port_run_exits_2_at_once_saying_why(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    cfg = write_project(tmp_path / "proj", url, retry_base_delay=0.5)
+    start = time.perf_counter()
+    assert evalkit("run", "chat", "--config", cfg, "--output", tmp_path / "run") == 2
+    assert time.perf_counter() - start < 10
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("evalkit:")]
+    assert len(said) == 1 and "connection refused" in said[0] and url in said[0], said
+
+
+def test_spent_retry_budget_records_errors_and_exits_3(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with serve(faults=Faults(rate_503=1.0), retry_after=0.01) as server:
         cfg = write_project(tmp_path / "proj", server.base_url, max_retries=2, total_retry_budget=10)
         assert evalkit("run", "chat", "--config", cfg, "--suite", "all", "--output", tmp_path / "run") == 3
+    out = capsys.readouterr().out
+    reasons = [line.strip() for line in out.splitlines() if " x " in line and "HTTP 503" in line]
+    assert 1 <= len(reasons) <= 3, out  # the most frequent failure reasons, with their counts
+    counts = [int(line.split(" x ")[0]) for line in reasons]
+    assert counts == sorted(counts, reverse=True) and sum(counts) == 26  # every failed item (qa + mc)
+    assert "retry budget of the run (10) spent" in reasons[0] or "gave up after 3 attempts" in reasons[0]
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["complete"] is False
     qa = next(t for t in results["tasks"] if t["task"] == "qa")
@@ -372,3 +464,35 @@ def test_compare_two_openai_models_on_the_demo_tasks(tmp_path, monkeypatch, caps
     ft = json.loads((tmp_path / "cmp" / "runs" / "ft" / "results.json").read_text())
     assert {t["task"]: t["method"] for t in ft["tasks"]} == {"support_qa": "generate", "intent": "generate"}
     assert ft["identity"]["base_model"] == "gpt-4o-mini-2024-07-18"
+
+
+def test_ctrl_c_stores_the_answers_already_received(tmp_path):
+    """SIGINT to a real `evalkit run` mid-way: every answer the server had sent a moment before
+    is in the cache (it used to keep only multiples of 64), and the same command resumes."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), KEY_ENV: SENTINEL}
+    with serve(latency=0.25) as server:
+        cfg = write_project(tmp_path / "proj", server.base_url, concurrency=2)
+        cmd = [sys.executable, "-m", "evalkit.cli.main", "run", "chat", "--config", str(cfg), "--output", str(tmp_path / "run")]
+        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while server.stats["answered"] < 10 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        answered = server.stats["answered"]
+        time.sleep(0.1)  # those answers reach the client; the next ones are 0.25 s away
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "interrupted" in err and "Traceback" not in err
+        with sqlite3.connect(tmp_path / "proj" / "cache" / "responses.sqlite") as db:
+            stored, = db.execute("SELECT COUNT(*) FROM responses").fetchone()
+        total = 20 + 6  # the chat model: qa and mc, one request an item (ppl is skipped)
+        assert 10 <= answered <= stored < total  # all below one commit batch of 64: the flush kept them
+        before = server.stats["requests"]
+        assert subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True).returncode == 0
+        assert server.stats["requests"] - before == total - stored  # nothing stored is asked again

@@ -36,7 +36,7 @@ def _project(tmp_path, gates: str) -> object:
     ft = {p: REFUSE for p in HARMFUL[:4]}
     default = _reply("your request")
     (root / "evalkit.yaml").write_text(
-        "cache_dir: .cache\nseed: 3\nbootstrap_resamples: 2000\ntasks: [tasks/*.yaml]\n"
+        "trust_code: true\ncache_dir: .cache\nseed: 3\nbootstrap_resamples: 2000\ntasks: [tasks/*.yaml]\n"
         "suites: {safety: {role: target, tasks: [harmful, benign]}}\nmodels:\n"
         f"  base: {{backend: 'fakes:Scripted', default: {json.dumps(default)}, replies: {json.dumps(base)}}}\n"
         f"  ft: {{backend: 'fakes:Scripted', default: {json.dumps(default)}, replies: {json.dumps(ft)}}}\n"

@@ -155,11 +155,33 @@ def test_scorer_defaults_to_its_own_metrics(tmp_path):
     assert [m.name for m in plan.metrics] == ["refusal_rate", "compliance_rate"]
 
 
-def test_unknown_metric_is_a_config_error_naming_the_task(tmp_path):
-    with pytest.raises(ConfigError, match=r"task\.yaml: unknown metric politeness"):
-        plan_scoring(spec(tmp_path, metrics=["politeness"]))
-    with pytest.raises(ConfigError, match="does not apply"):
-        plan_scoring(spec(tmp_path, metrics=["accuracy"]))
+def test_unknown_metric_is_refused_when_the_task_is_read(tmp_path):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"unknown metric 'politeness'"):
+        spec(tmp_path, metrics=["politeness"])
+    with pytest.raises(ValidationError, match="does not apply"):
+        spec(tmp_path, metrics=["accuracy"])
+    assert spec(tmp_path, metrics=["politeness"], scorer="mine.py:politeness")  # a scorer of its own may return it
+
+
+def test_a_task_file_with_an_unknown_metric_names_its_line(tmp_path):
+    from evalkit.config import load_task
+
+    path = tmp_path / "t.yaml"
+    path.write_text('name: t\ntype: generate\ndata: d.jsonl\nprompt: "{q}"\nmetrics: [exact_match, politeness]\n')
+    with pytest.raises(ConfigError, match=r"t\.yaml:5: .*unknown metric 'politeness'"):
+        load_task(path)
+
+
+def test_built_in_scorer_metric_lists_agree_with_the_scorers():
+    from evalkit.scorers import BUILTIN, SCORER_METRICS
+
+    for name in BUILTIN:
+        args = {"schema": {"type": "object"}} if name == "json_schema" else {}
+        scorer = __import__("evalkit.scorers.plan", fromlist=["x"]).build_builtin(
+            __import__("evalkit.scorers.spec", fromlist=["x"]).ScorerSpec(name=name, args=args), Path.cwd())
+        assert tuple(m.name for m in scorer.metrics()) == SCORER_METRICS[name]
 
 
 def test_a_file_scorer_with_ratio_statistics(tmp_path):
@@ -285,10 +307,11 @@ def test_editing_a_scorer_rescores_instead_of_replaying_the_cache(tmp_path):
 
 
 def test_scorer_metrics_apply_to_generate_tasks_only(tmp_path):
-    s = TaskSpec.model_validate({"name": "c", "type": "classification", "data": "d", "prompt": "{q}", "labels": ["a", "b"],
-                                 "metrics": ["accuracy", "numeric_match"]}).model_copy(update={"source": tmp_path / "c.yaml"})
-    with pytest.raises(ConfigError, match="numeric_match applies to generate tasks only"):
-        plan_scoring(s)
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="numeric_match' applies to generate tasks only"):
+        TaskSpec.model_validate({"name": "c", "type": "classification", "data": "d", "prompt": "{q}", "labels": ["a", "b"],
+                                 "metrics": ["accuracy", "numeric_match"]})
 
 
 def test_a_gate_on_a_declared_scorer_metric_loads_and_an_undeclared_one_does_not(tmp_path):

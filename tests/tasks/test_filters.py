@@ -126,7 +126,7 @@ def test_end_to_end_variants_share_one_generation(tmp_path):
     )
     replies = json.dumps({q: r for q, _, r in MATH_ROWS})  # JSON is YAML
     (root / "evalkit.yaml").write_text(
-        f"cache_dir: .cache\nseed: 1\ntasks: [tasks/*.yaml]\nsuites: {{math: {{role: target, tasks: [math]}}}}\n"
+        f"trust_code: true\ncache_dir: .cache\nseed: 1\ntasks: [tasks/*.yaml]\nsuites: {{math: {{role: target, tasks: [math]}}}}\n"
         f"models:\n  m: {{backend: 'fakes:Scripted', replies: {replies}}}\n"
     )
     run = run_model(load_project(root / "evalkit.yaml"), "m", RunOptions())
@@ -148,7 +148,7 @@ def test_validate_names_a_reference_the_target_filter_cannot_read(cli, tmp_path)
         "metrics: [numeric_match]\nfilters: {flexible: [{regex: '(-?[0-9.,]+)', select: last}]}\n"
         'target_filter: [{regex: "#### (.*)"}]\n'
     )
-    (root / "evalkit.yaml").write_text("cache_dir: .cache\ntasks: [tasks/*.yaml]\nmodels:\n  m: {backend: 'fakes:Scripted'}\n")
+    (root / "evalkit.yaml").write_text("trust_code: true\ncache_dir: .cache\ntasks: [tasks/*.yaml]\nmodels:\n  m: {backend: 'fakes:Scripted'}\n")
     code, out, err = cli("validate", "--config", root / "evalkit.yaml")
     assert code == 2 and "math.jsonl:2: item 'b': target_filter found nothing" in err and "Traceback" not in err
 
