@@ -343,3 +343,11 @@ def test_compare_and_gate_read_a_scorer_metric_from_the_runs(cli, tmp_path):
     assert (row["metric"], row["base"], row["higher_is_better"], row["fixed"]) == ("says_digit", 0.25, False, 0)
     gate = json.loads((tmp_path / "o" / "gate.json").read_text())["gates"][0]
     assert gate["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE") and gate["higher_is_better"] is False
+
+
+def test_the_cli_trust_code_flag_lets_scorer_code_run(cli, tmp_path):
+    root = _code_project(tmp_path, trust=False)
+    code, _, err = cli("validate", "--config", root / "evalkit.yaml")
+    assert code == 2 and "t.yaml:5:" in err and "--trust-code" in err and "Traceback" not in err
+    code, out, err = cli("validate", "--trust-code", "--config", root / "evalkit.yaml")
+    assert code == 0, out + err
