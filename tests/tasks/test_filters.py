@@ -111,9 +111,7 @@ MATH_ROWS = [
 ]
 
 
-def test_end_to_end_variants_share_one_generation(tmp_path):
-    from evalkit.runner.run import RunOptions, run_model
-
+def _math_project(tmp_path):
     root = tmp_path / "p"
     write_jsonl(root / "tasks" / "data" / "math.jsonl", [{"id": f"m{i}", "question": q, "answer": a} for i, (q, a, _) in enumerate(MATH_ROWS)])
     (root / "tasks" / "math.yaml").write_text(
@@ -129,7 +127,13 @@ def test_end_to_end_variants_share_one_generation(tmp_path):
         f"trust_code: true\ncache_dir: .cache\nseed: 1\ntasks: [tasks/*.yaml]\nsuites: {{math: {{role: target, tasks: [math]}}}}\n"
         f"models:\n  m: {{backend: 'fakes:Scripted', replies: {replies}}}\n"
     )
-    run = run_model(load_project(root / "evalkit.yaml"), "m", RunOptions())
+    return root / "evalkit.yaml"
+
+
+def test_end_to_end_variants_share_one_generation(tmp_path):
+    from evalkit.runner.run import RunOptions, run_model
+
+    run = run_model(load_project(_math_project(tmp_path)), "m", RunOptions())
     t = run.task("math")
     assert t.requests == len(MATH_ROWS)  # one generation per item, whatever the number of filters
     # strict misses item 2 (no ####); flexible misses item 2 ("12." keeps its period) and item 4
@@ -176,3 +180,9 @@ def test_a_variant_resamples_like_its_metric():
         stats = np.array([m.item_stats(o) for o in obs])
         assert float(m.from_stats(stats.sum(axis=0))) == pytest.approx(m.compute(obs))
     assert [m.name for m in tt.metrics] == ["f1[strict]", "f1[flexible]", "numeric_match[strict]", "numeric_match[flexible]"]
+
+
+def test_the_compare_table_shows_variant_names(cli, tmp_path):
+    code, out, err = cli("compare", "m", "m", "--config", _math_project(tmp_path), "--output", tmp_path / "o")
+    assert code == 0, out + err
+    assert "exact_match[strict]" in out and "exact_match[flexible]" in out  # not eaten as rich markup
