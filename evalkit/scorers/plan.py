@@ -107,7 +107,10 @@ def _plan(task) -> ScoringPlan:
         if e.name in provided:
             metric = provided[e.name][1]
         elif e.name in METRIC_SCORER:  # a built-in scorer's metric named alone: run that scorer
-            s = scorers.setdefault(METRIC_SCORER[e.name], build_builtin(ScorerSpec(name=METRIC_SCORER[e.name]), base_dir))
+            key = METRIC_SCORER[e.name]
+            if key not in scorers:
+                scorers[key] = build_builtin(ScorerSpec(name=key), base_dir)
+            s = scorers[key]
             metric = next(m for m in s.metrics() if m.name == e.name)
         else:
             if e.name not in ALLOWED[task.type]:
