@@ -40,6 +40,7 @@ class TaskResult:
     n_empty: int = 0
     metrics: dict[str, MetricValue] = field(default_factory=dict)
     data_sha256: str | None = None
+    selection: dict[str, Any] | None = None  # where:, sample: and few-shot as run, with the seeds used
     seconds: float = 0.0
     prompt_tokens_mean: float | None = None
     completion_tokens_mean: float | None = None
@@ -94,12 +95,10 @@ class RunResult:
     def write(self, directory: Path) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / (SAMPLES_FILE + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            for s in self.samples:
-                f.write(json.dumps(s, ensure_ascii=False) + "\n")
-        tmp.replace(directory / SAMPLES_FILE)
-        (directory / RESULTS_FILE).write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
+        # Each file whole or not at all: a full disk must not leave a truncated results.json
+        # that a later compare would take for a stored run (is_run_dir looks for it).
+        _write_atomic(directory / SAMPLES_FILE, (json.dumps(s, ensure_ascii=False) + "\n" for s in self.samples))
+        _write_atomic(directory / RESULTS_FILE, [json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"])
         return directory
 
     @classmethod
@@ -110,23 +109,105 @@ class RunResult:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise DataError(f"not a run directory: no {RESULTS_FILE}", path=directory) from None
+        except IsADirectoryError:
+            raise DataError(f"not a run directory: {RESULTS_FILE} is a folder", path=path) from None
+        except UnicodeDecodeError as exc:
+            raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start}); not a file evalkit wrote", path=path) from None
         except json.JSONDecodeError as exc:
             raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+        if not isinstance(data, dict):
+            raise DataError(f"expected a JSON object, got {type(data).__name__}; not a file evalkit wrote", path=path)
         if data.get("format") != FORMAT:
             raise DataError(f"unsupported run format {data.get('format')!r} (expected {FORMAT})", path=path)
         data.pop("complete", None)
-        data["tasks"] = [TaskResult.from_dict(t) for t in data["tasks"]]
-        run = cls(**data)
-        run.samples = _read_samples(directory / SAMPLES_FILE)
+        run = _validated_run(cls, data, path)
+        run.samples = _read_samples(directory / SAMPLES_FILE, {t.task for t in run.tasks})
         run.source = str(directory)
         return run
 
 
-def _read_samples(path: Path) -> list[dict[str, Any]]:
+def _write_atomic(path: Path, chunks) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        tmp.replace(path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # write() names no file: say which
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+
+
+def _problem(exc) -> str:
+    """pydantic's first error as ``where: what``."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "top level"
+    return f"{where}: {err['msg']}"
+
+
+def _validated_run(cls, data: dict[str, Any], path: Path) -> "RunResult":
+    """A RunResult whose every field has the type it is declared with; a file of another
+    shape (hand-edited, truncated, another tool's) is a DataError naming the field."""
+    from pydantic import TypeAdapter, ValidationError
+
+    data.pop("samples", None)
+    data.pop("source", None)
+    try:
+        return TypeAdapter(cls).validate_python(data)
+    except ValidationError as exc:
+        raise DataError(f"not an evalkit run: {_problem(exc)}", path=path) from None
+
+
+def _sample_model():
+    from pydantic import BaseModel, ConfigDict
+
+    class Sample(BaseModel):
+        """The fields of a sample that compare and the reports read."""
+
+        model_config = ConfigDict(extra="allow")
+        task: str
+        id: str
+        status: str
+        metrics: dict[str, Any] = {}
+        stats: dict[str, Any] = {}
+        group: str | None = None
+        prompt_tokens: int | None = 0
+        completion_tokens: int | None = 0
+        latency_s: float | None = 0.0
+        cost_usd: float | None = None
+
+    return Sample
+
+
+def _read_samples(path: Path, tasks: set[str]) -> list[dict[str, Any]]:
+    from pydantic import ValidationError
+
     from evalkit.yamlio import iter_jsonl
 
-    return [obj for _, obj in iter_jsonl(path)]
+    sample = _sample_model()
+    out = []
+    try:
+        for line, obj in iter_jsonl(path):
+            try:
+                sample.model_validate(obj)
+            except ValidationError as exc:
+                raise DataError(f"not an evalkit sample: {_problem(exc)}", path=path, line=line) from None
+            if obj["task"] not in tasks:
+                raise DataError(f"sample of task {obj['task']!r}, which results.json does not list", path=path, line=line)
+            out.append(obj)
+    except UnicodeDecodeError:
+        from evalkit.textfiles import undecodable_line
+
+        bad, reason = undecodable_line(path)
+        raise DataError(f"not UTF-8 text: {reason}; not a file evalkit wrote", path=path, line=bad) from None
+    return out
 
 
 def is_run_dir(path: str | Path) -> bool:
-    return (Path(path) / RESULTS_FILE).is_file()
+    """A folder holding a results.json of any kind: a damaged one is then reported as such
+    (by RunResult.load), not as an unknown model name."""
+    import os
+
+    return Path(path).is_dir() and os.path.lexists(Path(path) / RESULTS_FILE)

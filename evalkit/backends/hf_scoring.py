@@ -142,7 +142,45 @@ class Scorer:
         self.oom_halvings = 0
 
     def score(self, pairs: Sequence[tuple[list[int], list[int]]], batch_size: int | None = None) -> Iterator[tuple[int, Scored]]:
-        """Yield (index, Scored) per pair, a batch at a time, in lm-eval's batch order."""
+        """Yield (index, Scored) per pair, a batch at a time, in lm-eval's batch order.
+
+        A context that does not fit is cut from the left, as lm-eval does. A continuation
+        longer than the model's context cannot be scored in one pass (lm-eval's loglikelihood
+        asserts against it); it is scored in disjoint windows of ``max_length`` tokens, each
+        seeing the tokens before it that fit, exactly as lm-eval's loglikelihood_rolling
+        scores a document: with an empty context the numbers are lm-eval's rolling ones.
+        The pairs that fit are scored first, on their own, so their batches stay lm-eval's.
+        """
+        long = {i for i, (_, cont) in enumerate(pairs) if len(cont) > self.max_length}
+        if not long:
+            yield from self._score(pairs, batch_size)
+            return
+        fits = [i for i in range(len(pairs)) if i not in long]
+        yield from ((fits[j], s) for j, s in self._score([pairs[i] for i in fits], batch_size))
+        yield from self._score_windows(pairs, sorted(long), batch_size)
+
+    def _score_windows(self, pairs, long: list[int], batch_size: int | None) -> Iterator[tuple[int, Scored]]:
+        windows: list[tuple[int, tuple[list[int], list[int]]]] = []
+        for i in long:
+            ctx, cont = pairs[i]
+            for start in range(0, len(cont), self.max_length):
+                # The Scorer keeps only the last max_length + 1 tokens of ctx + window.
+                windows.append((i, (ctx + cont[:start], cont[start : start + self.max_length])))
+        left = {i: 0 for i in long}
+        for i, _ in windows:
+            left[i] += 1
+        total = {i: [0.0, True, 0.0] for i in long}
+        for j, s in self._score([w for _, w in windows], batch_size):
+            i = windows[j][0]
+            acc = total[i]
+            acc[0] += s.logprob
+            acc[1] = acc[1] and s.greedy
+            acc[2] += s.latency_s
+            left[i] -= 1
+            if left[i] == 0:
+                yield i, Scored(acc[0], acc[1], acc[2])
+
+    def _score(self, pairs: Sequence[tuple[list[int], list[int]]], batch_size: int | None) -> Iterator[tuple[int, Scored]]:
         # lm-eval's Collator(group_by="contexts"): pairs with the same context + continuation[:-1]
         # are one input row; the row of the pair with the longest continuation stands for them.
         groups: dict[tuple[int, ...], list[int]] = {}

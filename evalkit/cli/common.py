@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 config_option = click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), default=None,
+    # readable=False: an unreadable config is reported in evalkit's one line, not click's usage text
+    "--config", "config_path", type=click.Path(path_type=Path, readable=False), default=None,
     help="Project config (default: ./evalkit.yaml, else the built-in demo).",
 )
 suite_option = click.option("--suite", "suites", multiple=True, help="Suite to run (repeatable; default: all).")

@@ -95,7 +95,10 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     if gate and not project.gates:
         raise ConfigError("--gate: the config has no gates: section", path=project.path)
     _check_args(project, [base, *candidates])
-    out = output or Path("evalkit-runs") / f"{stamp()}-{Path(base).name}-vs-{'-'.join(Path(c).name for c in candidates)}"
+    from evalkit.cli.output import check_output_dir
+
+    default = Path("evalkit-runs") / f"{stamp()}-{Path(base).name}-vs-{'-'.join(Path(c).name for c in candidates)}"
+    out = check_output_dir(output or default)
     out.mkdir(parents=True, exist_ok=True)
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
     warn_limit(limit)
@@ -122,6 +125,7 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
 
 def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, gate: bool, cache, reports=None) -> int:
     """Print, evaluate gates, write compare.json / compare.md / report.html; the exit code."""
+    from evalkit.cli.output import write_output
     from evalkit.compare.ranking import rank
     from evalkit.report.console import print_comparison, print_ranking
     from evalkit.report.html import write_report
@@ -145,8 +149,8 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         "ranking": [asdict(r) for r in ranking],
         "provenance": provenance(project, base_run),
     }
-    (out / "compare.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (out / "compare.md").write_text(render(comparisons, ranking))
+    write_output(out / "compare.json", json.dumps(payload, indent=2) + "\n")
+    write_output(out / "compare.md", render(comparisons, ranking))
     report = write_report(out, cache, {r.model: r for r in [base_run, *runs]})
     con.print(f"wrote {out}/compare.json, compare.md and {report.name}")
     gate_code = max((r.exit_code for r in reports.values()), default=0)

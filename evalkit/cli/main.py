@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -37,6 +38,10 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="evalkit")
+@click.option(
+    "--debug", is_flag=True, expose_value=False,
+    help="Show the Python traceback of an error (also EVALKIT_DEBUG=1). Accepted anywhere on the line.",
+)
 def cli():
     """evalkit: is the fine-tune better than its base, did it forget, is it cheaper?
 
@@ -45,14 +50,28 @@ def cli():
     """
 
 
+def _debug_requested(args: list[str]) -> tuple[bool, list[str]]:
+    """--debug anywhere on the line (users add it after the command); EVALKIT_DEBUG=1 too."""
+    wanted = "--debug" in args or os.environ.get("EVALKIT_DEBUG", "") not in ("", "0")
+    return wanted, [a for a in args if a != "--debug"]
+
+
 def main(argv=None) -> int:
+    from evalkit.cli.errors import ENVIRONMENT_ERRORS, describe
     from evalkit.errors import EvalkitError
 
+    debug, args = _debug_requested(list(sys.argv[1:] if argv is None else argv))
     try:
-        rv = cli.main(args=argv, prog_name="evalkit", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="evalkit", standalone_mode=False)
     except EvalkitError as exc:
+        _traceback(debug)
         click.echo(f"evalkit: error: {exc}", err=True)
         return exc.exit_code
+    except ENVIRONMENT_ERRORS as exc:
+        # Not a crash of evalkit and not a failed gate: the input or the machine (exit 2).
+        _traceback(debug)
+        click.echo(f"evalkit: error: {describe(exc)}", err=True)
+        return 2
     except click.exceptions.Abort:
         click.echo("evalkit: interrupted; answers so far are cached: run the same command to resume", err=True)
         return 130
@@ -67,6 +86,13 @@ def main(argv=None) -> int:
         exc.show()
         return exc.exit_code
     return rv if isinstance(rv, int) else 0
+
+
+def _traceback(debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exc()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,8 +13,17 @@ from evalkit.cli.common import console
 @click.argument("directory", type=click.Path(path_type=Path, exists=True, file_okay=False))
 def report(directory):
     """Rebuild DIR/report.html from the compare.json, gate.json and runs in DIR."""
+    from evalkit.errors import DataError
     from evalkit.report.html import write_report
 
-    path = write_report(directory)
+    try:
+        path = write_report(directory)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        # The report reads compare.json, gate.json and the runs' samples as evalkit wrote
+        # them; a hand-edited or truncated one lacks a key or has a value of another type.
+        raise DataError(
+            f"compare.json, gate.json or a run's samples.jsonl is not what `evalkit compare` writes "
+            f"({type(exc).__name__}: {exc}); run the comparison again", path=directory,
+        ) from None
     console().print(f"wrote {path}")
     return 0

@@ -29,6 +29,7 @@ from evalkit.cli.common import (
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Run directory to write (default: evalkit-runs/...).")
 def run(model, config_path, suites, limit, no_cache, trust_code, output):
     """Run MODEL on the suites; write results.json and samples.jsonl."""
+    from evalkit.cli.output import check_output_dir
     from evalkit.config import load_project
     from evalkit.runner.run import RunOptions, failure_reasons, run_models
 
@@ -36,10 +37,10 @@ def run(model, config_path, suites, limit, no_cache, trust_code, output):
 
     project = load_project(config_path, trust_code=trust_code)
     check_models(project, [model])
+    out = check_output_dir(output or Path("evalkit-runs") / f"{stamp()}-{model}")
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
     warn_limit(limit)
     result = run_models(project, [model], options, RichProgress(model))[0]
-    out = output or Path("evalkit-runs") / f"{stamp()}-{model}"
     result.write(out)
     con = console()
     for t in result.tasks:
@@ -47,6 +48,8 @@ def run(model, config_path, suites, limit, no_cache, trust_code, output):
             con.print(f"{t.task:<16} skipped: {t.reason}")
             continue
         vals = ", ".join(f"{k}={v.value:.4f}" if v.value is not None else f"{k}=-" for k, v in t.metrics.items())
+        if t.n and t.n_errors == t.n:
+            vals = "no items scored (every item failed)"
         err = f"  [yellow]{t.n_errors} errors[/yellow]" if t.n_errors else ""
         con.print(f"{t.task:<16} n={t.n:<5} {vals}{err}")
     con.print(f"wrote {out}")

@@ -15,7 +15,7 @@ def _planned(project, options) -> dict[str, int]:
     out = {}
     for _, spec in project.selected_tasks(list(options.suites) or None):
         if not isinstance(spec, LmEvalTask):
-            out[spec.name] = len(load_items(spec, options.limit))
+            out[spec.name] = len(load_items(spec, options.limit, project.file.seed))
     return out
 
 

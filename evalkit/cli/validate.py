@@ -14,6 +14,7 @@ def validate(config_path, trust_code):
     """Check the config, the task files and all their data; exit 2 at the first problem."""
     from evalkit.config import load_project
     from evalkit.metrics.registry import metrics_for
+    from evalkit.suites.fewshot import load_pool
     from evalkit.suites.items import load_items
     from evalkit.tasks.generate import check_references
 
@@ -27,7 +28,8 @@ def validate(config_path, trust_code):
         project.backend(name).identity()  # resolves files the model needs (training text, weights)
     for name, spec in project.tasks.items():
         metrics_for(spec)
-        items = load_items(spec)
+        items = load_items(spec, seed=project.file.seed)
+        load_pool(spec, project.file.seed)  # unknown shot ids and a too-small pool fail here, not mid-run
         check_references(spec, items)
         con.print(f"ok  {name:<16} {len(items):>6} items  {spec.data_path}")
     if project.lm_eval_tasks:

@@ -36,14 +36,21 @@ class _Sacre(Metric):
     def item_score(self, stats):
         return None
 
-    def compute(self, observations: Sequence[Observation]) -> float:
+    def compute(self, observations: Sequence[Observation]) -> float | None:
+        if not observations:  # every item failed: there is no corpus to score
+            return None
         hyps = [o.prediction or "" for o in observations]
         n_refs = max(len(o.references) for o in observations)
         refs = [[o.references[i] if i < len(o.references) else "" for o in observations] for i in range(n_refs)]
         return float(self.sacre().corpus_score(hyps, refs).score)
 
     def signature(self) -> str:
-        return str(self.sacre().get_signature())
+        try:
+            return str(self.sacre().get_signature())
+        except ValueError:
+            # sacrebleu learns the number of references from a scored corpus; with no item
+            # scored (all failed) there is none, and the value is absent too.
+            return f"{self.name}: no items scored (every item failed); sacrebleu signature unknown"
 
 
 class Bleu(_Sacre):

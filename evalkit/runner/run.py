@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -23,7 +23,10 @@ from evalkit.runner.cache import (
     code_version,
     digest,
 )
+from evalkit.suites import sources
+from evalkit.suites.fewshot import load_pool, pool_fingerprint, with_shots
 from evalkit.suites.items import Item, load_items, seeded_prefix
+from evalkit.suites.select import selection
 from evalkit.suites.lm_eval_spec import LmEvalTask
 from evalkit.tasks import task_type
 from evalkit.tasks.base import PromptFormat, TaskType, Unsupported
@@ -51,6 +54,7 @@ class RunOptions:
     order_seed: int = 0
     use_cache: bool = True
     chunk_size: int = 64
+    seed: int | None = None  # the project's: sample: and few-shot draws (set by run_model)
 
 
 def open_cache(project, use_cache: bool):
@@ -85,7 +89,7 @@ def _sha256_file(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _sample(tt: TaskType, item: Item, suite: str, fmt: PromptFormat, outs: list) -> dict[str, Any]:
+def _sample(tt: TaskType, item: Item, suite: str, fmt: PromptFormat, outs: list, method) -> dict[str, Any]:
     errors = [str(o) for o in outs if isinstance(o, BackendError)]
     answered = [o for o in outs if not isinstance(o, BackendError)]
     sample: dict[str, Any] = {
@@ -93,7 +97,7 @@ def _sample(tt: TaskType, item: Item, suite: str, fmt: PromptFormat, outs: list)
         "suite": suite,
         "id": item.id,
         "group": item.group,
-        "prompt": tt.prompt_for_display(item, fmt),
+        "prompt": tt.prompt_for_display(item, fmt, method),
         "reference": tt.reference(item),
         "prompt_tokens": max((getattr(o, "prompt_tokens", 0) for o in answered), default=0),
         "completion_tokens": sum(getattr(o, "completion_tokens", 0) for o in answered),
@@ -126,6 +130,7 @@ class _Plan:
     method: Any
     per_item: list
     started: float
+    fmts: list = field(default_factory=list)  # per item: the model's format with its few-shot turns
     keys: list = field(default_factory=list)
 
 
@@ -143,18 +148,20 @@ def _plan_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, 
     spec = tt.spec
     started = time.perf_counter()
     result = TaskResult(task=spec.name, suite=suite, role=role, type=spec.type, status="ok")
-    result.data_sha256 = _sha256_file(spec.data_path)
+    result.data_sha256 = sources.fingerprint(spec.data, spec.source)
+    result.selection = selection(spec, options.seed)
     memo_key = digest({
         "v": 1, "code": code_version(), "model": identity, "spec": spec.model_dump(mode="json"),
         "data": result.data_sha256, "limit": options.limit, "format": [fmt.system_prompt, fmt.template],
         "fraction": options.fraction, "order_seed": options.order_seed if options.fraction else None,
+        "shots": pool_fingerprint(spec), "seed": options.seed if spec.sample or spec.fewshot else None,
         "supports": sorted(k.value for k in backend.supports),
         "scorer_code": getattr(tt, "code_digest", lambda: None)(),  # a task's own scorer files
     })
     memo = cache.memo_get(memo_key)
     if memo is not None:
         return _from_memo(memo, progress, started)
-    items = load_items(spec, options.limit)
+    items = load_items(spec, options.limit, options.seed)
     if options.fraction is not None:
         items = seeded_prefix(items, options.order_seed, spec.name, options.fraction)
     try:
@@ -164,8 +171,10 @@ def _plan_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, 
         result.n = len(items)
         return result, []
     result.method = method.value
-    per_item = [tt.requests(item, fmt, method) for item in items]
-    return _Plan(tt, suite, fmt, result, memo_key, items, method, per_item, started)
+    pool = load_pool(spec, options.seed)
+    fmts = [with_shots(fmt, tt, item, method, pool) for item in items]
+    per_item = [tt.requests(item, f, method) for item, f in zip(items, fmts)]
+    return _Plan(tt, suite, fmt, result, memo_key, items, method, per_item, started, fmts)
 
 
 def _answer_plans(plans: list[_Plan], backend: Backend, identity, cache, options, progress) -> dict[str, Any]:
@@ -192,10 +201,10 @@ def _score_task(plan: _Plan, found: dict[str, Any], cache):
         plan.tt, plan.suite, plan.fmt, plan.result, plan.method, plan.items, plan.per_item, plan.keys)
     samples, observations = [], []
     pos = 0
-    for item, reqs in zip(items, per_item):
+    for item, reqs, item_fmt in zip(items, per_item, plan.fmts):
         outs = [found[k] for k in keys[pos : pos + len(reqs)]]
         pos += len(reqs)
-        sample = _sample(tt, item, suite, fmt, outs)
+        sample = _sample(tt, item, suite, item_fmt, outs, method)
         if sample.get("status") != "error":
             scored = tt.score(item, outs, method)
             empty = isinstance(scored.response, str) and not scored.response.strip()
@@ -240,6 +249,7 @@ def _from_memo(memo, progress, started):
 def run_model(project, model_name: str, options: RunOptions = RunOptions(), progress: Progress | None = None) -> RunResult:
     """Evaluate one configured model on the selected suites."""
     progress = progress or SilentProgress()
+    options = replace(options, seed=project.file.seed)
     cfg = project.model(model_name)
     selected = project.selected_tasks(list(options.suites) or None)
     backend = project.backend(model_name)

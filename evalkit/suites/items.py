@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import string
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from evalkit.errors import DataError
+from evalkit.suites import sources
+from evalkit.suites.select import filter_records, sample
 from evalkit.suites.spec import TaskSpec
+from evalkit.textfiles import undecodable_line
 from evalkit.yamlio import iter_jsonl
 
 LETTERS = string.ascii_uppercase
@@ -97,21 +102,44 @@ def _make_item(spec: TaskSpec, line: int, rec: dict) -> Item:
     return item
 
 
-def load_items(spec: TaskSpec, limit: int | None = None) -> list[Item]:
-    """All items of a task (the first ``limit`` when given), validated."""
+def data_sha256(path: Path) -> str:
+    """The data file's hash; a missing file or a folder in its place is the same DataError
+    ``evalkit validate`` gives, not an OSError from deep inside a run."""
+    if not path.exists():
+        if path.is_symlink():  # exists() follows links: a loop or a dangling link reads as absent
+            raise DataError("a symbolic link that leads nowhere (dangling, or a loop); fix or remove the link", path=path)
+        raise DataError("data file not found", path=path)
+    if path.is_dir():
+        raise DataError("expected a JSONL file, found a directory", path=path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_items(spec: TaskSpec, limit: int | None = None, seed: int | None = None) -> list[Item]:
+    """The task's items (those passing ``where:``, then ``sample:`` drawn with ``seed``, the
+    project's), validated; the first ``limit`` of them when given."""
+    try:
+        return _load_items(spec, limit, seed)
+    except UnicodeDecodeError:
+        line, reason = undecodable_line(spec.data_path)
+        raise DataError(f"not UTF-8 text: {reason}; save the file as UTF-8", path=spec.data_path, line=line) from None
+
+
+def _load_items(spec: TaskSpec, limit: int | None, seed: int | None) -> list[Item]:
     items: list[Item] = []
     seen: dict[str, int] = {}
-    for line, rec in iter_jsonl(spec.data_path):
+    records = sources.read(spec.data, spec.source)
+    for line, rec in filter_records(records, spec.where, spec.data_path):
         item = _make_item(spec, line, rec)
         if item.id in seen:
             raise DataError(f"duplicate id {item.id!r} (first on line {seen[item.id]})", path=spec.data_path, line=line)
         seen[item.id] = line
         items.append(item)
-        if limit is not None and len(items) >= limit:
+        if limit is not None and spec.sample is None and len(items) >= limit:
             break
     if not items:
-        raise DataError("the dataset is empty: expected one JSON object per line", path=spec.data_path)
-    return items
+        what = "no record passes where:" if spec.where else "the dataset is empty"
+        raise DataError(f"{what} (task {spec.source})", path=spec.data_path)
+    return sample(items, spec.sample, seed)[:limit]
 
 
 def order_key(seed: int, task: str, item_id: str) -> str:
@@ -129,4 +157,3 @@ def seeded_prefix(items: list[Item], seed: int, task: str, fraction: float) -> l
 
     ordered = sorted(items, key=lambda it: order_key(seed, task, it.id))
     return ordered[: max(2, math.ceil(fraction * len(ordered)))]
-

@@ -10,8 +10,11 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from evalkit.config_base import StrictModel
-from evalkit.suites.template import check_template
 from evalkit.scorers.spec import MetricEntry, ScorerSpec
+from evalkit.suites import sources
+from evalkit.suites.fewshot import FewshotSpec
+from evalkit.suites.select import Sample, Where
+from evalkit.suites.template import check_template
 
 TASK_TYPES = ("generate", "classification", "multiple_choice", "perplexity")
 NORMALIZERS = ("strip", "lower", "punctuation", "articles", "numbers", "whitespace")
@@ -35,7 +38,10 @@ class TaskSpec(StrictModel):
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.\-]+$")
     type: Literal["generate", "classification", "multiple_choice", "perplexity"]
     description: str = ""
-    data: Path
+    data: sources.DataSource = Field(..., description="a file path, {path, format, records} or {hf: {...}}")
+    where: Where | None = Field(None, description="keep only the records that pass every condition")
+    sample: Sample | None = Field(None, description="N items drawn with the seed (default: the project's)")
+    fewshot: FewshotSpec | None = None
     fields: FieldMap = FieldMap()
     prompt: str | None = Field(None, description="Python format string over the item's fields")
     choice_prefix: str = Field(" ", description="put between the prompt and each choice or label")
@@ -65,6 +71,11 @@ class TaskSpec(StrictModel):
 
         check_metric_names(v or [], info.data.get("type"), info.data.get("scorer"))
         return v
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data_short_form(cls, v):
+        return sources.coerce(v)
 
     @field_validator("labels")
     @classmethod
@@ -133,9 +144,11 @@ class TaskSpec(StrictModel):
         missing = [k for k, v in needs if v is None]
         if missing:
             raise ValueError(f"a {self.type} task needs {', '.join(missing)}")
+        if self.fewshot is not None and self.type == "perplexity":
+            raise ValueError("fewshot: a perplexity task has no prompt to put examples before")
         return self
 
     @property
     def data_path(self) -> Path:
-        base = self.source.parent if self.source else Path.cwd()
-        return base / self.data
+        """The data file errors name (``hf:ID/SPLIT`` for a Hugging Face dataset)."""
+        return sources.location(self.data, self.source)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evalkit.backends.base import GenerateRequest, Message, Request, RequestKind, Response
+from evalkit.backends.base import GenerateRequest, LoglikelihoodRequest, Message, Request, RequestKind, Response
 from evalkit.metrics.base import Observation
 from evalkit.metrics.registry import metrics_for
 from evalkit.suites.items import Item
@@ -31,12 +31,21 @@ class PromptFormat:
 
     system_prompt: str | None = None
     template: str = "{prompt}"
+    shots: tuple[tuple[str, str], ...] = ()  # few-shot (prompt, answer) pairs, before the prompt
+    shot_delimiter: str = "\n\n"
+    target_delimiter: str = " "
+    multiturn: bool = False  # shots as user/assistant turns rather than text before the prompt
 
     def user(self, prompt: str) -> str:
+        if self.shots and not self.multiturn:
+            prompt = "".join(q + self.target_delimiter + a + self.shot_delimiter for q, a in self.shots) + prompt
         return self.template.replace("{prompt}", prompt)
 
     def messages(self, prompt: str) -> tuple[Message, ...]:
         msgs = [Message("system", self.system_prompt)] if self.system_prompt else []
+        if self.multiturn:
+            for q, a in self.shots:
+                msgs += [Message("user", self.template.replace("{prompt}", q)), Message("assistant", a)]
         return tuple(msgs + [Message("user", self.user(prompt))])
 
     def text(self, prompt: str) -> str:
@@ -97,6 +106,14 @@ def extract(text: str, pattern: str | None) -> tuple[str, bool]:
     return next((g for g in m.groups() if g is not None), ""), True
 
 
+def sent_text(request: Request) -> str:
+    if isinstance(request, GenerateRequest):
+        return request.as_text()
+    if isinstance(request, LoglikelihoodRequest):
+        return request.context
+    return getattr(request, "text", "")
+
+
 class TaskType(ABC):
     def __init__(self, spec: TaskSpec):
         self.spec = spec
@@ -112,8 +129,14 @@ class TaskType(ABC):
     @abstractmethod
     def score(self, item: Item, responses: Sequence[Response], method: RequestKind) -> Scored: ...
 
-    def prompt_for_display(self, item: Item, fmt: PromptFormat) -> str:
-        return fmt.text(item.render(self.spec.prompt)) if self.spec.prompt else (item.text or "")
+    def shot(self, item: Item, method: RequestKind) -> tuple[str, str]:
+        """``item`` as a few-shot example: its prompt and its answer, as the model is asked."""
+        target = item.target[0] if isinstance(item.target, list) else item.target
+        return item.render(self.spec.prompt), str(target)
+
+    def prompt_for_display(self, item: Item, fmt: PromptFormat, method: RequestKind) -> str:
+        """The text actually sent: taken from the request itself, so it cannot drift from it."""
+        return sent_text(self.requests(item, fmt, method)[0])
 
     def reference(self, item: Item) -> Any:
         return item.target

@@ -24,6 +24,9 @@ class ClassificationTask(MultipleChoiceTask):
             return [GenerateRequest(fmt.messages(prompt), max_tokens=min(g.max_tokens, 16), stop=tuple(g.stop) or ("\n",))]
         return super().requests(item, fmt, method)
 
+    def shot(self, item, method):
+        return item.render(self.spec.prompt), item.target
+
     def _match_label(self, text: str) -> str | None:
         said = normalize(text, ["lower", "punctuation", "strip"])
         for label in self.spec.labels:

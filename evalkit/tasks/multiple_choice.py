@@ -55,6 +55,12 @@ class MultipleChoiceTask(TaskType):
             GenerateRequest(fmt.messages(lettered(prompt, self.choices(item))), max_tokens=5, stop=("\n",), top_logprobs=20)
         ]
 
+    def shot(self, item, method):
+        prompt = item.render(self.spec.prompt)
+        if method is RequestKind.GENERATE:
+            return lettered(prompt, self.choices(item)), LETTERS[self.gold(item)]
+        return prompt, self.choices(item)[self.gold(item)]
+
     def pick(self, item, responses, method) -> tuple[int | None, int | None, dict]:
         """(chosen index, length-normalised chosen index, details)."""
         choices = self.choices(item)

@@ -27,7 +27,7 @@ class PerplexityTask(TaskType):
         obs = Observation(nll=-r.logprob, n_bytes=len(item.text.encode("utf-8")), n_words=words, n_tokens=r.n_tokens)
         return Scored(obs, None, {"logprob": r.logprob, "tokens": r.n_tokens})
 
-    def prompt_for_display(self, item, fmt):
+    def prompt_for_display(self, item, fmt, method=None):
         return item.text
 
     def reference(self, item):

@@ -296,3 +296,73 @@ def test_config_rejects_bad_options(models):
         with pytest.raises(ValidationError):
             HFConfig(model="base", **bad)
     assert math.isfinite(answers(backend(models, batch_size="auto"), [LoglikelihoodRequest(*PAIRS[0])])[0].logprob)
+
+
+# --- inputs longer than the model's context (256 positions) ----------------------------------
+
+LONG = "Millbrook is a small town by a river, home to about two thousand people. " * 32  # ~1,000 tokens
+LONG2 = "Kofi got up before sunrise and made a cup of mint tea. " * 40  # ~1,200 tokens
+STORY = " " + "A story about rivers. " * 12  # ~110 tokens
+LONG_PAIRS = [
+    (LONG, " Visitors come."),
+    (LONG, " The river floods in spring and the town"),
+    (LONG2, " tea"),
+    ("short", " one"),
+    (LONG2 + "Question: and then?", STORY),
+    ("The capital of France is", " Paris"),
+    (LONG, STORY),
+    ("", LONG[:200]),
+]
+
+
+@pytest.fixture(scope="module")
+def hflm_256(models):
+    from lm_eval.models.huggingface import HFLM
+
+    lm = HFLM(pretrained=str(models / "base"), device="cpu", batch_size=4)  # context from n_positions
+    assert lm.max_length == 256
+    return lm
+
+
+def test_contexts_longer_than_the_model_are_cut_from_the_left_as_lm_eval_does(models, hflm_256):
+    from lm_eval.api.instance import Instance
+
+    b = backend(models)  # no max_length: the model's 256 positions, as HFLM resolves it
+    ref = hflm_256.loglikelihood([Instance("loglikelihood", {}, p, 0) for p in LONG_PAIRS], disable_tqdm=True)
+    # A continuation too long for any context rides along: the others keep lm-eval's batches.
+    ours = answers(b, [LoglikelihoodRequest(*p) for p in LONG_PAIRS] + [LoglikelihoodRequest("", LONG)])
+    assert b._scorer.max_length == 256
+    assert max(o.prompt_tokens for o in ours) > 900  # really ~1,000-token inputs
+    for (lp, greedy), got in zip(ref, ours):
+        assert abs(lp - got.logprob) <= 1e-6 and greedy == got.is_greedy
+    docs = [LONG, LONG2]
+    ref_rolling = hflm_256.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (d,), 0) for d in docs], disable_tqdm=True)
+    ours_rolling = answers(b, [RollingRequest(d) for d in docs])
+    assert all(abs(a - o.logprob) <= 1e-6 for a, o in zip(ref_rolling, ours_rolling))
+
+
+def test_prompts_longer_than_the_model_generate_as_lm_eval_does(models, hflm_256):
+    from lm_eval.api.instance import Instance
+
+    prompts = [LONG + "Question: who lives there?\nAnswer:", LONG2 + "And then"]
+    b = backend(models)
+    ours = answers(b, [GenerateRequest((Message("user", p),), max_tokens=16) for p in prompts])
+    assert all(len(b._tokenizer(p)["input_ids"]) > 900 for p in prompts)
+    ref = hflm_256.generate_until(
+        [Instance("generate_until", {}, (p, {"until": ["<never>"], "max_gen_toks": 16, "do_sample": False}), 0) for p in prompts],
+        disable_tqdm=True,
+    )
+    assert [g.text for g in ours] == ref
+
+
+def test_a_continuation_longer_than_the_context_is_scored_as_lm_eval_scores_documents(models, hflm_256):
+    from lm_eval.api.instance import Instance
+
+    with pytest.raises(AssertionError):  # lm-eval's loglikelihood refuses it outright
+        hflm_256.loglikelihood([Instance("loglikelihood", {}, ("", LONG), 0)], disable_tqdm=True)
+    (rolling,) = hflm_256.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (LONG,), 0)], disable_tqdm=True)
+    (got,) = answers(backend(models), [LoglikelihoodRequest("", LONG)])
+    assert got.n_tokens > 3 * 256
+    # Same windows, same rows; only the batches' padding differs, so float32 rounding may.
+    assert math.isclose(got.logprob, rolling, rel_tol=1e-5)
+    assert not got.is_greedy
