@@ -116,6 +116,7 @@ class Project:
     gates: list = field(default_factory=list)
     lm_eval_tasks: dict[str, LmEvalTask] = field(default_factory=dict)  # suite entry -> parsed
     located: Located | None = field(default=None, repr=False)  # the config's lines, for errors
+    use_cache: bool = True  # False (--no-cache): backends keep trained models in memory only
     _backends: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -169,7 +170,8 @@ class Project:
 
             cfg = self.model(name)
             cls = backend_class(cfg.backend)
-            ctx = BackendContext(root=self.root, cache_dir=self.cache_dir, backend_for=self.backend)
+            cache_dir = self.cache_dir if self.use_cache else None
+            ctx = BackendContext(root=self.root, cache_dir=cache_dir, backend_for=self.backend)
             self._backends[name] = cls.create(cfg, ctx)
         return self._backends[name]
 

@@ -3,12 +3,17 @@
 Trained from the text files named in the config, saved under the cache directory by a hash of
 its inputs and reused; a model with ``init: OTHER`` starts from OTHER and continues on its own
 ``train`` files with ``weight``. Construction is cheap: training or loading happens on the
-first request, so a fully cached run never touches the model.
+first request, so a fully cached run never touches the model. Without a cache directory
+(``--no-cache``) models are trained in memory and nothing is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import os
+import secrets
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,6 +35,8 @@ from evalkit.backends.base import (
 )
 from evalkit.config_base import ModelConfigBase
 from evalkit.errors import ConfigError, DataError
+
+log = logging.getLogger("evalkit.ngram")
 
 
 class NgramConfig(ModelConfigBase):
@@ -66,7 +73,7 @@ class NgramBackend(Backend):
                 config = config.model_copy(update={"order": parent.config.order})
         return cls(config, cache_dir=ctx.cache_dir, parent=parent)
 
-    def __init__(self, config: NgramConfig, *, cache_dir: Path, parent: "NgramBackend | None" = None):
+    def __init__(self, config: NgramConfig, *, cache_dir: Path | None, parent: "NgramBackend | None" = None):
         if parent is not None and parent.config.order != config.order:
             raise ConfigError(
                 f"model '{config.model}' continues '{config.init}' but their orders differ "
@@ -94,27 +101,62 @@ class NgramBackend(Backend):
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "model_hash": self.model_hash(), "order": self.config.order}
 
-    def _model_path(self) -> Path:
-        return self.cache_dir / "ngram" / f"{self.model_hash()[:24]}.pkl.gz"
+    def _model_path(self) -> Path | None:
+        # .npz, never the .pkl.gz files that evalkit < format 2 wrote here: those are ignored.
+        return None if self.cache_dir is None else self.cache_dir / "ngram" / f"{self.model_hash()[:24]}.npz"
 
     def lm(self):
         if self._lm is None:
-            from evalkit.backends.ngram_lm import KneserNeyLM
-
             path = self._model_path()
-            if path.exists():
-                self._lm = KneserNeyLM.load(path)
-            else:
-                texts = [p.read_text(encoding="utf-8") for p in self.config.train]
-                if self.parent is None:
-                    self._lm = KneserNeyLM.train(texts, self.config.order)
-                else:
-                    self._lm = self.parent.lm().continue_training(texts, self.config.weight)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                self._lm.save(tmp)
-                tmp.replace(path)  # atomic: a killed run never leaves half a model behind
+            self._lm = self._load(path) if path is not None else None
+            if self._lm is None:
+                self._lm = self._train()
+                if path is not None:
+                    self._store(path)
         return self._lm
+
+    def _train(self):
+        from evalkit.backends.ngram_lm import KneserNeyLM
+
+        texts = [p.read_text(encoding="utf-8") for p in self.config.train]
+        if self.parent is None:
+            return KneserNeyLM.train(texts, self.config.order)
+        return self.parent.lm().continue_training(texts, self.config.weight)
+
+    @staticmethod
+    def _load(path: Path):
+        from evalkit.backends.ngram_lm import KneserNeyLM, ModelFileError
+
+        try:
+            with open(path, "rb") as f:
+                return KneserNeyLM.load(f)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except (OSError, ModelFileError) as exc:
+            log.warning("evalkit: warning: %s: stored n-gram model is unusable (%s); training it again", path, exc)
+            return None
+
+    def _store(self, path: Path) -> None:
+        """Write to a temp file of this process's own, then rename: concurrent runs on one
+        cache never share a temp file, and a killed run never leaves half a model behind.
+        A cache folder that cannot be written costs only the reuse, never the run."""
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Not mkstemp: its 0600 would hide the model from the other users of a shared cache;
+            # O_EXCL on a name of our own gives the same safety with the umask's permissions.
+            tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with os.fdopen(fd, "wb") as f:
+                self._lm.save(f)
+            os.replace(tmp, path)
+            tmp = None
+        except OSError as exc:
+            log.warning("evalkit: warning: %s: cannot store the trained n-gram model (%s); it is used from memory", path, exc.strerror or exc)
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
     def submit(self, requests: Sequence[Request]) -> Iterator[tuple[int, Outcome]]:
         lm = self.lm()
@@ -162,6 +204,34 @@ class NgramBackend(Backend):
                 greedy = False
             history.append(tok)
         return Loglikelihood(total, greedy, len(history) - n_context, prompt_tokens=n_context)
+
+
+def check_models(cache_dir: Path) -> dict[str, list[Path]]:
+    """Stored models under ``cache_dir`` by state: ``ok``, ``damaged`` (trained again when
+    next needed) and ``ignored`` (pickles from evalkit < format 2, never loaded)."""
+    from evalkit.backends.ngram_lm import KneserNeyLM, ModelFileError
+
+    found: dict[str, list[Path]] = {"ok": [], "damaged": [], "ignored": []}
+    folder = cache_dir / "ngram"
+    for path in sorted(folder.glob("*.pkl.gz")) + sorted(folder.glob("*.pkl")):
+        found["ignored"].append(path)
+    for path in sorted(folder.glob("*.npz")):
+        try:
+            with open(path, "rb") as f:
+                KneserNeyLM.load(f)
+            found["ok"].append(path)
+        except (OSError, ModelFileError):
+            found["damaged"].append(path)
+    return found
+
+
+def remove_models(cache_dir: Path) -> int:
+    """Delete every stored model (and any temp file a killed run left); how many."""
+    folder = cache_dir / "ngram"
+    paths = [p for pattern in ("*.npz", "*.pkl.gz", "*.pkl", "*.tmp") for p in folder.glob(pattern)]
+    for path in paths:
+        path.unlink(missing_ok=True)
+    return len(paths)
 
 
 def _first_stop(text: str, stops: Sequence[str]) -> int | None:

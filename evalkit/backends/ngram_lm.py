@@ -17,23 +17,27 @@ discount removed, so every level sums to one. An unseen context leaves the lower
 
 "Fine-tuning" continues a model on domain text with a weight: every count table of the new
 text is multiplied by the weight and added to the model's tables.
+
+A model is saved as plain arrays in a numpy ``.npz`` and loaded with ``allow_pickle=False``:
+the file lives in a cache folder a config can point anywhere, so loading it must never be able
+to run code (the pickle it replaced could).
 """
 
 from __future__ import annotations
 
-import gzip
-import pickle
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
 TOKEN_RE = re.compile(r"\n|[^\S\n]*(?:\w+|[^\w\s])|[^\S\n]+")
 BOS = -1  # context padding only; never predicted, so not part of the vocabulary
 EOS_TOKEN = "</s>"  # ends every training document; generation stops when it is the argmax
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1 was a gzipped pickle: never loaded again
 
 
 def tokenize(text: str) -> list[str]:
@@ -99,6 +103,10 @@ class _Row:
     gamma: float
 
 
+class ModelFileError(ValueError):
+    """A saved model that cannot be used: the caller trains the model again."""
+
+
 class KneserNeyLM:
     def __init__(self, order: int, vocab: list[str], levels, discounts: list[float]):
         self.order = order
@@ -153,25 +161,47 @@ class KneserNeyLM:
         self._rows.clear()
 
     # ----- persistence ----------------------------------------------------------------------
-    def save(self, path) -> None:
-        state = {
-            "format": FORMAT_VERSION,
-            "order": self.order,
-            "vocab": self.vocab,
-            "levels": self.levels,
-            "discounts": self.discounts,
-        }
-        with gzip.open(path, "wb", compresslevel=1) as f:
-            pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+    def save(self, file) -> None:
+        """Write the model to ``file`` (a path or a binary file object) as an .npz of plain
+        arrays. Per level: the contexts (one row of k-1 ids each), how many successors each
+        context has, and the successors' ids and counts in the same order, so that loading
+        rebuilds the tables in their original order and the model is bit-for-bit the same."""
+        meta = {"format": FORMAT_VERSION, "order": self.order, "discounts": self.discounts, "vocab": self.vocab}
+        arrays = {"meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)}
+        for k in range(1, self.order + 1):
+            level = self.levels[k]
+            arrays[f"ctx{k}"] = np.array(list(level), dtype=np.int32).reshape(len(level), k - 1)
+            arrays[f"len{k}"] = np.fromiter((len(row) for row in level.values()), dtype=np.int32, count=len(level))
+            arrays[f"ids{k}"] = np.fromiter((w for row in level.values() for w in row), dtype=np.int32)
+            arrays[f"cnt{k}"] = np.fromiter((c for row in level.values() for c in row.values()), dtype=np.float64)
+        np.savez_compressed(file, **arrays)
 
     @classmethod
-    def load(cls, path) -> "KneserNeyLM":
-        # Only files this module wrote under evalkit's own cache directory are loaded here.
-        with gzip.open(path, "rb") as f:
-            state = pickle.load(f)
-        if state.get("format") != FORMAT_VERSION:
-            raise ValueError(f"{path}: n-gram model format {state.get('format')} is not {FORMAT_VERSION}")
-        return cls(state["order"], state["vocab"], state["levels"], state["discounts"])
+    def load(cls, file) -> "KneserNeyLM":
+        """A model written by :meth:`save`; :class:`ModelFileError` for anything else (a
+        damaged, truncated or foreign file, or one holding objects that would need pickle)."""
+        try:
+            with np.load(file, allow_pickle=False) as z:
+                meta = json.loads(z["meta"].tobytes().decode("utf-8"))
+                if meta.get("format") != FORMAT_VERSION:
+                    raise ModelFileError(f"n-gram model format {meta.get('format')!r} is not {FORMAT_VERSION}")
+                order = int(meta["order"])
+                levels: list[dict[tuple[int, ...], dict[int, float]]] = [dict()]
+                for k in range(1, order + 1):
+                    ctxs, lens = z[f"ctx{k}"], z[f"len{k}"]
+                    ids, counts = z[f"ids{k}"].tolist(), z[f"cnt{k}"].tolist()
+                    if ctxs.shape != (len(lens), k - 1) or len(ids) != len(counts) or int(lens.sum()) != len(ids):
+                        raise ModelFileError(f"level {k} has inconsistent shapes")
+                    pairs = zip(ids, counts)
+                    levels.append({ctx: dict(islice(pairs, n)) for ctx, n in zip(map(tuple, ctxs.tolist()), lens.tolist())})
+                vocab, discounts = list(meta["vocab"]), [float(d) for d in meta["discounts"]]
+        except ModelFileError:
+            raise
+        except Exception as exc:  # any damage at all (zip, CRC, JSON, missing key) means: retrain
+            raise ModelFileError(f"{type(exc).__name__}: {exc}") from None
+        if len(discounts) != order + 1 or not all(isinstance(t, str) for t in vocab):
+            raise ModelFileError("inconsistent header")
+        return cls(order, vocab, levels, discounts)
 
     # ----- probabilities --------------------------------------------------------------------
     @property

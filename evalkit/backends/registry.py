@@ -30,7 +30,7 @@ class BackendContext:
     """What a backend may need from the project to build itself."""
 
     root: Path  # the config file's folder: relative paths are resolved against it
-    cache_dir: Path
+    cache_dir: Path | None  # None with --no-cache: nothing may be written
     backend_for: Callable[[str], "Backend"]  # another model's backend, by name
 
 

@@ -160,7 +160,7 @@ def _plan_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, 
     })
     memo = cache.memo_get(memo_key)
     if memo is not None:
-        return _from_memo(memo, progress, started)
+        return _from_memo(memo, tt.metrics, progress, started)
     items = load_items(spec, options.limit, options.seed)
     if options.fraction is not None:
         items = seeded_prefix(items, options.order_seed, spec.name, options.fraction)
@@ -199,7 +199,7 @@ def _answer_plans(plans: list[_Plan], backend: Backend, identity, cache, options
 def _score_task(plan: _Plan, found: dict[str, Any], cache):
     tt, suite, fmt, result, method, items, per_item, keys = (
         plan.tt, plan.suite, plan.fmt, plan.result, plan.method, plan.items, plan.per_item, plan.keys)
-    samples, observations = [], []
+    samples = []
     pos = 0
     for item, reqs, item_fmt in zip(items, per_item, plan.fmts):
         outs = [found[k] for k in keys[pos : pos + len(reqs)]]
@@ -216,17 +216,13 @@ def _score_task(plan: _Plan, found: dict[str, Any], cache):
                 stats=stats,
                 extra=scored.extra,
             )
-            observations.append(scored.observation)
         samples.append(sample)
 
     result.n = len(items)
     result.scoring = dict(Counter(s["extra"]["scored_by"] for s in samples if "scored_by" in (s.get("extra") or {})))
     result.n_errors = sum(s["status"] == "error" for s in samples)
     result.n_empty = sum(s["status"] == "empty" for s in samples)
-    for m in tt.metrics:
-        value = m.compute(observations) if observations else None
-        vr = list(m.value_range) if m.value_range is not None else None
-        result.metrics[m.name] = MetricValue(value, m.higher_is_better, m.signature(), m.binary, vr)
+    result.metrics = _metrics_from_samples(tt.metrics, samples)
     ok = [s for s in samples if s["status"] != "error"]
     if ok:
         result.prompt_tokens_mean = sum(s["prompt_tokens"] for s in ok) / len(ok)
@@ -237,8 +233,27 @@ def _score_task(plan: _Plan, found: dict[str, Any], cache):
     return result, samples
 
 
-def _from_memo(memo, progress, started):
+def _metrics_from_samples(metrics, samples, signatures=None) -> dict[str, MetricValue]:
+    """Task metrics from the samples' sufficient statistics (the numbers compare tests), on
+    the fresh and the memoised path alike, so results.json can never disagree with
+    samples.jsonl. Each metric's from_stats is tested against its library's own value.
+    ``signatures``: the memo's, since a sacrebleu metric knows its own only after scoring."""
+    import numpy as np
+
+    ok = [s for s in samples if s["status"] != "error"]
+    out = {}
+    for m in metrics:
+        value = float(m.from_stats(np.array([s["stats"][m.name] for s in ok], dtype=float).sum(axis=0))) if ok else None
+        signature = (signatures or {}).get(m.name) or m.signature()
+        vr = list(m.value_range) if m.value_range is not None else None  # compare rebuilds scorer metrics from these
+        out[m.name] = MetricValue(value, m.higher_is_better, signature, m.binary, vr)
+    return out
+
+
+def _from_memo(memo, metrics, progress, started):
     result = TaskResult.from_dict(memo["result"])
+    signatures = {name: v.signature for name, v in result.metrics.items()}
+    result.metrics = _metrics_from_samples(metrics, memo["samples"], signatures)
     with progress.task(result.task, total=result.requests, done=result.requests):
         pass
     result.cache_hits = result.requests
@@ -252,6 +267,7 @@ def run_model(project, model_name: str, options: RunOptions = RunOptions(), prog
     options = replace(options, seed=project.file.seed)
     cfg = project.model(model_name)
     selected = project.selected_tasks(list(options.suites) or None)
+    project.use_cache = project.use_cache and options.use_cache  # --no-cache writes nothing, models included
     backend = project.backend(model_name)
     identity = backend.identity()
     fmt = PromptFormat(cfg.system_prompt, cfg.template)

@@ -85,8 +85,52 @@ def test_greedy_generation_and_save_load(tmp_path):
     lm = KneserNeyLM.train([TEXT], 4)
     nxt = lm.greedy_next(lm.encode("the dog sat on"))
     assert lm.vocab[nxt] == " the"
-    path = tmp_path / "m.pkl.gz"
+    path = tmp_path / "m.npz"
     lm.save(path)
     again = KneserNeyLM.load(path)
     h = again.encode("a cat and")
     assert again.logprob(again.index[" a"], h) == lm.logprob(lm.index[" a"], h)
+    # The tables come back equal and in the same order, so the loaded model is the same model.
+    assert again.vocab == lm.vocab and again.discounts == lm.discounts
+    assert [list(level.items()) for level in again.levels] == [list(level.items()) for level in lm.levels]
+
+
+def test_continued_model_with_fractional_counts_round_trips(tmp_path):
+    ft = KneserNeyLM.train([TEXT], 3).continue_training(["the app syncs\n\nthe app crashed, \x00odd"], 0.37)
+    ft.save(tmp_path / "ft.npz")
+    again = KneserNeyLM.load(tmp_path / "ft.npz")
+    assert again.vocab == ft.vocab and again.levels == ft.levels
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "pickle", "object_array", "old_format"])
+def test_a_damaged_or_foreign_model_file_is_refused_not_executed(tmp_path, damage):
+    import pickle
+
+    from evalkit.backends.ngram_lm import ModelFileError
+
+    path = tmp_path / "m.npz"
+    KneserNeyLM.train([TEXT], 3).save(path)
+    marker = tmp_path / "ran"
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:200])
+    elif damage == "garbage":
+        path.write_bytes(b"not a model" * 50)
+    elif damage == "pickle":
+        path.write_bytes(pickle.dumps(_Exploit(marker)))
+    elif damage == "object_array":  # a well-formed npz whose member needs pickle to load
+        np.savez(path, meta=np.array([_Exploit(marker)], dtype=object))
+    else:
+        np.savez(path, meta=np.frombuffer(b'{"format": 1}', dtype=np.uint8))
+    with pytest.raises(ModelFileError):
+        KneserNeyLM.load(path)
+    assert not marker.exists()
+
+
+class _Exploit:
+    """A pickle that writes a marker file when it is unpickled."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))

@@ -27,6 +27,7 @@ from evalkit.backends.http_engine import _Concurrency, retry_after_seconds  # no
 from evalkit.backends.openai_api import OpenAIBackend, OpenAIConfig, parse_ft_id  # noqa: E402
 from evalkit.backends.pricing import FINE_TUNED_PRICES, PRICES, cost_usd  # noqa: E402
 from evalkit.errors import BackendError, FatalBackendError  # noqa: E402
+from evalkit.runner.cache import ANSWERS  # noqa: E402
 
 KEY_ENV = "EVALKIT_TEST_OPENAI_KEY"
 SENTINEL = "sk-test-SENTINEL-7f3a9c21d04e"
@@ -490,7 +491,7 @@ def test_ctrl_c_stores_the_answers_already_received(tmp_path):
         assert proc.returncode == 130, err
         assert "interrupted" in err and "Traceback" not in err
         with sqlite3.connect(tmp_path / "proj" / "cache" / "responses.sqlite") as db:
-            stored, = db.execute("SELECT COUNT(*) FROM responses").fetchone()
+            stored, = db.execute(f"SELECT COUNT(*) FROM {ANSWERS}").fetchone()
         total = 20 + 6  # the chat model: qa and mc, one request an item (ppl is skipped)
         assert 10 <= answered <= stored < total  # all below one commit batch of 64: the flush kept them
         before = server.stats["requests"]

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from conftest import TESTS, make_project
+from evalkit.runner.cache import ANSWERS
 
 SLOW = (
     "  base: {backend: 'fakes:SlowNgram', order: 6, train: [corpora/general.txt]}\n"
@@ -34,7 +35,7 @@ def _cached(project: Path) -> int:
         return 0
     try:
         with sqlite3.connect(db, timeout=1) as con:
-            return con.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+            return con.execute(f"SELECT COUNT(*) FROM {ANSWERS}").fetchone()[0]
     except sqlite3.OperationalError:
         return 0
 
