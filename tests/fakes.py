@@ -21,6 +21,7 @@ class EchoConfig(ModelConfigBase):
     delay_s: float = 0.0  # per request (to interrupt a run half-way)
     answer: str = "patch1 fixes it."
     letter_logprobs: bool = False  # answer top_logprobs like a chat API that returns them
+    letters: bool = True  # answer "A" to lettered multiple choice (False: ``answer``, with no letter)
 
 
 class GenerateOnly(Backend):
@@ -49,7 +50,7 @@ class GenerateOnly(Backend):
             if self._fails(req):
                 yield i, BackendError("HTTP 503 from the fake provider")
             elif isinstance(req, GenerateRequest):
-                text = "A" if "A." in req.as_text() else self.config.answer
+                text = "A" if self.config.letters and "A." in req.as_text() else self.config.answer
                 extra = {}
                 if req.top_logprobs and self.config.letter_logprobs:
                     # The text says A; the probabilities prefer the letter of the longest choice

@@ -126,7 +126,7 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
 def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, gate: bool, cache, reports=None) -> int:
     """Print, evaluate gates, write compare.json / compare.md / report.html; the exit code."""
     from evalkit.cli.output import write_output
-    from evalkit.compare.ranking import rank
+    from evalkit.compare.ranking import best_statement, pairwise_claims, rank
     from evalkit.report.console import print_comparison, print_ranking
     from evalkit.report.html import write_report
     from evalkit.report.markdown import render
@@ -141,16 +141,20 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
     if reports is None:  # a sequential compare decided its gates look by look
         reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else {}
     ranking = rank(comparisons, reports if gate else None) if len(comparisons) > 1 else []
+    claims = pairwise_claims(runs, comparisons, 1 - project.file.confidence) if ranking else []
+    best = best_statement(ranking, claims)
     if ranking:
         print_ranking(con, ranking)
+        con.print(best)
     payload = {
         "format": "evalkit.compare/1",
         "comparisons": [c.to_json() for c in comparisons],
         "ranking": [asdict(r) for r in ranking],
+        "best": {"statement": best, "pairwise": [asdict(c) for c in claims]} if ranking else None,
         "provenance": provenance(project, base_run),
     }
     write_output(out / "compare.json", json.dumps(payload, indent=2) + "\n")
-    write_output(out / "compare.md", render(comparisons, ranking))
+    write_output(out / "compare.md", render(comparisons, ranking, best))
     report = write_report(out, cache, {r.model: r for r in [base_run, *runs]})
     con.print(f"wrote {out}/compare.json, compare.md and {report.name}")
     gate_code = max((r.exit_code for r in reports.values()), default=0)
@@ -201,7 +205,7 @@ def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n
     """Evaluate the gates for each candidate and write their reports; {candidate: report}."""
     from rich.markdown import Markdown
 
-    from evalkit.compare.gates import evaluate_gates
+    from evalkit.compare.gates import evaluate_gates_many
     from evalkit.report.gate import render_gate_md, write_gate_outputs
 
     ran = {t.task for t in base_run.tasks} | {t.suite for t in base_run.tasks}
@@ -210,8 +214,8 @@ def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n
         if g.target not in ran:
             con.print(f"[yellow]gate '{g.label}' not evaluated: '{g.target}' was not run (--suite)[/yellow]")
     reports = {}
-    for run, comparison in zip(runs, comparisons):
-        report = evaluate_gates(gates, base_run, run, comparison, seed=seed, n_resamples=n_resamples)
+    # One call for all candidates: each gate is one Holm family across them.
+    for run, report in zip(runs, evaluate_gates_many(gates, base_run, runs, comparisons, seed=seed, n_resamples=n_resamples)):
         where = out if len(runs) == 1 else out / "gates" / run.model
         write_gate_outputs(report, where)
         con.print(Markdown(render_gate_md(report)))

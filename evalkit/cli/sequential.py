@@ -63,7 +63,7 @@ def run_sequential(project, base: str, candidates, options, out: Path, seed: int
     suite_of = {spec.name: suite for suite, spec in project.selected_tasks(list(options.suites) or None)}
     ran = set(planned) | set(suite_of.values())
     gates = [g for g in project.gates if g.target in ran]
-    states = {c: SequentialGates(gates, planned, suite_of, seed) for c in candidates}
+    states = {c: SequentialGates(gates, planned, suite_of, seed, candidates=len(candidates)) for c in candidates}
     latest: dict[str, object] = {}
     base_run = None
     for k in range(1, looks + 1):

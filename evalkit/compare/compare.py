@@ -1,18 +1,21 @@
 """Compare a base run with one or more candidate runs, task by task and item by item.
 
-Items are aligned by id (compare refuses when the ids differ); items that errored on either
-side are dropped from both, and counted. Every delta gets a paired bootstrap interval that
-resamples the same items for both models and recomputes corpus metrics on each resample.
+Items are aligned by id (compare refuses when the ids differ). Every answered item is scored,
+whatever the answer (empty and unparseable answers included: see ``outcomes``); only items
+whose request failed on either side are left out of the paired table, and counted. Every
+delta gets one paired estimate (``estimates``): Tango's score interval for 0/1 metrics,
+paired t or the delta method otherwise, CR1 when items are grouped.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from evalkit.compare.outcomes import MISSING, Outcomes, outcome_warnings
 from evalkit.errors import EvalkitError
 from evalkit.metrics.registry import metric_for_result
 from evalkit.results import RunResult, TaskResult
@@ -22,39 +25,45 @@ class CompareError(EvalkitError):
     """Runs that cannot be compared (different items, different tasks)."""
 
 
-DROPPED_STATUSES = ("error", "empty")  # a failed or empty answer says nothing about skill
-
-
 def paired_keep(b: list[dict], f: list[dict]) -> list[int]:
-    """Indices of items both models answered: failures are not wrong answers, so an item that
-    failed (or came back empty) on either side leaves the paired test on both."""
-    return [i for i in range(len(b)) if b[i]["status"] not in DROPPED_STATUSES and f[i]["status"] not in DROPPED_STATUSES]
+    """Indices of items both models answered. A failed request is not a wrong answer, so it
+    leaves the paired table on both sides; an empty or unparseable answer stays (it is one)."""
+    return [i for i in range(len(b)) if b[i]["status"] != MISSING and f[i]["status"] != MISSING]
 
 
 @dataclass(frozen=True)
 class MetricComparison:
+    """One row of the table: base, candidate and their change on one task x metric, from one
+    paired estimate (``method``). ``ci_*`` is the two-sided ``1 - alpha`` interval of
+    ``ft - base`` in metric units; ``p_value`` its two-sided p. Only a task's primary metric
+    (``tested``) enters a Holm family (``family``: target or forgetting) and gets a verdict;
+    ``reason`` says why a row has none (too few items, statistics not finite)."""
+
     metric: str
     higher_is_better: bool
     base: float | None
     ft: float | None
     delta: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    se: float | None
-    n: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    n: int = 0
     fixed: int | None = None  # binary metrics: items base got wrong and ft right
     broke: int | None = None
-    p_adjusted: float | None = None  # Holm over every row of one comparison
+    p_adjusted: float | None = None  # Holm within the row's family
     alpha: float = 0.05
-    mde: float | None = None  # minimum detectable effect at 80 % power, from the paired spread
+    mde: float | None = None  # two-sided, 80 % power, at the Holm level alpha / (family size)
+    method: str | None = None
+    tested: bool = True
+    family: str | None = None
+    reason: str | None = None
 
     @property
     def improved(self) -> bool | None:
         """True (ft better) / False (ft worse) when the Holm-adjusted p is below alpha; None
-        when the data do not say."""
-        p = self.p_adjusted if self.p_adjusted is not None else self.p_value
-        if p is None or self.delta is None or p >= self.alpha or self.delta == 0:
+        when the data do not say, or the row is not tested."""
+        p = self.p_adjusted
+        if not self.tested or self.reason or p is None or self.delta is None or p >= self.alpha or self.delta == 0:
             return None
         return (self.delta > 0) == self.higher_is_better
 
@@ -67,11 +76,16 @@ class TaskComparison:
     status: str  # ok | skipped
     reason: str | None = None
     n: int = 0
-    dropped: int = 0  # items dropped because either side errored
-    errors_base: int = 0
+    dropped: int = 0  # items left out because the request failed on either side
+    answered_base: int = 0  # items with an answer (scored, whatever it was)
+    answered_ft: int = 0
+    errors_base: int = 0  # failed requests: missing data
     errors_ft: int = 0
-    empty_base: int = 0
+    empty_base: int = 0  # answered with nothing (scored)
     empty_ft: int = 0
+    unparsed_base: int = 0  # answered, but the task could read no answer in it (scored)
+    unparsed_ft: int = 0
+    warnings: list[str] = field(default_factory=list)
     prompt_tokens_base: float | None = None
     prompt_tokens_ft: float | None = None
     cost_base: float | None = None  # USD per item, when the backend knows its prices
@@ -102,7 +116,29 @@ class Comparison:
         return d
 
 
+class TaskSamples:
+    """A run's samples grouped by task once: ``RunResult.samples_for`` scans every sample on
+    each call, which at 20 tasks x 100,000 items costs more than all the statistics."""
+
+    def __init__(self, run: RunResult):
+        self.model = run.model
+        self._by: dict[str, list[dict]] = {}
+        for s in run.samples:
+            self._by.setdefault(s["task"], []).append(s)
+        self._values = {t.task: t.metrics for t in run.tasks}
+
+    def samples_for(self, task: str) -> list[dict]:
+        return self._by.get(task, [])
+
+    def metric(self, task: str, name: str):
+        """The metric as this run recorded it for ``task``: the task's own direction, and a
+        scorer metric's kind and range (rebuilt from the record, no user code)."""
+        return metric_for_result(name, self._values.get(task, {}).get(name))
+
+
 def align_items(task: str, base: list[dict], ft: list[dict]) -> tuple[list[dict], list[dict]]:
+    if len(base) == len(ft) and all(a["id"] == b["id"] for a, b in zip(base, ft)):
+        return base, ft  # the usual case: both runs list the items in the same order
     b_ids = {s["id"]: s for s in base}
     f_ids = {s["id"]: s for s in ft}
     if set(b_ids) != set(f_ids):
@@ -118,33 +154,48 @@ def align_items(task: str, base: list[dict], ft: list[dict]) -> tuple[list[dict]
     return [b_ids[i] for i in order], [f_ids[i] for i in order]
 
 
+def item_groups(task: str, samples: list[dict]) -> list[str] | None:
+    """The items' cluster labels, or None when no item has one. Some with and some without is
+    refused: clustering switched off for the whole task by one unlabelled item would make its
+    intervals as narrow as if the items were independent."""
+    labels = [s.get("group") for s in samples]
+    without = [s["id"] for s, g in zip(samples, labels) if g is None]
+    if not samples or len(without) == len(samples):
+        return None
+    if without:
+        raise CompareError(
+            f"task '{task}': {len(without)} of {len(samples)} items have no group (e.g. '{without[0]}') while the others "
+            "have one; give every item a group in the task's data (fields.group), or none"
+        )
+    return labels
+
+
 def resample_rng(seed: int, *parts: str) -> np.random.Generator:
     # One stream per (task, metric): results do not depend on which other tasks ran.
     return np.random.default_rng([seed, zlib.crc32("/".join(parts).encode())])
 
 
-def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, seed, task, n_resamples, confidence, value=None):
-    from evalkit.stats import mcnemar, minimum_detectable_effect, paired_bootstrap
+def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, confidence, *, tested: bool, family: str,
+                   value=None):
+    from evalkit.compare import estimates
 
-    metric = metric_for_result(name, value)  # value: the run's MetricValue (scorer metrics)
+    metric = metric_for_result(name, value)  # value: the run's MetricValue (a task's direction, a scorer's kind)
     sa = np.array([s["stats"][name] for s in b], dtype=float)
     sb = np.array([s["stats"][name] for s in f], dtype=float)
-    base_v = float(metric.from_stats(sa.sum(axis=0)))
-    ft_v = float(metric.from_stats(sb.sum(axis=0)))
-    if len(b) < 2:
-        return MetricComparison(name, hib, base_v, ft_v, ft_v - base_v, None, None, None, None, len(b))
-    boot = paired_bootstrap(
-        sa, sb, metric.from_stats, n_resamples=n_resamples, rng=resample_rng(seed, task, name),
-        alpha=1 - confidence, groups=groups,
-    )
-    fixed = broke = None
-    if metric.binary:
-        mc = mcnemar(sa[:, 0], sb[:, 0])
-        fixed, broke = mc.fixed, mc.broke
-    return MetricComparison(
-        name, hib, base_v, ft_v, boot.delta, boot.ci_low, boot.ci_high, boot.p_value, boot.se, len(b), fixed, broke,
-        alpha=1 - confidence, mde=minimum_detectable_effect(boot.se * len(b) ** 0.5, len(b), alpha=1 - confidence),
-    )
+    alpha = 1 - confidence
+    with np.errstate(all="ignore"):
+        base_v, ft_v = (estimates.finite(float(metric.from_stats(x.sum(axis=0)))) for x in (sa, sb))
+    row = MetricComparison(name, hib, base_v, ft_v, None if base_v is None or ft_v is None else ft_v - base_v,
+                           n=len(b), alpha=alpha, tested=tested, family=family)
+    if metric.binary and len(b):
+        row = replace(row, fixed=int(np.sum((sa[:, 0] == 0) & (sb[:, 0] == 1))), broke=int(np.sum((sa[:, 0] == 1) & (sb[:, 0] == 0))))
+    est = estimates.paired(name, sa, sb, groups, metric)
+    if not est.usable:
+        return replace(row, method=est.method, reason=est.reason), est
+    low, high = est.ci(alpha)
+    row = replace(row, delta=float(est.delta), ci_low=estimates.finite(low), ci_high=estimates.finite(high),
+                  p_value=estimates.finite(est.p_two_sided()), method=est.method)
+    return replace(row, reason=estimates.too_few(name, len(b), groups, metric)), est
 
 
 def _accounting(tc: TaskComparison, b: list[dict], f: list[dict]) -> None:
@@ -159,7 +210,8 @@ def _accounting(tc: TaskComparison, b: list[dict], f: list[dict]) -> None:
         setattr(tc, f"latency_p95_{side}", float(np.percentile(lat, 95)))
 
 
-def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult, seed, n_resamples, confidence):
+def compare_task(base: TaskSamples, ft: TaskSamples, tb: TaskResult, tf: TaskResult, confidence, found: dict):
+    """One task's rows; each row's estimate goes into ``found[(task, metric)]``."""
     tc = TaskComparison(task=tb.task, suite=tb.suite, role=tb.role, status="ok")
     if tb.status == "skipped" or tf.status == "skipped":
         tc.status = "skipped"
@@ -169,56 +221,78 @@ def compare_task(base: RunResult, ft: RunResult, tb: TaskResult, tf: TaskResult,
             tc.reason = "; ".join(f"{who}: {t.reason}" for who, t in (("base", tb), ("candidate", tf)) if t.reason)
         return tc
     b, f = align_items(tb.task, base.samples_for(tb.task), ft.samples_for(tf.task))
-    tc.errors_base = sum(s["status"] == "error" for s in b)
-    tc.errors_ft = sum(s["status"] == "error" for s in f)
-    tc.empty_base = sum(s["status"] == "empty" for s in b)
-    tc.empty_ft = sum(s["status"] == "empty" for s in f)
+    ob, of = Outcomes.of(b), Outcomes.of(f)
+    for side, o in (("base", ob), ("ft", of)):
+        for what in ("answered", "empty", "unparsed"):
+            setattr(tc, f"{what}_{side}", getattr(o, what))
+        setattr(tc, f"errors_{side}", o.error)
+    tc.warnings = outcome_warnings(tb.task, (base.model, ft.model), (ob, of))
     keep = paired_keep(b, f)
     tc.dropped = len(b) - len(keep)
     b, f = [b[i] for i in keep], [f[i] for i in keep]
     tc.n = len(b)
     if b:
         _accounting(tc, b, f)
-    groups = [s["group"] for s in b] if b and all(s.get("group") is not None for s in b) else None
-    for name, mv in tb.metrics.items():
+    groups = item_groups(tb.task, b)
+    family = "target" if tb.role == "target" else "forgetting"
+    for i, (name, mv) in enumerate(tb.metrics.items()):
         if name not in tf.metrics:
             continue
+        tested = i == 0  # the task's first metric is its primary one; the others are shown, not tested
         if not b:
-            tc.metrics.append(MetricComparison(name, mv.higher_is_better, None, None, None, None, None, None, None, 0))
+            tc.metrics.append(MetricComparison(name, mv.higher_is_better, None, None, None, tested=tested, family=family,
+                                               alpha=1 - confidence, reason="no item answered by both models"))
             continue
-        tc.metrics.append(compare_metric(name, mv.higher_is_better, b, f, groups, seed, tb.task, n_resamples, confidence, value=mv))
+        row, found[(tb.task, name)] = compare_metric(name, mv.higher_is_better, b, f, groups, confidence, tested=tested, family=family, value=mv)
+        tc.metrics.append(row)
     return tc
 
 
-def _holm_across_rows(tasks: list[TaskComparison]) -> None:
-    """Adjust every row's p-value with Holm across the whole table: with 15 rows, one of them
-    would look 'significant' by chance far more often than 5 % of the time otherwise."""
-    from dataclasses import replace
-
+def _holm_by_family(tasks: list[TaskComparison], alpha: float, found: dict) -> None:
+    """Holm within each family of primary-metric rows: target tasks (is the fine-tune
+    better?) and forgetting probes (did it lose anything?) are separate questions, each
+    with its own family-wise error rate. A row with no usable estimate stays in its family
+    with p = 1, so the family never shrinks. The minimum detectable effect is shown at
+    alpha / (family size), the level Holm's first step tests at."""
+    from evalkit.compare import estimates
     from evalkit.stats import holm
 
-    rows = [(t, i) for t in tasks for i, m in enumerate(t.metrics) if m.p_value is not None]
-    if not rows:
-        return
-    adjusted = holm([t.metrics[i].p_value for t, i in rows])
-    for (t, i), p in zip(rows, adjusted):
-        t.metrics[i] = replace(t.metrics[i], p_adjusted=float(p))
+    families: dict[str, list[tuple[TaskComparison, int]]] = {}
+    for t in tasks:
+        for i, m in enumerate(t.metrics):
+            if m.tested:
+                families.setdefault(m.family, []).append((t, i))
+    for rows in families.values():
+        ps = [1.0 if (m := t.metrics[i]).p_value is None or m.reason else m.p_value for t, i in rows]
+        for (t, i), p in zip(rows, holm(ps)):
+            t.metrics[i] = replace(t.metrics[i], p_adjusted=float(p))
+    for t in tasks:
+        for i, m in enumerate(t.metrics):
+            size = len(families.get(m.family, ())) if m.tested else 1
+            est = found.get((t.task, m.metric))
+            if est is not None and est.usable:
+                t.metrics[i] = replace(m, mde=estimates.finite(est.mde(alpha / max(size, 1), sided=2)))
 
 
 def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int = 10_000, confidence: float = 0.95) -> Comparison:
-    tasks = []
+    """The table: one paired estimate per task x metric (no resampling; ``seed`` and
+    ``n_resamples`` are recorded for the suite-level gates, the one place that resamples)."""
+    tasks, found = [], {}
+    grouped = TaskSamples(base), TaskSamples(ft)
     for tb in base.tasks:
         tf = ft.task(tb.task)
         if tf is None:
             continue
-        tasks.append(compare_task(base, ft, tb, tf, seed, n_resamples, confidence))
+        tasks.append(compare_task(*grouped, tb, tf, confidence, found))
     if not tasks:
         raise CompareError(f"'{base.model}' and '{ft.model}' share no task: nothing to compare")
-    _holm_across_rows(tasks)
-    return Comparison(
+    _holm_by_family(tasks, 1 - confidence, found)
+    c = Comparison(
         base=base.model, candidate=ft.model, tasks=tasks, seed=seed, n_resamples=n_resamples,
         confidence=confidence, base_source=base.source, candidate_source=ft.source,
     )
+    c.estimates = found  # not a field (never serialised): the gates reuse them in this process
+    return c
 
 
 def _from_json(d: dict[str, Any]) -> Comparison:
@@ -243,7 +317,7 @@ def cached_compare(cache, base: RunResult, ft: RunResult, *, seed: int, n_resamp
     from evalkit.runner.cache import code_version, digest
 
     key = digest({
-        "v": 1, "code": code_version(), "base": run_fingerprint(base), "ft": run_fingerprint(ft),
+        "v": 2, "code": code_version(), "base": run_fingerprint(base), "ft": run_fingerprint(ft),
         "seed": seed, "n_resamples": n_resamples, "confidence": confidence,
     })
     hit = cache.memo_get(key)

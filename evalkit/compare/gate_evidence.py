@@ -1,7 +1,7 @@
-"""The evidence a gate is decided on: the oriented gain (or the fine-tune's own score) and its
-bootstrap draws, built on the same aligned items and seed streams as the compare table, so a
-gate's interval equals the one compare.md shows. ``gain_sign`` is the one place a metric's
-direction is read."""
+"""The evidence a gate is decided on: the fine-tune's gain (or its own score) as one estimate,
+built by the same function on the same aligned items as the compare table's row, so a gate's
+numbers are the table's numbers. Suites (a mean over several tasks) are the one place that
+still resamples: the statistics library has no closed form for them."""
 
 from __future__ import annotations
 
@@ -10,53 +10,59 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evalkit.compare.compare import Comparison, TaskComparison, align_items, paired_keep, resample_rng
+from evalkit.compare import estimates
+from evalkit.compare.compare import Comparison, TaskComparison, TaskSamples, align_items, item_groups, paired_keep, resample_rng
+from evalkit.compare.gain import DrawsEstimate, Oriented, gain_sign
+from evalkit.compare.outcomes import MISSING, impute
 from evalkit.errors import ConfigError
-from evalkit.metrics.registry import metric_for_result
-from evalkit.results import RunResult
 
-_CHUNK_CELLS = 5_000_000  # (resamples x items) per chunk of a one-sample bootstrap
+__all__ = ["Evidence", "evidence", "gain_sign"]
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """What a gate is decided on: oriented estimate and resampled estimates, or why not."""
+    """What a gate is decided on: the oriented estimate, or why there is none."""
 
     higher_is_better: bool = True
-    estimate: float = math.nan
-    draws: np.ndarray | None = None
+    gain: Oriented | None = None  # paired gates: of ft - base; min_score: of ft's own score
     n: int = 0
-    binary_k: int | None = None  # successes, when a Wilson interval applies (min_score)
-    missing: str | None = None
+    missing: str | None = None  # why no decision is possible (the gate is INCONCLUSIVE)
+    n_missing: int = 0  # items whose request failed on either side (left out of this evidence)
 
     @property
-    def sd(self) -> float:
-        """Per-item SD of the estimate (bootstrap SE x sqrt(n)); works for ratio metrics too."""
-        if self.binary_k is not None:
-            p = self.binary_k / self.n
-            return math.sqrt(p * (1 - p))
-        return float(np.std(self.draws, ddof=1)) * math.sqrt(self.n)
+    def estimate(self) -> float:
+        return self.gain.value if self.gain is not None else math.nan
 
 
-def gain_sign(higher_is_better: bool) -> float:
-    """+1 or -1: multiplying by it turns a metric into a gain (the one place direction is read)."""
-    return 1.0 if higher_is_better else -1.0
+class Unbounded(Exception):
+    """A worst case was asked of a metric with no per-item range (a corpus metric)."""
 
 
-def _paired_stats(base_run: RunResult, ft_run: RunResult, task: str, metric: str):
-    """Per-item stats aligned exactly as compare_runs aligns them (errored items dropped)."""
+def _paired_stats(base_run: TaskSamples, ft_run: TaskSamples, task: str, metric: str, worst_case: bool = False):
+    """(base stats, candidate stats, groups, missing items). Plain: aligned exactly as
+    compare_runs aligns them (items whose request failed on either side left out).
+    ``worst_case``: every item, the candidate's failed ones scored at the metric's worst
+    per-item value and the base's at its best (raises Unbounded when it has none)."""
     b, f = align_items(task, base_run.samples_for(task), ft_run.samples_for(task))
     keep = paired_keep(b, f)
-    sa = np.array([b[i]["stats"][metric] for i in keep], dtype=float)
-    sb = np.array([f[i]["stats"][metric] for i in keep], dtype=float)
-    groups = [b[i]["group"] for i in keep] if keep and all(b[i].get("group") is not None for i in keep) else None
-    return sa, sb, groups
-
-
-def _metric(base_run: RunResult, task: str, metric: str):
-    """The metric object behind a result name (scorer metrics rebuilt from the run's record)."""
-    tr = base_run.task(task)
-    return metric_for_result(metric, tr.metrics.get(metric) if tr is not None else None)
+    n_missing = len(b) - len(keep)
+    if worst_case:
+        m = base_run.metric(task, metric)  # the task's own direction: a refusal rate may be lower-is-better
+        hib = m.higher_is_better
+        width = next((len(s["stats"][metric]) for s in (*b, *f) if s["status"] != MISSING), 2)
+        rows = lambda side: np.array(  # noqa: E731
+            [s["stats"][metric] if s["status"] != MISSING else [np.nan] * width for s in side], dtype=float).reshape(len(side), width)
+        miss_a = np.array([s["status"] == MISSING for s in b])
+        miss_b = np.array([s["status"] == MISSING for s in f])
+        both = impute(metric, hib, rows(b), rows(f), miss_a, miss_b, m)
+        if both is None:
+            raise Unbounded(metric)
+        keep = list(range(len(b)))
+        sa, sb = both
+    else:
+        sa = np.array([b[i]["stats"][metric] for i in keep], dtype=float)
+        sb = np.array([f[i]["stats"][metric] for i in keep], dtype=float)
+    return sa, sb, item_groups(task, [b[i] for i in keep]), n_missing
 
 
 def _task_comparison(comparison: Comparison, task: str, metric: str) -> tuple[TaskComparison | None, str | None]:
@@ -68,68 +74,76 @@ def _task_comparison(comparison: Comparison, task: str, metric: str) -> tuple[Ta
     have = [m.metric for m in tc.metrics]
     if metric not in have:
         raise ConfigError(f"task '{task}' has no metric '{metric}' (has: {', '.join(have) or 'none'})")
-    return tc, None if tc.n >= 2 else f"task '{task}' has {tc.n} usable item(s); need 2"
+    return tc, None if tc.n >= 1 else f"task '{task}' has no item both models answered"
 
 
-def _delta_evidence(tc: TaskComparison, metric: str, runs, seed: int, n_resamples: int) -> Evidence:
-    """Gain of ft over base on one task, resampled with the comparison's own seed stream."""
-    from evalkit.stats import bootstrap_deltas
-
-    hib = next(m.higher_is_better for m in tc.metrics if m.metric == metric)
-    sa, sb, groups = _paired_stats(*runs, tc.task, metric)
-    f = _metric(runs[0], tc.task, metric).from_stats
-    sign = gain_sign(hib)
-    draws = bootstrap_deltas(sa, sb, f, n_resamples=n_resamples, rng=resample_rng(seed, tc.task, metric), groups=groups)
-    estimate = sign * float(f(sb.sum(axis=0)) - f(sa.sum(axis=0)))
-    return Evidence(hib, estimate, sign * draws, len(sa))
+def _usable(ev_est, task: str, metric: str, n: int, groups, hib: bool, n_missing: int, m=None) -> Evidence:
+    if not ev_est.usable:
+        return Evidence(missing=f"task '{task}': {metric}: {ev_est.reason}")
+    few = estimates.too_few(metric, n, groups, m)
+    if few:
+        return Evidence(missing=f"task '{task}': {metric}: {few}")
+    return Evidence(hib, Oriented(ev_est, gain_sign(hib)), n, n_missing=n_missing)
 
 
-def _suite_evidence(gate, comparison, runs, seed, n_resamples) -> Evidence:
-    """Mean over the suite's tasks of each task's gain, resample by resample: each task's
-    resampled gains come from its own seed stream (the comparison's), and the vectors are
-    averaged elementwise. Tasks have different items, so no item links a resample of one task
-    to a resample of another: tasks are resampled independently of each other."""
-    tasks = [t.task for t in comparison.tasks if t.suite == gate.suite]
-    if not tasks:
-        return Evidence(missing=f"suite '{gate.suite}' has no task in this comparison")
-    parts = [_target_evidence(gate, task, comparison, runs, seed, n_resamples) for task in tasks]
-    missing = next((p.missing for p in parts if p.missing), None)
-    if missing:
-        return Evidence(missing=f"suite '{gate.suite}': {missing}")
-    return Evidence(
-        parts[0].higher_is_better, float(np.mean([p.estimate for p in parts])),
-        np.mean([p.draws for p in parts], axis=0), sum(p.n for p in parts),
-    )
-
-
-def _ft_evidence(tc: TaskComparison, metric: str, runs, seed: int, n_resamples: int) -> Evidence:
-    """The fine-tune's own score on one task, oriented; Wilson applies to unclustered 0/1 items."""
-    from evalkit.stats import resample_counts
-
-    hib = next(m.higher_is_better for m in tc.metrics if m.metric == metric)
-    _, sb, groups = _paired_stats(*runs, tc.task, metric)
-    metric_obj, n, sign = _metric(runs[0], tc.task, metric), len(sb), gain_sign(hib)
-    rng, step = resample_rng(seed, tc.task, metric, "ft"), max(1, _CHUNK_CELLS // n)
-    draws = np.concatenate([
-        metric_obj.from_stats(resample_counts(n, min(step, n_resamples - s), rng, groups).astype(float) @ sb)
-        for s in range(0, n_resamples, step)
-    ])
-    k = int(round(sb[:, 0].sum())) if metric_obj.binary and groups is None else None
-    return Evidence(hib, sign * float(metric_obj.from_stats(sb.sum(axis=0))), sign * draws, n, k)
-
-
-def _target_evidence(gate, task, comparison, runs, seed, n_resamples) -> Evidence:
+def _task_evidence(gate, task, comparison, runs, worst_case=False) -> Evidence:
     tc, missing = _task_comparison(comparison, task, gate.metric)
     if missing:
         return Evidence(missing=missing)
-    build = _ft_evidence if gate.type == "min_score" else _delta_evidence
-    ev = build(tc, gate.metric, runs, seed, n_resamples)
-    if not (math.isfinite(ev.estimate) and np.all(np.isfinite(ev.draws))):
-        return Evidence(missing=f"task '{task}': {gate.metric} is not finite on these items")
-    return ev
+    hib = next(m.higher_is_better for m in tc.metrics if m.metric == gate.metric)
+    try:
+        sa, sb, groups, n_missing = _paired_stats(*runs, task, gate.metric, worst_case)
+    except Unbounded:
+        return Evidence(missing=(
+            f"task '{task}': {tc.dropped} item(s) with a failed request, and {gate.metric} has no per-item worst "
+            "case to score them at; rerun to retry them"))
+    m = runs[0].metric(task, gate.metric)
+    if gate.type == "min_score":
+        est = estimates.one_sample(gate.metric, sb, groups, m)
+    elif not worst_case and (task, gate.metric) in getattr(comparison, "estimates", {}):
+        est = comparison.estimates[(task, gate.metric)]  # the table's own estimate, same items
+    else:
+        est = estimates.paired(gate.metric, sa, sb, groups, m)
+    return _usable(est, task, gate.metric, len(sa), groups, hib, n_missing, m)
 
 
-def evidence(gate, comparison, runs, seed, n_resamples) -> Evidence:
+def _suite_evidence(gate, comparison, runs, seed, n_resamples, worst_case) -> Evidence:
+    """Mean over the suite's tasks of each task's change, resample by resample: each task's
+    resampled changes come from its own seed stream, and the vectors are averaged
+    elementwise. Tasks have different items, so no item links a resample of one task to a
+    resample of another: tasks are resampled independently of each other. Each task must
+    also be usable on its own (enough items, finite statistics, enough clusters)."""
+    from evalkit.stats import bootstrap_deltas
+
+    tasks = [t.task for t in comparison.tasks if t.suite == gate.suite]
+    if not tasks:
+        return Evidence(missing=f"suite '{gate.suite}' has no task in this comparison")
+    deltas, draws, n, n_missing, hib = [], [], 0, 0, True
+    for task in tasks:
+        ev = _task_evidence(gate, task, comparison, runs, worst_case)
+        if ev.missing:
+            return Evidence(missing=f"suite '{gate.suite}': {ev.missing}")
+        sa, sb, groups, _ = _paired_stats(*runs, task, gate.metric, worst_case)
+        f = runs[0].metric(task, gate.metric).from_stats
+        draws.append(bootstrap_deltas(sa, sb, f, n_resamples=n_resamples, rng=resample_rng(seed, task, gate.metric), groups=groups))
+        deltas.append(float(f(sb.sum(axis=0)) - f(sa.sum(axis=0))))
+        n, n_missing, hib = n + ev.n, n_missing + ev.n_missing, ev.higher_is_better
+    est = DrawsEstimate(float(np.mean(deltas)), np.mean(draws, axis=0), n)
+    if not est.usable:
+        return Evidence(missing=f"suite '{gate.suite}': {est.reason}")
+    return Evidence(hib, Oriented(est, gain_sign(hib)), n, n_missing=n_missing)
+
+
+def _has_missing(gate, comparison) -> bool:
+    suite = getattr(gate, "suite", None)
+    return any(t.dropped for t in comparison.tasks if (t.suite == suite if suite is not None else t.task == gate.task))
+
+
+def evidence(gate, comparison, runs, seed, n_resamples, worst_case: bool = False) -> Evidence | None:
+    """The gate's evidence on the items both models answered; with ``worst_case``, on every item
+    with failed requests scored against the candidate (None when no request failed)."""
+    if worst_case and not _has_missing(gate, comparison):
+        return None
     if getattr(gate, "suite", None) is not None:
-        return _suite_evidence(gate, comparison, runs, seed, n_resamples)
-    return _target_evidence(gate, gate.task, comparison, runs, seed, n_resamples)
+        return _suite_evidence(gate, comparison, runs, seed, n_resamples, worst_case)
+    return _task_evidence(gate, gate.task, comparison, runs, worst_case)

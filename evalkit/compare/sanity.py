@@ -10,8 +10,9 @@ def identical_warning(base_run, ft_run) -> str | None:
     def key(s):
         return (s.get("response"), s.get("stats"), (s.get("extra") or {}).get("loglikelihoods"), (s.get("extra") or {}).get("logprob"))
 
-    base = {(s["task"], s["id"]): s for s in base_run.samples if s.get("status") == "ok"}
-    pairs = [(base[(s["task"], s["id"])], s) for s in ft_run.samples if s.get("status") == "ok" and (s["task"], s["id"]) in base]
+    answered = lambda s: s.get("status") != "error"  # noqa: E731 - empty and unparsed answers are answers
+    base = {(s["task"], s["id"]): s for s in base_run.samples if answered(s)}
+    pairs = [(base[(s["task"], s["id"])], s) for s in ft_run.samples if answered(s) and (s["task"], s["id"]) in base]
     if not pairs or any(key(b) != key(f) for b, f in pairs):
         return None
     return (

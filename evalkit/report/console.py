@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evalkit.compare.compare import Comparison
-from evalkit.report.format import flips, interval, num, pvalue, signed, verdict_word
+from evalkit.report.format import CAPTION, OUTCOME_COLUMNS, flips, interval, num, outcome_cells, pvalue, signed, verdict_word
 
 _STYLE = {True: "green", False: "red", None: "dim"}
 
@@ -13,9 +13,11 @@ def print_comparison(console, c: Comparison) -> None:
     from rich.table import Table
 
     pct = round(c.confidence * 100)
-    table = Table(title=f"{c.candidate} vs {c.base}: delta = {c.candidate} - {c.base}, paired bootstrap {pct}% CI")
+    table = Table(title=f"{c.candidate} vs {c.base}: delta = {c.candidate} - {c.base}, paired {pct}% CI",
+                  caption=CAPTION.format(pct=pct))
     for col, just in (("task", "left"), ("metric", "left"), (c.base, "right"), (c.candidate, "right"),
-                      (f"delta [{pct}% CI]", "right"), ("p (Holm)", "right"), ("fixed/broke", "right"), ("n", "right"),
+                      (f"delta [{pct}% CI]", "right"), ("p (Holm)", "right"), ("fixed/broke", "right"),
+                      ("MDE", "right"), ("n", "right"),
                       ("verdict", "left")):
         table.add_column(col, justify=just, no_wrap=True)
     suite = None
@@ -24,26 +26,46 @@ def print_comparison(console, c: Comparison) -> None:
             suite = t.suite
             table.add_section()
             role = "" if t.suite == t.role else f" [dim]({t.role})[/dim]"
-            table.add_row(f"[bold]{t.suite}[/bold]{role}", *[""] * 8)
+            table.add_row(f"[bold]{t.suite}[/bold]{role}", *[""] * 9)
         if t.status == "skipped":
-            table.add_row(f"  {t.task}", "-", "-", "-", f"skipped: {t.reason}", "-", "-", "-", "")
+            table.add_row(f"  {t.task}", "-", "-", "-", f"skipped: {t.reason}", "-", "-", "-", "-", "")
             continue
         for i, m in enumerate(t.metrics):
             arrow = "" if m.higher_is_better else " (lower=better)"
             style = _STYLE[m.improved]
             table.add_row(
                 f"  {t.task}" if i == 0 else "", escape(m.metric) + arrow, num(m.base), num(m.ft),
-                f"{signed(m.delta)} {interval(m)}", pvalue(m), flips(m), str(m.n), f"[{style}]{verdict_word(m)}[/{style}]",
+                f"{signed(m.delta)} {interval(m)}", pvalue(m), flips(m), num(m.mde), str(m.n),
+                f"[{style}]{verdict_word(m)}[/{style}]",
             )
     console.print(table)
-    print_accounting(console, c)
     for t in c.tasks:
+        for m in t.metrics:
+            if m.reason and m.tested:
+                console.print(f"[dim]{t.task} {m.metric}: no verdict: {m.reason}[/dim]")
+    print_accounting(console, c)
+    print_outcomes(console, c)
+
+
+def print_outcomes(console, c: Comparison) -> None:
+    """Answered / empty / unparsed / failed items per task (only when some were not plain
+    answers), then the warnings: a score that moved because a model stopped answering in the
+    expected form must not pass for a change in skill."""
+    from rich.table import Table
+
+    rows = [t for t in c.tasks if t.status == "ok" and any(b or f for b, f in outcome_cells(t)[1:])]
+    if rows:
+        table = Table(title=f"answers per task ({c.base} | {c.candidate}); empty and unparsed answers are scored, failed requests are missing")
+        for col in ("task", *OUTCOME_COLUMNS):
+            table.add_column(col, justify="left" if col == "task" else "right", no_wrap=True)
+        for t in rows:
+            table.add_row(t.task, *(f"{b} | {f}" for b, f in outcome_cells(t)))
+        console.print(table)
+    for t in c.tasks:
+        for w in t.warnings:
+            console.print(f"[yellow]warning: {w}[/yellow]")
         if t.dropped:
-            console.print(
-                f"[yellow]{t.task}: {t.dropped} item(s) left out of the paired tests on both sides "
-                f"(errors: {c.base} {t.errors_base}, {c.candidate} {t.errors_ft}; "
-                f"empty answers: {c.base} {t.empty_base}, {c.candidate} {t.empty_ft})[/yellow]"
-            )
+            console.print(f"[yellow]{t.task}: {t.dropped} item(s) with a failed request left out of the paired tests on both sides[/yellow]")
 
 
 def _usd(x):

@@ -28,10 +28,15 @@ def _verdict_line(report: GateReport) -> str:
 
 
 def _estimate(g: GateResult) -> str:
+    """The estimate and the one-sided bound the decision used (not a two-sided interval:
+    that is a different test, and beside a PASS it misleads)."""
     if g.estimate is None:
         return "-"
     fmt = num if g.type == "min_score" else signed
-    return f"{fmt(g.estimate, 4)} [{fmt(g.ci_low, 4)}, {fmt(g.ci_high, 4)}]"
+    if g.bound is None:
+        return fmt(g.estimate, 4)
+    word = "<=" if g.type == "min_score" and not g.higher_is_better else ">="
+    return f"{fmt(g.estimate, 4)} ({word} {fmt(g.bound, 4)} at {100 * (1 - g.bound_level):.4g}%)"
 
 
 def _p(g: GateResult) -> str:
@@ -44,9 +49,12 @@ def render_gate_md(report: GateReport) -> str:
     """A verdict line and one table row per gate."""
     lines = [
         "## evalkit gates", "", _verdict_line(report), "",
-        "Gain = fine-tune - base, sign flipped for lower-is-better metrics (positive = fine-tune better); "
-        f"paired bootstrap, {report.n_resamples:,} resamples, seed {report.seed}.", "",
-        "| gate | target | metric | verdict | estimate [CI] | threshold | p | n |",
+        "Gain = fine-tune - base, sign flipped for lower-is-better metrics (positive = fine-tune better). "
+        "Each PASS is a one-sided test; the bound shown is the one it used, at its level (must_improve: "
+        "Holm's level for that gate). 0/1 metrics: Tango's score interval (Wilson for min_score); others: "
+        f"paired t / delta method, CR1 when grouped; suites: paired bootstrap, {report.n_resamples:,} resamples, "
+        f"seed {report.seed}.", "",
+        "| gate | target | metric | verdict | estimate (one-sided bound) | threshold | p | n |",
         "|---|---|---|---|---|---|---|---:|",
     ]
     for g in report.gates:

@@ -86,6 +86,10 @@ def _task_table(c: dict, esc: Callable) -> str:
             continue
         for i, m in enumerate(t["metrics"]):
             cls, word = _verdict_class(m.get("improved"))
+            if m.get("tested") is False:  # secondary metrics are shown, not tested
+                cls, word = "unclear", "not tested"
+            elif m.get("reason"):
+                cls, word = "unclear", f"no verdict: {m['reason']}"
             ci = "-" if m["ci_low"] is None else f"[{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]"
             p = m.get("p_adjusted", m.get("p_value"))
             flips = "-" if m.get("fixed") is None else f"{m['fixed']} / {m['broke']}"

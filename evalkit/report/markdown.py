@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evalkit.compare.compare import Comparison
-from evalkit.report.format import direction, flips, interval, num, pvalue, signed, verdict_word
+from evalkit.report.format import CAPTION, OUTCOME_COLUMNS, direction, flips, interval, num, outcome_cells, pvalue, signed, verdict_word
 
 
 def render_comparison(c: Comparison) -> str:
@@ -11,21 +11,19 @@ def render_comparison(c: Comparison) -> str:
     lines = [
         f"## {c.candidate} vs {c.base}",
         "",
-        f"Paired bootstrap over items ({c.n_resamples:,} resamples, seed {c.seed}); "
-        f"delta = {c.candidate} - {c.base}; {pct}% interval; p two-sided, Holm-adjusted over all rows; "
-        "verdict from the adjusted p.",
+        f"delta = {c.candidate} - {c.base}, paired over items, {pct}% interval. " + CAPTION.format(pct=pct),
         "",
-        f"| suite | task | metric | {c.base} | {c.candidate} | delta [{pct}% CI] | p (Holm) | fixed / broke | n | verdict |",
-        "|---|---|---|---:|---:|---|---:|---:|---:|---|",
+        f"| suite | task | metric | {c.base} | {c.candidate} | delta [{pct}% CI] | p (Holm) | fixed / broke | MDE | n | verdict |",
+        "|---|---|---|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for t in c.tasks:
         if t.status == "skipped":
-            lines.append(f"| {t.suite} | {t.task} | - | - | - | skipped: {t.reason} | - | - | - | - |")
+            lines.append(f"| {t.suite} | {t.task} | - | - | - | skipped: {t.reason} | - | - | - | - | - |")
             continue
         for m in t.metrics:
             lines.append(
                 f"| {t.suite} ({t.role}) | {t.task} | {m.metric} ({direction(m)}) | {num(m.base)} | {num(m.ft)} | "
-                f"{signed(m.delta)} {interval(m)} | {pvalue(m)} | {flips(m)} | {m.n} | {verdict_word(m)} |"
+                f"{signed(m.delta)} {interval(m)} | {pvalue(m)} | {flips(m)} | {num(m.mde)} | {m.n} | {verdict_word(m)} |"
             )
     lines += [
         "", "### Prompt tokens, cost and latency per item", "",
@@ -41,7 +39,20 @@ def render_comparison(c: Comparison) -> str:
                 f"| {t.task} | {num(t.prompt_tokens_base, 1)} | {num(t.prompt_tokens_ft, 1)} | {usd[0]} | {usd[1]} "
                 f"| {ms[0]} | {ms[1]} | {t.dropped} |"
             )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _outcomes(c)) + "\n"
+
+
+def _outcomes(c: Comparison) -> list[str]:
+    """Answers per task and model; empty and unparsed answers are scored, failed requests missing."""
+    lines = [
+        "", f"### Answers per task ({c.base} / {c.candidate})", "",
+        "Empty and unparsed answers are scored as given (usually wrong); failed requests are missing data.", "",
+        "| task | " + " | ".join(OUTCOME_COLUMNS) + " |", "|---|" + "---:|" * len(OUTCOME_COLUMNS),
+    ]
+    tasks = [t for t in c.tasks if t.status == "ok"]
+    lines += [f"| {t.task} | " + " | ".join(f"{b} / {f}" for b, f in outcome_cells(t)) + " |" for t in tasks]
+    warnings = [w for t in tasks for w in t.warnings]
+    return lines + ([""] + [f"- **warning**: {w}" for w in warnings] if warnings else [])
 
 
 def render_ranking(ranking) -> str:
@@ -53,7 +64,8 @@ def render_ranking(ranking) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(comparisons: list[Comparison], ranking=()) -> str:
+def render(comparisons: list[Comparison], ranking=(), best: str = "") -> str:
     head = "# evalkit compare\n\n"
     body = "\n".join(render_comparison(c) for c in comparisons)
-    return head + (render_ranking(ranking) + "\n" if ranking else "") + body
+    ranked = render_ranking(ranking) + (f"\n{best}\n" if best else "") + "\n" if ranking else ""
+    return head + ranked + body

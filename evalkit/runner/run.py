@@ -29,7 +29,7 @@ from evalkit.suites.items import Item, load_items, seeded_prefix
 from evalkit.suites.select import selection
 from evalkit.suites.lm_eval_spec import LmEvalTask
 from evalkit.tasks import task_type
-from evalkit.tasks.base import PromptFormat, TaskType, Unsupported
+from evalkit.tasks.base import PromptFormat, TaskType, Unsupported, outcome
 
 
 class Progress(Protocol):
@@ -207,10 +207,9 @@ def _score_task(plan: _Plan, found: dict[str, Any], cache):
         sample = _sample(tt, item, suite, item_fmt, outs, method)
         if sample.get("status") != "error":
             scored = tt.score(item, outs, method)
-            empty = isinstance(scored.response, str) and not scored.response.strip()
             stats = {m.name: m.item_stats(scored.observation) for m in tt.metrics}
             sample.update(
-                status="empty" if empty else "ok",
+                status=outcome(scored),
                 response=scored.response,
                 metrics={m.name: m.item_score(stats[m.name]) for m in tt.metrics},
                 stats=stats,

@@ -43,6 +43,19 @@ def _field(spec: TaskSpec, rec: dict, key: str | None, line: int, what: str):
     return rec[key]
 
 
+def _group(spec: TaskSpec, rec: dict, line: int) -> str:
+    """The item's cluster label. With ``fields.group`` set every item needs one: an item
+    without would leave the task half clustered, and its intervals as if items were independent."""
+    raw = rec.get(spec.fields.group)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise DataError(
+            f"item has no group (field '{spec.fields.group}', fields.group in "
+            f"{spec.source.name if spec.source else 'task'}); give every item one, or drop fields.group",
+            path=spec.data_path, line=line,
+        )
+    return str(raw)
+
+
 def _mc_target(spec: TaskSpec, raw, choices: tuple[str, ...], line: int) -> int:
     if isinstance(raw, bool):
         raw = None
@@ -65,7 +78,7 @@ def _mc_target(spec: TaskSpec, raw, choices: tuple[str, ...], line: int) -> int:
 def _make_item(spec: TaskSpec, line: int, rec: dict) -> Item:
     f = spec.fields
     item_id = str(_field(spec, rec, f.id, line, "id")) if f.id else str(line)
-    group = str(_field(spec, rec, f.group, line, "group")) if f.group else None
+    group = _group(spec, rec, line) if f.group else None
     if spec.type == "perplexity":
         text = _field(spec, rec, f.text, line, "text")
         if not isinstance(text, str) or not text.strip():

@@ -57,7 +57,17 @@ class PromptFormat:
 class Scored:
     observation: Observation
     response: Any  # what the model answered, for people to read
-    extra: dict[str, Any]
+    extra: dict[str, Any]  # "unparsed": True when no answer could be read out of the text
+
+
+def outcome(scored: Scored) -> str:
+    """The item's status: "empty" (the model wrote nothing), "unparsed" (the extractor found no
+    answer in what it wrote) or "ok". Every one of them is scored: they are the model's
+    behaviour, not missing data (only a failed request is)."""
+    text = scored.extra.get("generated", scored.response)
+    if isinstance(text, str) and not text.strip():
+        return "empty"
+    return "unparsed" if scored.extra.get("unparsed") else "ok"
 
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")

@@ -42,7 +42,8 @@ class ClassificationTask(MultipleChoiceTask):
             pred_i, _, extra = self.pick(item, responses, method)
             pred = self.spec.labels[pred_i]
         else:
-            pred, extra = self._match_label(responses[0].text), {"generated": responses[0].text}
+            pred = self._match_label(responses[0].text)
+            extra = {"generated": responses[0].text, "unparsed": pred is None}
         obs = Observation(prediction=pred, references=(item.target,), correct=pred == item.target)
         return Scored(obs, pred, {**extra, "method": method.value})
 

@@ -76,7 +76,7 @@ class MultipleChoiceTask(TaskType):
             return idx, idx, {"generated": gen.text, "scored_by": "top_logprobs", "letter_logprobs": letters}
         m = _LETTER.search(gen.text.upper())
         idx = LETTERS.index(m.group(1)) if m and LETTERS.index(m.group(1)) < len(choices) else None
-        return idx, idx, {"generated": gen.text, "scored_by": "letter"}
+        return idx, idx, {"generated": gen.text, "scored_by": "letter", "unparsed": idx is None}
 
     def score(self, item, responses, method):
         pred, pred_norm, extra = self.pick(item, responses, method)

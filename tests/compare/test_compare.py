@@ -21,21 +21,45 @@ def test_compare_refuses_runs_on_different_items(project):
         compare_runs(base, ft, seed=1, n_resamples=200)
 
 
-def test_bootstrap_interval_agrees_with_the_paired_normal_interval(project):
+def test_identical_differences_do_not_give_a_zero_width_interval(project):
+    # Every qa item gains exactly 1.0 in f1: the old bootstrap gave [+1.000, +1.000] (a zero-width
+    # interval); the rule-of-three floor keeps room for items the sample did not show.
     p = load_project(project)
     base, ft = run_model(p, "base"), run_model(p, "ft")
     c = compare_runs(base, ft, seed=3, n_resamples=4000)
     qa = next(t for t in c.tasks if t.task == "qa")
     f1 = next(m for m in qa.metrics if m.metric == "f1")
     d = np.array([f["metrics"]["f1"] - b["metrics"]["f1"] for b, f in zip(base.samples_for("qa"), ft.samples_for("qa"))])
-    assert f1.delta == pytest.approx(d.mean())
-    se = d.std(ddof=1) / np.sqrt(len(d))
-    assert f1.ci_low == pytest.approx(d.mean() - 1.96 * se, abs=1.2 * se)
-    assert f1.ci_high == pytest.approx(d.mean() + 1.96 * se, abs=1.2 * se)
+    assert np.ptp(d) == 0 and f1.delta == pytest.approx(d.mean())
+    assert f1.ci_low < f1.delta <= f1.ci_high and f1.mde > 0 and not f1.tested
     em = next(m for m in qa.metrics if m.metric == "exact_match")
     b = np.array([s["metrics"]["exact_match"] for s in base.samples_for("qa")])
     f = np.array([s["metrics"]["exact_match"] for s in ft.samples_for("qa")])
     assert (em.fixed, em.broke) == (int(((b == 0) & (f == 1)).sum()), int(((b == 1) & (f == 0)).sum()))
+    assert em.tested and em.method == "tango-score"
+
+
+def test_a_continuous_row_is_the_paired_t_interval():
+    from scipy import stats
+
+    from evalkit.results import MetricValue, RunResult, TaskResult
+
+    rng, n = np.random.default_rng(5), 300  # large enough that the library's zero-spread floor on the SE is inactive
+    a = rng.uniform(0, 1, n)
+    b = np.clip(a + rng.normal(0.05, 0.2, n), 0, 1)
+
+    def run(model, x):
+        t = TaskResult(task="qa", suite="s", role="target", type="generate", status="ok", n=n,
+                       metrics={"f1": MetricValue(float(x.mean()), True, "f1")})
+        samples = [{"task": "qa", "id": str(i), "status": "ok", "group": None, "prompt_tokens": 1,
+                    "stats": {"f1": [float(v), 1.0]}} for i, v in enumerate(x)]
+        return RunResult(model=model, backend="x", identity={}, model_config={}, project="t", tasks=[t], samples=samples)
+
+    m = compare_runs(run("base", a), run("ft", b), seed=1).tasks[0].metrics[0]
+    d = b - a
+    low, high = stats.t.interval(0.95, n - 1, loc=d.mean(), scale=stats.sem(d))
+    assert (m.ci_low, m.ci_high) == pytest.approx((low, high))
+    assert m.p_value == pytest.approx(stats.ttest_rel(b, a).pvalue) and m.p_adjusted == pytest.approx(m.p_value)
 
 
 def test_errored_items_are_dropped_on_both_sides(tmp_path):
@@ -95,3 +119,9 @@ def test_several_candidates_are_ranked(cli, tmp_path):
     assert {r["candidate"] for r in ranking} == {"ft", "ft_light"}
     assert ranking[0]["target_better"] >= ranking[1]["target_better"]
     assert "ranking of the candidates" in out and "## Ranking" in (tmp_path / "o" / "compare.md").read_text()
+    best = data["best"]
+    assert best["statement"].startswith(f"best candidate by the ranking: {ranking[0]['candidate']}")
+    assert best["pairwise"] and all(c["task"] in ("qa", "intent") for c in best["pairwise"])
+    shown = [c for c in best["pairwise"] if c["p_adjusted"] < 0.05]
+    assert all(c["ci_low"] > 0 for c in shown)  # named better first, and its interval agrees
+    assert best["statement"] in (tmp_path / "o" / "compare.md").read_text()

@@ -102,11 +102,19 @@ def test_inconclusive_pass_does_not_fail_the_verdict():
     assert report.verdict == PASS and report.exit_code == 0
 
 
-def test_min_effect_needs_the_estimate_to_reach_it():
-    report, _ = verdicts([{**IMPROVE, "min_effect": 0.10}], *one_task(400, 200, fixed=30))
-    g = report.gates[0]
-    assert g.p_adjusted < 0.05 and g.estimate < 0.10 and g.verdict != PASS
-    assert g.n_needed == pytest.approx(g.n * (g.mde / 0.10) ** 2, rel=0.02)
+def test_min_effect_is_tested_not_compared_with_the_estimate():
+    # Was: PASS when the estimate reached min_effect (a point-estimate rule: a true gain equal
+    # to min_effect passed half the time). Now the one-sided bound must clear it.
+    short, _ = verdicts([{**IMPROVE, "min_effect": 0.10}], *one_task(400, 200, fixed=30))
+    g = short.gates[0]
+    assert g.estimate < 0.10 and g.verdict != PASS and g.p_adjusted > 0.5 and math.isinf(g.n_needed)
+    over, _ = verdicts([{**IMPROVE, "min_effect": 0.10}], *one_task(400, 200, fixed=44))
+    g = over.gates[0]
+    assert g.estimate == pytest.approx(0.11) and g.bound < 0.10 and g.verdict == INCONCLUSIVE
+    assert g.n_needed > 400 and g.mde > 0
+    clear, _ = verdicts([{**IMPROVE, "min_effect": 0.10}], *one_task(400, 200, fixed=100))
+    g = clear.gates[0]
+    assert g.verdict == PASS and g.bound > 0.10 and g.p_adjusted < 0.05
 
 
 @pytest.mark.parametrize(("fixed", "broke", "n", "expected"), [
@@ -180,8 +188,8 @@ def test_suite_aggregate_averages_each_tasks_own_resamples():
 
 
 def test_holm_adjusts_across_must_improve_gates_only():
-    # Each gain passes on its own (p ~ 0.033-0.035) but not as one family of two.
-    (b1, f1), (b2, f2) = flips(300, 150, 18, 8), flips(300, 150, 22, 11)
+    # Each gain passes on its own (one-sided Tango p ~ 0.034-0.036) but not as one family of two.
+    (b1, f1), (b2, f2) = flips(300, 150, 17, 8), flips(300, 150, 20, 10)
     base = {"qa": ("target", "accuracy", acc(b1)), "qa2": ("target", "accuracy", acc(b2))}
     ft = {"qa": ("target", "accuracy", acc(f1)), "qa2": ("target", "accuracy", acc(f2))}
     alone = [verdicts([g], base, ft)[0].gates[0] for g in (IMPROVE, {**IMPROVE, "task": "qa2"})]
@@ -268,3 +276,73 @@ def test_metric_the_task_does_not_have_is_a_config_error():
     base, ft = one_task(50, 25)
     with pytest.raises(ConfigError, match="task 'qa' has no metric 'bits_per_byte' \\(has: accuracy\\)"):
         verdicts([{**IMPROVE, "metric": "bits_per_byte"}], base, ft)
+
+
+def test_identical_answers_never_pass_at_any_margin():
+    # Was: zero-width interval, must_not_regress PASS at any margin, "MDE 0.0, n_needed 1".
+    report, comparison = verdicts([{**NOT_REGRESS, "margin": 0.001}], *one_task(200, 100))
+    g, m = report.gates[0], comparison.tasks[0].metrics[0]
+    assert g.verdict == INCONCLUSIVE and g.mde > 0.001 and g.n_needed > 200
+    assert m.ci_low < 0 < m.ci_high and m.mde > 0
+
+
+def test_two_items_both_improved_prove_nothing():
+    # Was: p = 0.0001 from the bootstrap at n = 2.
+    report, comparison = verdicts([IMPROVE], *one_task(2, 0, fixed=2))
+    g = report.gates[0]
+    assert g.verdict == INCONCLUSIVE and g.p_value > 0.05
+    assert comparison.tasks[0].metrics[0].improved is None
+
+
+def test_non_finite_statistics_give_no_verdict():
+    base, ft = bpb_tasks(1.0, n=100)
+    ft["wiki"][2][3][0] = float("inf")  # one item's negative log-likelihood overflowed
+    gates = [{"type": "must_not_regress", "task": "wiki", "metric": "bits_per_byte", "margin": 0.5}]
+    report, comparison = verdicts(gates, base, ft)
+    m = comparison.tasks[0].metrics[0]
+    assert m.improved is None and m.reason and "finite" in m.reason
+    assert report.gates[0].verdict == INCONCLUSIVE and "finite" in report.gates[0].message
+
+
+def test_pass_shows_the_one_sided_bound_it_used():
+    report, _ = verdicts([IMPROVE, {**IMPROVE, "task": "qa2"}], {**one_task(300, 150, fixed=40)[0], **one_task(300, 150, fixed=20, task="qa2")[0]},
+                         {**one_task(300, 150, fixed=40)[1], **one_task(300, 150, fixed=20, task="qa2")[1]})
+    first, second = report.gates
+    assert first.verdict == second.verdict == PASS
+    assert first.bound_level == pytest.approx(0.025) and second.bound_level == pytest.approx(0.05)
+    assert first.bound > 0 and second.bound > 0
+    md = render_gate_md(report)
+    assert f"(>= {first.bound:+.4f} at 97.5%)" in md and "[" not in md.split("| gate |")[1].splitlines()[2]
+
+
+def test_several_candidates_share_each_gates_family():
+    from evalkit.compare.gates import evaluate_gates_many
+
+    # Each candidate alone passes non-inferiority (one-sided p 0.031 and 0.031) and improvement
+    # on qa2 (p ~ 0.034-0.036); as a sweep of two, Holm asks for p < 0.025 first.
+    base_nr, ft_nr = one_task(1000, 500, fixed=10, broke=19, task="mmlu", suite="forget")
+    (b2, f2), (_, f2b) = flips(300, 150, 17, 8), flips(300, 150, 20, 10)
+    base = make_run("base", {**base_nr, "qa2": ("target", "accuracy", acc(b2))})
+    fts = [make_run(name, {**ft_nr, "qa2": ("target", "accuracy", acc(f))}) for name, f in (("ft1", f2), ("ft2", f2b))]
+    raw = [{**NOT_REGRESS, "task": "mmlu"}, {**IMPROVE, "task": "qa2"}]
+    gates = parse_gates(raw, known_tasks=TASKS, known_suites=SUITES)
+    comparisons = [compare_runs(base, ft, seed=SEED, n_resamples=B) for ft in fts]
+    alone = [evaluate_gates(gates, base, ft, c, seed=SEED, n_resamples=B) for ft, c in zip(fts, comparisons)]
+    assert all(g.verdict == PASS for r in alone for g in r.gates)
+    sweep = evaluate_gates_many(gates, base, fts, comparisons, seed=SEED, n_resamples=B)
+    assert [r.candidate for r in sweep] == ["ft1", "ft2"]
+    for r, a in zip(sweep, alone):
+        nr, imp = r.gates
+        assert nr.verdict == imp.verdict == INCONCLUSIVE
+        assert nr.p_value == a.gates[0].p_value and nr.p_adjusted == pytest.approx(2 * nr.p_value)
+        assert "Holm over 2 candidates" in nr.message and nr.bound_level == pytest.approx(0.025)
+
+
+def test_gates_read_the_tables_own_estimate():
+    base, ft = make_run("base", one_task(200, 100, fixed=20)[0]), make_run("ft", one_task(200, 100, fixed=20)[1])
+    comparison = compare_runs(base, ft, seed=SEED, n_resamples=B)
+    gates = parse_gates([IMPROVE], known_tasks=TASKS, known_suites=SUITES)
+    shared = evaluate_gates(gates, base, ft, comparison, seed=SEED, n_resamples=B).gates[0]
+    del comparison.estimates  # as when the comparison comes back from the cache
+    fresh = evaluate_gates(gates, base, ft, comparison, seed=SEED, n_resamples=B).gates[0]
+    assert shared == fresh and shared.verdict == PASS
