@@ -351,3 +351,13 @@ def test_the_cli_trust_code_flag_lets_scorer_code_run(cli, tmp_path):
     assert code == 2 and "t.yaml:5:" in err and "--trust-code" in err and "Traceback" not in err
     code, out, err = cli("validate", "--trust-code", "--config", root / "evalkit.yaml")
     assert code == 0, out + err
+
+
+def test_item_ranges_for_worst_case_imputation():
+    from evalkit.compare.outcomes import item_range
+
+    assert item_range("exact_match[strict]") == (0.0, 1.0)
+    assert item_range("refusal_rate") == (0.0, 1.0)
+    assert item_range("bleu") is None and item_range("bits_per_byte") is None
+    assert item_range("polite", metric_for_result("polite", MetricValue(0.5, True, "x", True, [0, 1]))) == (0.0, 1.0)
+    assert item_range("words_per_ref_word", metric_for_result("words_per_ref_word", MetricValue(1.0, False, "x"))) is None
