@@ -116,6 +116,12 @@ class TEstimate:
     se_floored: bool = False
     usable: bool = True
     reason: str | None = None
+    # The values the estimate can take (a difference of scores in [0, 1] lies in [-1, 1]); a
+    # t interval near the edge would otherwise show an impossible +1.017.
+    feasible: tuple[float, float] = (-math.inf, math.inf)
+
+    def _clip(self, x: float) -> float:
+        return min(max(x, self.feasible[0]), self.feasible[1])
 
     @property
     def value(self) -> float:
@@ -135,13 +141,13 @@ class TEstimate:
 
     def ci(self, alpha: float) -> tuple[float, float]:
         q = self._q(1.0 - alpha / 2.0)
-        return self.delta - q * self.se, self.delta + q * self.se
+        return self._clip(self.delta - q * self.se), self._clip(self.delta + q * self.se)
 
     def lower_bound(self, alpha: float) -> float:
-        return self.delta - self._q(1.0 - alpha) * self.se
+        return self._clip(self.delta - self._q(1.0 - alpha) * self.se)
 
     def upper_bound(self, alpha: float) -> float:
-        return self.delta + self._q(1.0 - alpha) * self.se
+        return self._clip(self.delta + self._q(1.0 - alpha) * self.se)
 
     def p_greater(self, delta0: float) -> float:
         return self._cdf(-(self.delta - delta0) / self.se)
@@ -191,7 +197,7 @@ def _check_power(alpha: float, power: float, sided: int) -> None:
 
 
 def t_estimate(delta: float, d: np.ndarray, *, method: str, groups=None, value_range=None,
-               min_clusters: int = 10):
+               min_clusters: int = 10, paired: bool = True):
     """A TEstimate of ``delta`` whose per-item linearised deviations are ``d``.
 
     Ungrouped: SE = sd(d) / sqrt(n), df = n - 1. Grouped: CR1, df = G - 1, and fewer than
@@ -224,7 +230,11 @@ def t_estimate(delta: float, d: np.ndarray, *, method: str, groups=None, value_r
         return Unusable("no spread observed (every item's difference is identical) and no value range "
                         "to bound what unseen items could do", delta=delta, n=n, n_clusters=n_clusters,
                         method=method)
-    return TEstimate(delta, se, df, n, method, n_clusters, floored)
+    feasible = (-math.inf, math.inf)
+    if value_range is not None:
+        lo, hi = value_range
+        feasible = (lo - hi, hi - lo) if paired else (lo, hi)
+    return TEstimate(delta, se, df, n, method, n_clusters, floored, feasible=feasible)
 
 
 def linearized_paired(sa: np.ndarray, sb: np.ndarray, from_stats, *, groups=None, value_range=None,
@@ -251,4 +261,4 @@ def linearized_one_sample(s: np.ndarray, from_stats, *, groups=None, value_range
         return Unusable(bad, n=s.shape[0])
     method = "t" if is_mean else "delta-method-t"
     return t_estimate(value, infl, method=method, groups=groups, value_range=value_range,
-                      min_clusters=min_clusters)
+                      min_clusters=min_clusters, paired=False)

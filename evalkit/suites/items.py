@@ -10,8 +10,10 @@ from typing import Any
 
 from evalkit.errors import DataError
 from evalkit.suites import sources
+from evalkit.suites.derived import item_choices, item_target, render_prompt
 from evalkit.suites.select import filter_records, sample
 from evalkit.suites.spec import TaskSpec
+from evalkit.suites.template import fill
 from evalkit.textfiles import undecodable_line
 from evalkit.yamlio import iter_jsonl
 
@@ -24,12 +26,19 @@ class Item:
     line: int
     record: dict[str, Any] = field(repr=False)
     target: Any = None  # str (generate, classification), int index (multiple_choice)
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # multiple_choice: the texts; classification: this item's labels, if limited
     text: str | None = None
     group: str | None = None
+    choice_labels: tuple[str, ...] = ()  # multiple_choice: each choice's label (A, B, ... or as parsed)
+    # The task's prompt, rendered once when the item is read; ``render`` hands it back.
+    prompt: str | None = field(default=None, repr=False, compare=False)
+    prompt_source: str | None = field(default=None, repr=False, compare=False)
+    template_style: str = field(default="auto", repr=False, compare=False)
 
     def render(self, template: str) -> str:
-        return template.format_map(self.record)
+        if template == self.prompt_source and self.prompt is not None:
+            return self.prompt
+        return fill(template, self.record, self.template_style)
 
 
 def _field(spec: TaskSpec, rec: dict, key: str | None, line: int, what: str):
@@ -56,25 +65,6 @@ def _group(spec: TaskSpec, rec: dict, line: int) -> str:
     return str(raw)
 
 
-def _mc_target(spec: TaskSpec, raw, choices: tuple[str, ...], line: int) -> int:
-    if isinstance(raw, bool):
-        raw = None
-    if isinstance(raw, int) and 0 <= raw < len(choices):
-        return raw
-    if isinstance(raw, str):
-        if raw in choices:
-            return choices.index(raw)
-        if len(raw) == 1 and raw.upper() in LETTERS[: len(choices)]:
-            return LETTERS.index(raw.upper())
-        if raw.isdigit() and int(raw) < len(choices):
-            return int(raw)
-    raise DataError(
-        f"target {raw!r} is not a choice index (0-{len(choices) - 1}), letter or one of the choices",
-        path=spec.data_path,
-        line=line,
-    )
-
-
 def _make_item(spec: TaskSpec, line: int, rec: dict) -> Item:
     f = spec.fields
     item_id = str(_field(spec, rec, f.id, line, "id")) if f.id else str(line)
@@ -84,35 +74,46 @@ def _make_item(spec: TaskSpec, line: int, rec: dict) -> Item:
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"field '{f.text}' must be a non-empty string", path=spec.data_path, line=line)
         return Item(item_id, line, rec, text=text, group=group)
-    target = _field(spec, rec, f.target, line, "target")
-    choices: tuple[str, ...] = ()
-    if spec.type == "multiple_choice":
-        raw_choices = _field(spec, rec, f.choices, line, "choices")
-        if not isinstance(raw_choices, list) or len(raw_choices) < 2:
-            raise DataError(f"field '{f.choices}' must be a list of at least two choices", path=spec.data_path, line=line)
-        choices = tuple(str(c) for c in raw_choices)
-        target = _mc_target(spec, target, choices, line)
-    elif spec.type == "classification":
-        target = str(target)
-        if target not in spec.labels:
-            raise DataError(
-                f"label {target!r} is not in the task's labels ({', '.join(spec.labels)})", path=spec.data_path, line=line
-            )
-    else:
-        if isinstance(target, list):
-            target = [str(t) for t in target]
-        else:
-            target = str(target)
-    item = Item(item_id, line, rec, target=target, choices=choices, group=group)
+    raw = item_target(spec, rec, line) if spec.target else _field(spec, rec, f.target, line, "target")
+    texts, labels = item_choices(spec, rec, line)
+    target, choices, choice_labels = _resolve(spec, raw, texts, labels, line)
+    prompt = render_prompt(spec, rec, line)
+    return Item(
+        item_id, line, rec, target=target, choices=choices, group=group, choice_labels=choice_labels,
+        prompt=prompt, prompt_source=spec.prompt, template_style=spec.template_style,
+    )
+
+
+def _resolve(spec: TaskSpec, raw, texts, labels, line: int):
+    """(target, choices, choice labels) as the task type needs them."""
+    from evalkit.suites.choices import ChoiceError, target_index
+
     try:
-        item.render(spec.prompt)
-    except KeyError as exc:
-        raise DataError(
-            f"the prompt uses {{{exc.args[0]}}} but the item has no field '{exc.args[0]}'", path=spec.data_path, line=line
-        ) from None
-    except (IndexError, ValueError) as exc:
-        raise DataError(f"the prompt template cannot be filled: {exc}", path=spec.data_path, line=line) from None
-    return item
+        if spec.type == "multiple_choice":
+            return target_index(raw, texts, labels), texts, labels
+        if spec.type == "classification":
+            return _label_target(spec, raw, texts, labels), labels, ()
+    except ChoiceError as exc:
+        raise DataError(str(exc), path=spec.data_path, line=line) from None
+    target = [str(t) for t in raw] if isinstance(raw, list) else str(raw)
+    return target, (), ()
+
+
+def _label_target(spec: TaskSpec, raw, texts, labels) -> str:
+    """A classification target: one of the task's labels and, when the item limits its
+    options, one of this item's (given as the label or as the option's text)."""
+    from evalkit.suites.choices import ChoiceError
+
+    target = str(raw)
+    if not labels:
+        if target not in spec.labels:
+            raise ChoiceError(f"label {target!r} is not in the task's labels ({', '.join(spec.labels)})")
+        return target
+    if target not in labels and target in texts:
+        target = labels[texts.index(target)]
+    if target not in labels:
+        raise ChoiceError(f"target {target!r} is not among this item's options ({', '.join(labels)})")
+    return target
 
 
 def data_sha256(path: Path) -> str:

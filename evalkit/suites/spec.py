@@ -12,9 +12,10 @@ from pydantic import Field, field_validator, model_validator
 from evalkit.config_base import StrictModel
 from evalkit.scorers.spec import MetricEntry, ScorerSpec
 from evalkit.suites import sources
+from evalkit.suites.choices import ChoicesFromText
 from evalkit.suites.fewshot import FewshotSpec
 from evalkit.suites.select import Sample, Where
-from evalkit.suites.template import check_template
+from evalkit.suites.template import check_any
 
 TASK_TYPES = ("generate", "classification", "multiple_choice", "perplexity")
 NORMALIZERS = ("strip", "lower", "punctuation", "articles", "numbers", "whitespace")
@@ -34,6 +35,14 @@ class GenerationParams(StrictModel):
     temperature: float = Field(0.0, ge=0, le=100)
 
 
+def _check_derived(template: str, style: str, key: str) -> None:
+    # A template without a field gives every item the same value: almost surely a field
+    # name written where a template belongs.
+    if "{" not in template:
+        raise ValueError(f"expected a template: write {{{{ {template} }}}} for the field '{template}', or use fields.{key}")
+    check_any(template, style)
+
+
 class TaskSpec(StrictModel):
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.\-]+$")
     type: Literal["generate", "classification", "multiple_choice", "perplexity"]
@@ -43,7 +52,14 @@ class TaskSpec(StrictModel):
     sample: Sample | None = Field(None, description="N items drawn with the seed (default: the project's)")
     fewshot: FewshotSpec | None = None
     fields: FieldMap = FieldMap()
-    prompt: str | None = Field(None, description="Python format string over the item's fields")
+    template_style: Literal["auto", "jinja", "format"] = Field(
+        "auto", description="auto: Jinja when a template uses {{ }} or {% %}, else {field}"
+    )
+    prompt: str | None = Field(None, description="a {field} or Jinja template over the item's fields")
+    target: str | None = Field(None, description="template for the reference (instead of fields.target)")
+    choices: ChoicesFromText | str | list[str] | None = Field(
+        None, description="template(s) for the choices, or {from_text, pattern} (instead of fields.choices)"
+    )
     choice_prefix: str = Field(" ", description="put between the prompt and each choice or label")
     labels: list[str] | None = Field(None, description="classification: the fixed label set")
     generation: GenerationParams = GenerationParams()
@@ -58,9 +74,52 @@ class TaskSpec(StrictModel):
 
     @field_validator("prompt")
     @classmethod
-    def _plain_fields(cls, v):
+    def _template_compiles(cls, v, info):
         if v is not None:
-            check_template(v)
+            check_any(v, info.data.get("template_style", "auto"))
+        return v
+
+    @field_validator("target")
+    @classmethod
+    def _target_template(cls, v, info):
+        if v is not None:
+            if info.data.get("type") == "perplexity":
+                raise ValueError("a perplexity task has no target; remove this key")
+            _check_derived(v, info.data.get("template_style", "auto"), "target")
+        return v
+
+    @field_validator("choices", mode="before")
+    @classmethod
+    def _choices_mapping(cls, v):
+        # Validated here so that a mistake reads "choices: ..." rather than one error per
+        # member of the union.
+        if isinstance(v, dict):
+            from pydantic import ValidationError
+
+            try:
+                return ChoicesFromText.model_validate(v)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                key = ".".join(str(p) for p in err["loc"])
+                if err["type"] == "extra_forbidden":
+                    raise ValueError(f"unknown key '{key}' (allowed: from_text, pattern)") from None
+                raise ValueError(f"{key}: {err['msg'].removeprefix('Value error, ')}") from None
+        return v
+
+    @field_validator("choices")
+    @classmethod
+    def _choice_templates(cls, v, info):
+        style = info.data.get("template_style", "auto")
+        kind = info.data.get("type")
+        if v is not None and kind not in ("multiple_choice", "classification", None):
+            raise ValueError(f"only multiple_choice and classification tasks have choices, not {kind}")
+        if isinstance(v, str):
+            _check_derived(v, style, "choices")
+        elif isinstance(v, list):
+            if len(v) < 2:
+                raise ValueError("a list of choice templates needs at least two")
+            for t in v:
+                check_any(t, style)
         return v
 
     @field_validator("metrics")
@@ -135,10 +194,11 @@ class TaskSpec(StrictModel):
 
     @model_validator(mode="after")
     def _type_needs(self):
+        target = self.target or self.fields.target
         needs = {
-            "generate": [("prompt", self.prompt), ("fields.target", self.fields.target)],
-            "classification": [("prompt", self.prompt), ("labels", self.labels), ("fields.target", self.fields.target)],
-            "multiple_choice": [("prompt", self.prompt), ("fields.choices", self.fields.choices), ("fields.target", self.fields.target)],
+            "generate": [("prompt", self.prompt), ("fields.target", target)],
+            "classification": [("prompt", self.prompt), ("labels", self.labels), ("fields.target", target)],
+            "multiple_choice": [("prompt", self.prompt), ("fields.choices", self.choices or self.fields.choices), ("fields.target", target)],
             "perplexity": [("fields.text", self.fields.text)],
         }[self.type]
         missing = [k for k, v in needs if v is None]

@@ -12,10 +12,12 @@ from evalkit.tasks.multiple_choice import MultipleChoiceTask
 
 class ClassificationTask(MultipleChoiceTask):
     def choices(self, item):
-        return self.spec.labels
+        # An item that lists its own options is scored over those only: a label the item
+        # does not offer can never be predicted for it.
+        return list(item.choices) or self.spec.labels
 
     def gold(self, item) -> int:
-        return self.spec.labels.index(item.target)
+        return self.choices(item).index(item.target)
 
     def requests(self, item, fmt, method):
         if method is RequestKind.GENERATE:
@@ -27,12 +29,12 @@ class ClassificationTask(MultipleChoiceTask):
     def shot(self, item, method):
         return item.render(self.spec.prompt), item.target
 
-    def _match_label(self, text: str) -> str | None:
+    def _match_label(self, text: str, labels) -> str | None:
         said = normalize(text, ["lower", "punctuation", "strip"])
-        for label in self.spec.labels:
+        for label in labels:
             if said == normalize(label, ["lower", "punctuation", "strip"]):
                 return label
-        for label in self.spec.labels:  # a label mentioned first wins over none at all
+        for label in labels:  # a label mentioned first wins over none at all
             if normalize(label, ["lower", "punctuation", "strip"]) in said.split():
                 return label
         return None
@@ -40,9 +42,9 @@ class ClassificationTask(MultipleChoiceTask):
     def score(self, item, responses, method):
         if method is RequestKind.LOGLIKELIHOOD:
             pred_i, _, extra = self.pick(item, responses, method)
-            pred = self.spec.labels[pred_i]
+            pred = self.choices(item)[pred_i]
         else:
-            pred = self._match_label(responses[0].text)
+            pred = self._match_label(responses[0].text, self.choices(item))
             extra = {"generated": responses[0].text, "unparsed": pred is None}
         obs = Observation(prediction=pred, references=(item.target,), correct=pred == item.target)
         return Scored(obs, pred, {**extra, "method": method.value})
