@@ -24,6 +24,7 @@ from evalkit.suites.lm_eval_spec import (
     is_lm_eval,
     parse_entry,
 )
+from evalkit.suites.groups import GroupConfig, check_groups
 from evalkit.suites.spec import TaskSpec
 from evalkit.yamlio import Located, load_yaml
 
@@ -35,6 +36,7 @@ class SuiteConfig(StrictModel):
     description: str = ""
     tasks: list[str] = Field(default_factory=list, description="task names, lm-eval:TASK entries, built-in probes")
     preset: str | None = Field(None, description=f"a built-in suite: {', '.join(PRESETS)}")
+    groups: dict[str, GroupConfig] = Field(default_factory=dict, description="extra rows aggregating tasks of this suite")
 
     @model_validator(mode="after")
     def _tasks_or_preset(self):
@@ -315,13 +317,14 @@ def load_project(explicit: str | Path | None = None, *, trust_code: bool = False
     if import_code:  # ls lists a task with scorer code without importing or refusing it
         check_task_code(tasks, trusted=trusted)
     lm_eval_tasks = _resolve_suite_entries(pf, tasks, path, located)
+    check_groups(pf.suites, tasks, lm_eval_tasks, path, located)
     models = _load_models(pf.models, located, path, trusted=trusted, import_code=import_code)
     gates = []
     if pf.gates:
         from evalkit.compare.gates import parse_gates
         from evalkit.scorers.plan import declared_metric_names
 
-        known = set(tasks) | {t.name for t in lm_eval_tasks.values()}
+        known = set(tasks) | {t.name for t in lm_eval_tasks.values()}  # not group rows: gates resample items
         gates = parse_gates(
             pf.gates, known_tasks=known, known_suites=pf.suites, path=path, line_of=lambda i: located.line(("gates", i)),
             known_metrics={n for spec in tasks.values() for n in declared_metric_names(spec)},

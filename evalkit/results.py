@@ -47,6 +47,8 @@ class TaskResult:
     cache_hits: int = 0
     requests: int = 0
     scoring: dict[str, int] = field(default_factory=dict)  # how items were scored, e.g. {"top_logprobs": 196}
+    # A group row: {"of": "tasks" | "lm-eval", "tasks": [members], "weighting": {metric: "size_weighted" | "mean"}}
+    members: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TaskResult":

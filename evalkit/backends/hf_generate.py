@@ -16,20 +16,23 @@ from evalkit.backends.hf_scoring import is_oom
 log = logging.getLogger("evalkit.hf")
 
 
-def _stop_criteria(tokenizer, stops: Sequence[str], prompt_width: int):
+def _stop_criteria(tokenizer, stops: Sequence[Sequence[str]], prompt_width: int):
+    """``stops[i]``: row i's own stop sequences. One batch may hold requests of several tasks
+    (an lm-eval group); a stop shared by the batch would cut a row at another task's stop
+    sequence and lose what it would have said after it."""
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
-    stops = [s for s in stops if s]
+    stops = [[s for s in row if s] for row in stops]
 
     class StopOnText(StoppingCriteria):
         def __call__(self, input_ids, scores, **kwargs):
             done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-            if not stops:
+            if not any(stops):
                 return done
             texts = tokenizer.batch_decode(input_ids[:, prompt_width:], skip_special_tokens=True)
             for i, text in enumerate(texts):
-                done[i] = any(s in text for s in stops)
+                done[i] = any(s in text for s in stops[i])
             return done
 
     return StoppingCriteriaList([StopOnText()])
@@ -93,7 +96,7 @@ class Generator:
         for j, p in enumerate(prompts):
             ids[j, width - len(p) :] = torch.tensor(p, dtype=torch.long)
             mask[j, width - len(p) :] = 1
-        stops = sorted({s for r in reqs for s in r.stop})
+        stops = [r.stop for r in reqs]
         kwargs = {"max_new_tokens": max_tokens, "pad_token_id": pad, "stopping_criteria": _stop_criteria(self.tok, stops, width)}
         if temperature > 0:
             kwargs.update(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)

@@ -122,6 +122,7 @@ class TaskSamples:
 
     def __init__(self, run: RunResult):
         self.model = run.model
+        self.task = run.task  # the run's task rows (native groups are read from them)
         self._by: dict[str, list[dict]] = {}
         for s in run.samples:
             self._by.setdefault(s["task"], []).append(s)
@@ -286,6 +287,9 @@ def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int 
         tasks.append(compare_task(*grouped, tb, tf, confidence, found))
     if not tasks:
         raise CompareError(f"'{base.model}' and '{ft.model}' share no task: nothing to compare")
+    from evalkit.compare.groups import add_group_rows
+
+    add_group_rows(base, ft, tasks, confidence=confidence)  # group rows: a weighted sum of member estimates
     _holm_by_family(tasks, 1 - confidence, found)
     c = Comparison(
         base=base.model, candidate=ft.model, tasks=tasks, seed=seed, n_resamples=n_resamples,
@@ -307,7 +311,8 @@ def run_fingerprint(run: RunResult) -> str:
     """What a comparison depends on in a run: task outcomes and every item's statistics."""
     from evalkit.runner.cache import digest
 
-    tasks = [(t.task, t.suite, t.role, t.status, t.reason, {k: v.higher_is_better for k, v in t.metrics.items()}) for t in run.tasks]
+    tasks = [(t.task, t.suite, t.role, t.status, t.reason, {k: v.higher_is_better for k, v in t.metrics.items()}, t.members)
+             for t in run.tasks]
     samples = [(s["task"], s["id"], s["status"], s.get("group"), s["prompt_tokens"], s.get("stats")) for s in run.samples]
     return digest({"model": run.model, "tasks": tasks, "samples": samples})
 

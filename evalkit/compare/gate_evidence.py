@@ -86,6 +86,12 @@ def _usable(ev_est, task: str, metric: str, n: int, groups, hib: bool, n_missing
     return Evidence(hib, Oriented(ev_est, gain_sign(hib)), n, n_missing=n_missing)
 
 
+def _native_group(run: RunResult, task: str) -> bool:
+    """A suites.NAME.groups row: it has no items of its own, its members count instead."""
+    row = run.task(task)
+    return bool(row is not None and row.members and row.members.get("of") == "tasks")
+
+
 def _task_evidence(gate, task, comparison, runs, worst_case=False) -> Evidence:
     tc, missing = _task_comparison(comparison, task, gate.metric)
     if missing:
@@ -115,7 +121,7 @@ def _suite_evidence(gate, comparison, runs, seed, n_resamples, worst_case) -> Ev
     also be usable on its own (enough items, finite statistics, enough clusters)."""
     from evalkit.stats import bootstrap_deltas
 
-    tasks = [t.task for t in comparison.tasks if t.suite == gate.suite]
+    tasks = [t.task for t in comparison.tasks if t.suite == gate.suite and not _native_group(runs[0], t.task)]
     if not tasks:
         return Evidence(missing=f"suite '{gate.suite}' has no task in this comparison")
     deltas, draws, n, n_missing, hib = [], [], 0, 0, True

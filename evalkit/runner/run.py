@@ -313,6 +313,9 @@ def run_model(project, model_name: str, options: RunOptions = RunOptions(), prog
                 run.data_hashes[result.task] = result.data_sha256
     finally:
         cache.close()
+    from evalkit.suites.groups import native_group_rows
+
+    run.tasks.extend(native_group_rows(project, list(dict.fromkeys(s for s, _ in selected)), run))
     run.seconds = round(time.perf_counter() - started, 4)
     info = getattr(backend, "run_info", None)
     if info is not None:  # the batch size in use and the like (results.json, once RunResult has the field)

@@ -17,7 +17,12 @@ lm-eval metric (per sample)           evalkit metric          stats
 ``bits_per_byte``, ``byte_perplexity`` ``bits_per_byte``      ``[-ll, bytes]``
 ===================================== ======================= ====================
 
-Other metrics are kept per sample under ``extra.lm_eval`` but not compared. Datasets are
+A task's metric under a filter other than lm-eval's ``none`` is named ``metric[filter]``
+(``exact_match[flexible-extract]``); every filter is kept. An entry naming a group with an
+``aggregate_metric_list`` reports the group's metrics as lm-eval does (each leaf's value,
+weighted by its size or not, as ``weight_by_size`` says; see :mod:`evalkit.suites.groups`);
+a group without one, or a tag, pools its leaves' items. Other metrics are kept per sample
+under ``extra.lm_eval`` but not compared. Datasets are
 loaded from the local Hugging Face cache first (offline, instantly); a missing one is fetched
 only when ``lm_eval.download`` allows it and the hub answers, within ``fetch_timeout``;
 otherwise the task is reported as skipped with one line saying why.
@@ -318,19 +323,19 @@ def _run(task: LmEvalTask, suite, role, backend, identity, cache, options, progr
     from evalkit.suites.lm_eval_samples import to_samples
 
     samples_out = to_samples(out, loaded, task, suite, lm.outcomes, samples)
-    _aggregate(result, samples_out, task, out)
+    _aggregate(result, samples_out, task, out, loaded)
     result.cache_hits, result.requests = lm.hits, lm.requests
     result.method = ",".join(sorted(k.value for k in kinds if k is not None))
     result.seconds = round(time.perf_counter() - started, 4)
     return result, samples_out
 
 
-def _aggregate(result: TaskResult, samples: list[dict], task: LmEvalTask, out: dict) -> None:
+def _aggregate(result: TaskResult, samples: list[dict], task: LmEvalTask, out: dict, loaded: dict) -> None:
     from importlib.metadata import version
 
     import numpy as np
 
-    from evalkit.metrics.registry import make_metric
+    from evalkit.suites.groups import base_metric
 
     ok = [s for s in samples if s["status"] != "error"]
     result.n = len(samples)
@@ -338,12 +343,21 @@ def _aggregate(result: TaskResult, samples: list[dict], task: LmEvalTask, out: d
     result.n_empty = sum(s["status"] == "empty" for s in samples)
     names = [n for n in (ok[0]["stats"] if ok else {}) if all(n in s["stats"] for s in ok)]
     fewshot = sorted(set((out.get("n-shot") or {}).values()))
-    for name in names:
-        m = make_metric(name)
-        value = float(m.from_stats(np.sum([s["stats"][name] for s in ok], axis=0)))
+    grouped = _group_values(loaded, task, samples)
+    for name in grouped if grouped is not None else names:
+        m = base_metric(name)
         sig = f"{m.signature()}|lm-eval:{task.task}|v{version('lm_eval')}|fewshot:{','.join(map(str, fewshot)) or 0}"
+        if grouped is not None:
+            value, how = grouped[name]
+            sig += f"|group:{how}"
+        else:
+            value = float(m.from_stats(np.sum([s["stats"][name] for s in ok], axis=0)))
         vr = list(m.value_range) if m.value_range is not None else None
         result.metrics[name] = MetricValue(value, m.higher_is_better, sig, m.binary, vr)
+    if grouped is not None:
+        leaves = list(loaded["groups"][task.task].get_all_tasks())
+        result.members = {"of": "lm-eval", "tasks": [t.task_name for t in leaves],
+                          "weighting": {name: how for name, (_, how) in grouped.items()}}
     if ok:
         result.prompt_tokens_mean = sum(s["prompt_tokens"] for s in ok) / len(ok)
         result.completion_tokens_mean = sum(s["completion_tokens"] for s in ok) / len(ok)
@@ -351,3 +365,32 @@ def _aggregate(result: TaskResult, samples: list[dict], task: LmEvalTask, out: d
     for s in sorted(samples, key=lambda s: s["id"]):
         h.update(f"{s['id']}\0{s['extra']['lm_eval']['doc_hash']}\n".encode())
     result.data_sha256 = h.hexdigest()
+
+
+def _group_values(loaded: dict, task: LmEvalTask, samples: list[dict]) -> dict[str, tuple[float | None, str]] | None:
+    """{evalkit metric: (value, weighting)} as lm-eval aggregates the entry's group (its
+    ``aggregate_metric_list``, each metric over every filter its leaves report unless the entry
+    names them, weighted by size or not); None for a task, a tag or a group without one."""
+    from evalkit.suites.groups import EQUAL, SIZE, combine
+    from evalkit.suites.lm_eval_samples import evalkit_metric, variant
+
+    group = (loaded.get("groups") or {}).get(task.task)
+    if group is None or not getattr(group, "aggregate_metric_list", None):
+        return None
+    leaves = [t.task_name for t in group.get_all_tasks()]
+    parts = [[s for s in samples if s["extra"]["lm_eval"]["task"] == leaf] for leaf in leaves]
+    reported = {k for s in samples for k in s.get("stats", {})}
+    values: dict[str, tuple[float | None, str]] = {}
+    for agg in group.aggregate_metric_list:
+        ours = evalkit_metric(agg.metric)
+        if ours is None or agg.metric == "byte_perplexity":
+            continue  # not a metric evalkit compares (byte_perplexity would be averaged as bits)
+        how = SIZE if agg.weight_by_size else EQUAL
+        if agg.filter_list is None:  # lm-eval discovers the filters its leaves report
+            names = sorted(k for k in reported if k == ours or k.startswith(ours + "["))
+        else:
+            names = [variant(ours, f) for f in agg.filter_list]
+        for name in names:
+            if name in reported:
+                values[name] = (combine(name, parts, how), how)
+    return values

@@ -1,8 +1,11 @@
 """lm-eval's per-sample log (``evaluate(..., log_samples=True)["samples"]``) -> evalkit samples.
 
-One evalkit sample per document (lm-eval logs a document once per filter; the task's first
-filter is kept, as lm-eval reports it first). Ids are lm-eval's ``doc_id``; when one entry
-runs several tasks (a group such as ``mmlu``) they are ``SUBTASK/doc_id``.
+One evalkit sample per document. lm-eval logs a document once per filter; every filter is
+kept, each as its own metric variant: ``exact_match`` for lm-eval's ``none`` filter,
+``exact_match[strict-match]`` and ``exact_match[flexible-extract]`` for a task with those two
+(lm-eval's ``exact_match,strict-match``). The shown response is the first filter's. Ids are
+lm-eval's ``doc_id``; when one entry runs several tasks (a group such as ``mmlu``) they are
+``SUBTASK/doc_id``.
 """
 
 from __future__ import annotations
@@ -20,27 +23,39 @@ def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
 
 
+def variant(name: str, filter_name: str | None) -> str:
+    """evalkit's name of lm-eval's ``name,filter`` (lm-eval's unfiltered ``none`` is plain)."""
+    return name if filter_name in (None, "none") else f"{name}[{filter_name}]"
+
+
+def evalkit_metric(lm_name: str) -> str | None:
+    """evalkit's metric for an lm-eval metric name, None when it is not compared."""
+    return MEAN_METRICS.get(lm_name) or RATIO_METRICS.get(lm_name)
+
+
 def metric_stats(example: dict) -> tuple[dict[str, float], dict[str, list[float]], dict[str, Any]]:
-    """(evalkit per-item scores, evalkit stats, lm-eval's other per-sample values)."""
+    """(evalkit per-item scores, evalkit stats, lm-eval's other per-sample values) of one
+    logged row, named for the row's filter."""
     metrics: dict[str, float] = {}
     stats: dict[str, list[float]] = {}
     other: dict[str, Any] = {}
+    fname = example.get("filter")
     for name in example.get("metrics", []):
         value = example.get(name)
         if name in MEAN_METRICS and (_number(value) or isinstance(value, bool)):
-            ours = MEAN_METRICS[name]
+            ours = variant(MEAN_METRICS[name], fname)
             stats[ours] = [float(value), 1.0]
             metrics[ours] = float(value)
         elif name in RATIO_METRICS and isinstance(value, (tuple, list)) and len(value) == 2:
-            ours = RATIO_METRICS[name]
+            ours = variant(RATIO_METRICS[name], fname)
             if ours in stats:
                 continue  # byte_perplexity and bits_per_byte carry the same numbers
             ll, count = float(value[0]), float(value[1])
             stats[ours] = [-ll, count]
             ratio = -ll / count if count else math.nan
-            metrics[ours] = ratio / math.log(2) if ours == "bits_per_byte" else math.exp(ratio)
+            metrics[ours] = ratio / math.log(2) if RATIO_METRICS[name] == "bits_per_byte" else math.exp(ratio)
         elif _number(value):
-            other[name] = float(value)
+            other[variant(name, fname)] = float(value)
     return metrics, stats, other
 
 
@@ -92,11 +107,13 @@ def to_samples(out: dict, loaded: dict, task, suite: str, outcomes: dict, indice
             continue
         task_obj = loaded["tasks"][leaf]
         first_filter = rows[0].get("filter")
-        rows = [r for r in rows if r.get("filter") == first_filter]
+        by_doc: dict[Any, list[dict]] = {}
+        for r in rows:  # the document's rows, one per filter, first filter first
+            by_doc.setdefault(r["doc_id"], []).append(r)
         picked = (indices or {}).get(leaf)
         position = {d: i for i, d in enumerate(picked)} if picked else None
-        for ex in rows:
-            doc_id = ex["doc_id"]
+        for doc_id, doc_rows in by_doc.items():
+            ex = doc_rows[0]
             outs = outcomes.get((leaf, position[doc_id] if position else doc_id), [])
             sid = str(doc_id) if len(leaves) == 1 else f"{leaf}/{doc_id}"
             args = ex.get("arguments") or []
@@ -115,8 +132,15 @@ def to_samples(out: dict, loaded: dict, task, suite: str, outcomes: dict, indice
                               extra={"lm_eval": lm_eval_info})
                 samples.append(sample)
                 continue
-            metrics, stats, other = metric_stats(ex)
+            metrics, stats, other = {}, {}, {}
+            for row in doc_rows:
+                m, st, o = metric_stats(row)
+                metrics.update(m)
+                stats.update(st)
+                other.update(o)
             response, reference, extra = _shown(task_obj, ex)
+            if len(doc_rows) > 1:  # what each filter made of the answer
+                extra["filtered"] = {r.get("filter"): _shown(task_obj, r)[0] for r in doc_rows}
             empty = isinstance(response, str) and not response.strip()
             sample.update(
                 status="empty" if empty else "ok",
