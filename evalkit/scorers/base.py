@@ -3,7 +3,7 @@
 A scorer returns, per item and per metric, a pair ``(numerator, denominator)``; the metric's
 value over items is ``sum(numerators) / sum(denominators)``. A plain score ``s`` is the pair
 ``(s, 1)``, so the metric is the mean; a ratio metric (say, errors per word) returns its own
-pair. Because the pair is all compare needs, a paired bootstrap resamples any scorer's metric
+pair. Because the pair is all compare needs, paired intervals and gates cover any scorer's metric
 without running the scorer's code again.
 """
 
