@@ -59,7 +59,7 @@ class ProjectFile(StrictModel):
     confidence: float = Field(0.95, gt=0.5, lt=1)
     lm_eval: LmEvalSettings = Field(default_factory=LmEvalSettings, description="lm-eval task options")
     trust_code: bool = Field(
-        False, description="let this project's module:Class backends and lm-eval !function files run (as --trust-code)"
+        False, description="let this project's module:Class backends, lm-eval !function files and scorer code run (as --trust-code)"
     )
 
 
@@ -306,6 +306,7 @@ def load_project(explicit: str | Path | None = None, *, trust_code: bool = False
     ``!function`` files) runs only when trusted (``trust_code`` here or in the config);
     ``import_code=False`` (for ``ls``) never imports it."""
     from evalkit.preflight import check_config, check_function_tags
+    from evalkit.scorers.trust import check_task_code
 
     path, is_demo = find_config(explicit)
     located = load_yaml(path)
@@ -313,16 +314,20 @@ def load_project(explicit: str | Path | None = None, *, trust_code: bool = False
     trusted = trust_code or pf.trust_code
     root = path.parent
     tasks = _load_tasks(pf.tasks, root, path, located)
+    if import_code:  # ls lists a task with scorer code without importing or refusing it
+        check_task_code(tasks, trusted=trusted)
     lm_eval_tasks = _resolve_suite_entries(pf, tasks, path, located)
     check_groups(pf.suites, tasks, lm_eval_tasks, path, located)
     models = _load_models(pf.models, located, path, trusted=trusted, import_code=import_code)
     gates = []
     if pf.gates:
         from evalkit.compare.gates import parse_gates
+        from evalkit.scorers.plan import declared_metric_names
 
         known = set(tasks) | {t.name for t in lm_eval_tasks.values()}  # not group rows: gates resample items
         gates = parse_gates(
-            pf.gates, known_tasks=known, known_suites=pf.suites, path=path, line_of=lambda i: located.line(("gates", i))
+            pf.gates, known_tasks=known, known_suites=pf.suites, path=path, line_of=lambda i: located.line(("gates", i)),
+            known_metrics={n for spec in tasks.values() for n in declared_metric_names(spec)},
         )
     project = Project(
         path=path.resolve(), file=pf, models=models, tasks=tasks, is_demo=is_demo, gates=gates,

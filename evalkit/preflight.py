@@ -67,9 +67,9 @@ def _check_base_urls(project, located) -> None:
 
 
 def _task_metrics(spec) -> list[str]:
-    from evalkit.metrics.registry import DEFAULTS
+    from evalkit.scorers.plan import declared_metric_names
 
-    return list(spec.metrics or DEFAULTS[spec.type])
+    return declared_metric_names(spec)
 
 
 def _check_gate_metrics(project, located) -> None:

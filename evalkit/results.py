@@ -20,6 +20,10 @@ class MetricValue:
     value: float | None
     higher_is_better: bool
     signature: str
+    # How to read the per-item statistics when the name is not a built-in metric (a scorer's):
+    # compare and gates rebuild the metric from these, not from user code.
+    binary: bool = False
+    value_range: list[float] | None = None
 
 
 @dataclass

@@ -90,3 +90,31 @@ class SlowNgram(Backend):
         for i, out in self.inner.submit(requests):
             time.sleep(self.delay)
             yield i, out
+
+
+class ScriptedConfig(ModelConfigBase):
+    replies: dict[str, str] = {}  # prompt substring -> reply (the first that occurs wins)
+    default: str = ""
+
+
+class Scripted(Backend):
+    """A chat model whose every reply the test wrote: for behaviour a real model does not show
+    on demand (refusing harmful requests, then, fine-tuned, complying with them)."""
+
+    name = "scripted"
+    supports = frozenset({RequestKind.GENERATE})
+    Config = ScriptedConfig
+
+    def __init__(self, config):
+        self.config = config
+        self.calls = 0
+
+    def identity(self):
+        return {"backend": self.name, "model": self.config.model, "replies": self.config.replies, "default": self.config.default}
+
+    def submit(self, requests):
+        for i, req in enumerate(requests):
+            text = req.as_text()
+            self.calls += 1
+            reply = next((r for k, r in self.config.replies.items() if k in text), self.config.default)
+            yield i, Generation(reply, prompt_tokens=len(text.split()), completion_tokens=len(reply.split()))

@@ -16,6 +16,7 @@ def validate(config_path, trust_code):
     from evalkit.metrics.registry import metrics_for
     from evalkit.suites.fewshot import load_pool
     from evalkit.suites.items import load_items
+    from evalkit.tasks.generate import check_references
 
     from evalkit.preflight import check_models
 
@@ -29,6 +30,7 @@ def validate(config_path, trust_code):
         metrics_for(spec)
         items = load_items(spec, seed=project.file.seed)
         load_pool(spec, project.file.seed)  # unknown shot ids and a too-small pool fail here, not mid-run
+        check_references(spec, items)
         con.print(f"ok  {name:<16} {len(items):>6} items  {spec.data_path}")
     if project.lm_eval_tasks:
         check_lm_eval_names(project, con)

@@ -17,7 +17,7 @@ import numpy as np
 
 from evalkit.compare.outcomes import MISSING, Outcomes, outcome_warnings
 from evalkit.errors import EvalkitError
-from evalkit.metrics.registry import make_metric
+from evalkit.metrics.registry import metric_for_result
 from evalkit.results import RunResult, TaskResult
 
 
@@ -126,9 +126,15 @@ class TaskSamples:
         self._by: dict[str, list[dict]] = {}
         for s in run.samples:
             self._by.setdefault(s["task"], []).append(s)
+        self._values = {t.task: t.metrics for t in run.tasks}
 
     def samples_for(self, task: str) -> list[dict]:
         return self._by.get(task, [])
+
+    def metric(self, task: str, name: str):
+        """The metric as this run recorded it for ``task``: the task's own direction, and a
+        scorer metric's kind and range (rebuilt from the record, no user code)."""
+        return metric_for_result(name, self._values.get(task, {}).get(name))
 
 
 def align_items(task: str, base: list[dict], ft: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -170,10 +176,11 @@ def resample_rng(seed: int, *parts: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32("/".join(parts).encode())])
 
 
-def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, confidence, *, tested: bool, family: str):
+def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, confidence, *, tested: bool, family: str,
+                   value=None):
     from evalkit.compare import estimates
 
-    metric = make_metric(name)
+    metric = metric_for_result(name, value)  # value: the run's MetricValue (a task's direction, a scorer's kind)
     sa = np.array([s["stats"][name] for s in b], dtype=float)
     sb = np.array([s["stats"][name] for s in f], dtype=float)
     alpha = 1 - confidence
@@ -183,13 +190,13 @@ def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, c
                            n=len(b), alpha=alpha, tested=tested, family=family)
     if metric.binary and len(b):
         row = replace(row, fixed=int(np.sum((sa[:, 0] == 0) & (sb[:, 0] == 1))), broke=int(np.sum((sa[:, 0] == 1) & (sb[:, 0] == 0))))
-    est = estimates.paired(name, sa, sb, groups)
+    est = estimates.paired(name, sa, sb, groups, metric)
     if not est.usable:
         return replace(row, method=est.method, reason=est.reason), est
     low, high = est.ci(alpha)
     row = replace(row, delta=float(est.delta), ci_low=estimates.finite(low), ci_high=estimates.finite(high),
                   p_value=estimates.finite(est.p_two_sided()), method=est.method)
-    return replace(row, reason=estimates.too_few(name, len(b), groups)), est
+    return replace(row, reason=estimates.too_few(name, len(b), groups, metric)), est
 
 
 def _accounting(tc: TaskComparison, b: list[dict], f: list[dict]) -> None:
@@ -237,7 +244,7 @@ def compare_task(base: TaskSamples, ft: TaskSamples, tb: TaskResult, tf: TaskRes
             tc.metrics.append(MetricComparison(name, mv.higher_is_better, None, None, None, tested=tested, family=family,
                                                alpha=1 - confidence, reason="no item answered by both models"))
             continue
-        row, found[(tb.task, name)] = compare_metric(name, mv.higher_is_better, b, f, groups, confidence, tested=tested, family=family)
+        row, found[(tb.task, name)] = compare_metric(name, mv.higher_is_better, b, f, groups, confidence, tested=tested, family=family, value=mv)
         tc.metrics.append(row)
     return tc
 

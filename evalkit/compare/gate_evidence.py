@@ -15,7 +15,6 @@ from evalkit.compare.compare import Comparison, TaskComparison, TaskSamples, ali
 from evalkit.compare.gain import DrawsEstimate, Oriented, gain_sign
 from evalkit.compare.outcomes import MISSING, impute
 from evalkit.errors import ConfigError
-from evalkit.metrics.registry import make_metric
 
 __all__ = ["Evidence", "evidence", "gain_sign"]
 
@@ -48,13 +47,14 @@ def _paired_stats(base_run: TaskSamples, ft_run: TaskSamples, task: str, metric:
     keep = paired_keep(b, f)
     n_missing = len(b) - len(keep)
     if worst_case:
-        hib = make_metric(metric).higher_is_better
+        m = base_run.metric(task, metric)  # the task's own direction: a refusal rate may be lower-is-better
+        hib = m.higher_is_better
         width = next((len(s["stats"][metric]) for s in (*b, *f) if s["status"] != MISSING), 2)
         rows = lambda side: np.array(  # noqa: E731
             [s["stats"][metric] if s["status"] != MISSING else [np.nan] * width for s in side], dtype=float).reshape(len(side), width)
         miss_a = np.array([s["status"] == MISSING for s in b])
         miss_b = np.array([s["status"] == MISSING for s in f])
-        both = impute(metric, hib, rows(b), rows(f), miss_a, miss_b)
+        both = impute(metric, hib, rows(b), rows(f), miss_a, miss_b, m)
         if both is None:
             raise Unbounded(metric)
         keep = list(range(len(b)))
@@ -77,10 +77,10 @@ def _task_comparison(comparison: Comparison, task: str, metric: str) -> tuple[Ta
     return tc, None if tc.n >= 1 else f"task '{task}' has no item both models answered"
 
 
-def _usable(ev_est, task: str, metric: str, n: int, groups, hib: bool, n_missing: int) -> Evidence:
+def _usable(ev_est, task: str, metric: str, n: int, groups, hib: bool, n_missing: int, m=None) -> Evidence:
     if not ev_est.usable:
         return Evidence(missing=f"task '{task}': {metric}: {ev_est.reason}")
-    few = estimates.too_few(metric, n, groups)
+    few = estimates.too_few(metric, n, groups, m)
     if few:
         return Evidence(missing=f"task '{task}': {metric}: {few}")
     return Evidence(hib, Oriented(ev_est, gain_sign(hib)), n, n_missing=n_missing)
@@ -103,13 +103,14 @@ def _task_evidence(gate, task, comparison, runs, worst_case=False) -> Evidence:
         return Evidence(missing=(
             f"task '{task}': {tc.dropped} item(s) with a failed request, and {gate.metric} has no per-item worst "
             "case to score them at; rerun to retry them"))
+    m = runs[0].metric(task, gate.metric)
     if gate.type == "min_score":
-        est = estimates.one_sample(gate.metric, sb, groups)
+        est = estimates.one_sample(gate.metric, sb, groups, m)
     elif not worst_case and (task, gate.metric) in getattr(comparison, "estimates", {}):
         est = comparison.estimates[(task, gate.metric)]  # the table's own estimate, same items
     else:
-        est = estimates.paired(gate.metric, sa, sb, groups)
-    return _usable(est, task, gate.metric, len(sa), groups, hib, n_missing)
+        est = estimates.paired(gate.metric, sa, sb, groups, m)
+    return _usable(est, task, gate.metric, len(sa), groups, hib, n_missing, m)
 
 
 def _suite_evidence(gate, comparison, runs, seed, n_resamples, worst_case) -> Evidence:
@@ -129,7 +130,7 @@ def _suite_evidence(gate, comparison, runs, seed, n_resamples, worst_case) -> Ev
         if ev.missing:
             return Evidence(missing=f"suite '{gate.suite}': {ev.missing}")
         sa, sb, groups, _ = _paired_stats(*runs, task, gate.metric, worst_case)
-        f = make_metric(gate.metric).from_stats
+        f = runs[0].metric(task, gate.metric).from_stats
         draws.append(bootstrap_deltas(sa, sb, f, n_resamples=n_resamples, rng=resample_rng(seed, task, gate.metric), groups=groups))
         deltas.append(float(f(sb.sum(axis=0)) - f(sa.sum(axis=0))))
         n, n_missing, hib = n + ev.n, n_missing + ev.n_missing, ev.higher_is_better

@@ -104,7 +104,8 @@ Gate = Annotated[Union[MustImprove, MustNotRegress, MinScore], Field(discriminat
 GATE_TYPES: dict[str, type[_GateBase]] = {"must_improve": MustImprove, "must_not_regress": MustNotRegress, "min_score": MinScore}
 
 
-def parse_gates(raw_list, *, known_tasks: Collection[str], known_suites: Collection[str], path=None, line_of=None) -> list[Gate]:
+def parse_gates(raw_list, *, known_tasks: Collection[str], known_suites: Collection[str], path=None, line_of=None,
+                known_metrics: Collection[str] = ()) -> list[Gate]:
     """Validate the ``gates:`` list of evalkit.yaml; every mistake is a ConfigError naming the
     gate (and its line, when ``line_of(index)`` can tell it)."""
     from evalkit.config import describe_validation_error
@@ -122,7 +123,7 @@ def parse_gates(raw_list, *, known_tasks: Collection[str], known_suites: Collect
             msg = describe_validation_error(exc, GATE_TYPES[kind])[1]
             raise ConfigError(f"{where} ({kind}): {msg}", path=path, line=line) from None
         try:
-            _check_names(gate, f"{where} '{gate.label}'", known_tasks, known_suites, path)
+            _check_names(gate, f"{where} '{gate.label}'", known_tasks, known_suites, path, known_metrics)
         except ConfigError as exc:
             raise ConfigError(str(exc).removeprefix(f"{path}: "), path=path, line=line) from None
         gates.append(gate)
@@ -133,12 +134,14 @@ def parse_gates(raw_list, *, known_tasks: Collection[str], known_suites: Collect
     return gates
 
 
-def _check_names(gate, where: str, known_tasks, known_suites, path) -> None:
+def _check_names(gate, where: str, known_tasks, known_suites, path, known_metrics=()) -> None:
     task, suite = getattr(gate, "task", None), getattr(gate, "suite", None)
     if task is not None and task not in known_tasks:
         raise ConfigError(f"{where}: unknown task '{task}' (known: {', '.join(sorted(known_tasks)) or 'none'})", path=path)
     if suite is not None and suite not in known_suites:
         raise ConfigError(f"{where}: unknown suite '{suite}' (known: {', '.join(sorted(known_suites)) or 'none'})", path=path)
+    if gate.metric in known_metrics:  # a task's own scorer metric, declared in its metrics:
+        return
     try:
         make_metric(gate.metric)
     except ConfigError as exc:

@@ -62,12 +62,28 @@ def outcome_warnings(task: str, names: tuple[str, str], sides: tuple[Outcomes, O
     return out
 
 
-def impute(metric: str, higher_is_better: bool, sa: np.ndarray, sb: np.ndarray, miss_a: np.ndarray, miss_b: np.ndarray):
+def item_range(metric: str, m=None) -> tuple[float, float] | None:
+    """The range of one item's value when its statistics are (value, 1); None otherwise.
+    ``exact_match[strict]`` is exact_match's; a scorer's 0/1 metric (refusal_rate) has (0, 1)."""
+    from evalkit.metrics.registry import metric_for_result
+    from evalkit.metrics.variant import split_variant
+    from evalkit.scorers.base import ScorerMetric
+
+    base = split_variant(metric)[0]
+    if base in ITEM_RANGE:
+        return ITEM_RANGE[base]
+    m = m or metric_for_result(metric)
+    # a ratio scorer metric has no per-item (value, 1) form; a 0/1 one does
+    return m.value_range if isinstance(m, ScorerMetric) and m.binary and m.value_range else None
+
+
+def impute(metric: str, higher_is_better: bool, sa: np.ndarray, sb: np.ndarray, miss_a: np.ndarray, miss_b: np.ndarray, m=None):
     """(base stats, candidate stats) on every item, the candidate's missing items at the metric's
     worst per-item value and the base's at its best; None when the metric has no per-item range."""
-    if metric not in ITEM_RANGE:
+    rng = item_range(metric, m)
+    if rng is None:
         return None
-    lo, hi = ITEM_RANGE[metric]
+    lo, hi = rng
     best, worst = (hi, lo) if higher_is_better else (lo, hi)
     sa, sb = sa.copy(), sb.copy()
     sa[miss_a] = [best, 1.0]

@@ -71,8 +71,9 @@ def _pair(task: str, metric: str, hib: bool, a, b, alpha: float, names: tuple[st
     sa = np.array([x[i]["stats"][metric] for i in keep], dtype=float)
     sb = np.array([y[i]["stats"][metric] for i in keep], dtype=float)
     groups = item_groups(task, [x[i] for i in keep])
-    est = estimates.paired(metric, sa, sb, groups)
-    if not est.usable or estimates.too_few(metric, len(keep), groups):
+    m = a.metric(task, metric)
+    est = estimates.paired(metric, sa, sb, groups, m)
+    if not est.usable or estimates.too_few(metric, len(keep), groups, m):
         return None
     g = Oriented(est, gain_sign(hib))
     low, high = g.ci(alpha)

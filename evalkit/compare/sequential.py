@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from evalkit.compare.gates import FAIL, INCONCLUSIVE, PASS, GateReport, GateResult
-from evalkit.metrics.registry import make_metric
+from evalkit.metrics.registry import metric_for_result
 from evalkit.stats.sequential import ConfidenceSequence
 from evalkit.suites.items import order_key
 
@@ -42,6 +42,7 @@ class _GateState:
     last: object = None  # the latest SequenceBound
     tasks: tuple[str, ...] = ()
     estimate: float = math.nan
+    metric: object = None  # as the runs recorded it (a task may turn its direction around)
 
 
 @dataclass
@@ -79,8 +80,14 @@ class SequentialGates:
 
     def look(self, base_run, ft_run) -> None:
         """Update every undecided gate with the items both runs now hold."""
+        self.resolve_metrics(base_run)
         self.look_pairs({i: _ordered_pairs(s.gate, s.tasks, base_run, ft_run, self.seed)
                          for i, s in enumerate(self.states) if s.verdict is None})
+
+    def resolve_metrics(self, run) -> None:
+        for s in self.states:
+            if s.metric is None:
+                s.metric = _run_metric(run, s.gate.metric, s.tasks)
 
     def look_pairs(self, pairs: dict[int, list | None], upto: float = 1.0) -> None:
         """Update gate ``i`` with the first ``upto`` share of each task's ordered (base, ft)
@@ -90,12 +97,12 @@ class SequentialGates:
             if state.verdict is not None or pairs.get(i) is None:
                 continue
             cut = [(a[: math.ceil(len(a) * upto)], b[: math.ceil(len(b) * upto)]) for a, b in pairs[i]]
-            values = _values(state.gate, cut)
+            values = _values(state.gate, cut, state.metric)
             if values is None or values.size < 2:
                 continue
             state.last = state.sequence.update(values)
             state.estimate = float(values.mean())
-            verdict = _decide(state.gate, state.last)
+            verdict = _decide(state.gate, state.last, _hib(state))
             if verdict is not None:
                 state.verdict, state.decided_at = verdict, int(values.size)
 
@@ -111,11 +118,11 @@ def _threshold(gate) -> float:
     return gate.min
 
 
-def _decide(gate, bound) -> str | None:
+def _decide(gate, bound, higher_is_better: bool) -> str | None:
     """PASS once the sequence's lower end clears the threshold, FAIL once its upper end is
     below it; None while it straddles it."""
     threshold = _threshold(gate)
-    if gate.type == "min_score" and not _higher_is_better(gate.metric):
+    if gate.type == "min_score" and not higher_is_better:
         threshold = -threshold
     if bound.low > threshold or (gate.type == "min_score" and bound.low >= threshold):
         return PASS
@@ -124,8 +131,14 @@ def _decide(gate, bound) -> str | None:
     return None
 
 
-def _higher_is_better(metric: str) -> bool:
-    return make_metric(metric).higher_is_better
+def _run_metric(run, name: str, tasks):
+    """The gate's metric as the run recorded it for its first task (direction included)."""
+    tr = run.task(tasks[0]) if tasks and hasattr(run, "task") else None
+    return metric_for_result(name, tr.metrics.get(name) if tr is not None else None)
+
+
+def _hib(state) -> bool:
+    return (state.metric or metric_for_result(state.gate.metric)).higher_is_better
 
 
 def _ordered_pairs(gate, tasks, base_run, ft_run, seed: int) -> list | None:
@@ -145,12 +158,12 @@ def _ordered_pairs(gate, tasks, base_run, ft_run, seed: int) -> list | None:
     return out or None
 
 
-def _task_values(gate, sa: np.ndarray, sb: np.ndarray) -> np.ndarray | None:
+def _task_values(gate, sa: np.ndarray, sb: np.ndarray, metric=None) -> np.ndarray | None:
     """Oriented per-item values: paired differences (linearised for ratio and corpus metrics),
     or the candidate's own score for min_score."""
     from evalkit.stats.linearized import influence
 
-    metric = make_metric(gate.metric)
+    metric = metric or metric_for_result(gate.metric)
     sign = 1.0 if metric.higher_is_better else -1.0
     vb, psi_b, _, problem_b = influence(sb, metric.from_stats)
     if gate.type == "min_score":
@@ -161,8 +174,8 @@ def _task_values(gate, sa: np.ndarray, sb: np.ndarray) -> np.ndarray | None:
     return sign * ((vb - va) + psi_b - psi_a)
 
 
-def _values(gate, pairs: list) -> np.ndarray | None:
-    parts = [_task_values(gate, sa, sb) for sa, sb in pairs if len(sa) >= 2]
+def _values(gate, pairs: list, metric=None) -> np.ndarray | None:
+    parts = [_task_values(gate, sa, sb, metric) for sa, sb in pairs if len(sa) >= 2]
     if len(parts) != len(pairs) or any(p is None for p in parts):
         return None
     if len(parts) == 1:
@@ -192,7 +205,7 @@ def _result(state: _GateState, looks: int) -> GateResult:
                 f"vs {threshold:+.4f}; {when}")
     return GateResult(
         name=gate.label, type=gate.type, target=gate.target, metric=gate.metric, verdict=verdict,
-        counts_as_fail=counts, higher_is_better=_higher_is_better(gate.metric), alpha=gate.alpha,
+        counts_as_fail=counts, higher_is_better=_hib(state), alpha=gate.alpha,
         threshold=abs(threshold) if gate.type == "must_not_regress" else threshold,
         estimate=None if bound is None else state.estimate, ci_low=low, ci_high=high, bound=low,
         bound_level=state.sequence.alpha, n=0 if bound is None else bound.n, message=text,
@@ -205,6 +218,7 @@ def sequential_decisions(gates, base_run, ft_run, *, looks: int = 10, seed: int 
     (benchmarks/calibration.py measures the error rates with this.)"""
     planned = {t.task: t.n for t in base_run.tasks}
     state = SequentialGates(list(gates), planned, {t.task: t.suite for t in base_run.tasks}, seed)
+    state.resolve_metrics(base_run)
     pairs = {i: _ordered_pairs(s.gate, s.tasks, base_run, ft_run, seed) for i, s in enumerate(state.states)}
     for k in range(1, looks + 1):
         state.look_pairs(pairs, upto=k / looks)

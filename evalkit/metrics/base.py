@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,6 +22,10 @@ class Observation:
     n_bytes: int | None = None
     n_words: int | None = None
     n_tokens: int | None = None
+    # Scorer metrics: this item's sufficient statistics by metric name, [numerator, denominator].
+    values: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Filter variants: the same item seen through each named filter (exact_match[strict], ...).
+    variants: dict[str, "Observation"] = field(default_factory=dict)
 
 
 class Metric(ABC):
@@ -34,7 +39,33 @@ class Metric(ABC):
     name: str
     higher_is_better: bool = True
     binary: bool = False  # per-item scores are 0/1 (McNemar applies)
+    # The range of the metric's value (and of a per-item score, for mean metrics); None when
+    # unbounded (perplexity). Missing-data imputation and plots read it.
+    value_range: tuple[float, float] | None = None
     scale: float = 1.0  # for display: 100 for BLEU/chrF
+
+    @property
+    def worst(self) -> float | None:
+        """The worst per-item value this metric can take (None when unbounded)."""
+        if self.value_range is None:
+            return None
+        return self.value_range[0] if self.higher_is_better else self.value_range[1]
+
+    @property
+    def best(self) -> float | None:
+        if self.value_range is None:
+            return None
+        return self.value_range[1] if self.higher_is_better else self.value_range[0]
+
+    def with_overrides(self, *, name: str | None = None, higher_is_better: bool | None = None) -> "Metric":
+        """A copy under another name (a filter variant) or direction (a task that counts a
+        refusal as bad); the metric itself is shared code, so a shallow copy suffices."""
+        other = copy.copy(self)
+        if name is not None:
+            other.name = name
+        if higher_is_better is not None:
+            other.higher_is_better = higher_is_better
+        return other
 
     @abstractmethod
     def item_stats(self, obs: Observation) -> list[float]:

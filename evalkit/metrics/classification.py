@@ -12,6 +12,7 @@ from evalkit.metrics.base import MeanMetric, Metric, Observation
 class Accuracy(MeanMetric):
     name = "accuracy"
     binary = True
+    value_range = (0.0, 1.0)
 
     def score(self, obs: Observation) -> float:
         return float(bool(obs.correct))
@@ -22,6 +23,7 @@ class AccNorm(MeanMetric):
 
     name = "acc_norm"
     binary = True
+    value_range = (0.0, 1.0)
 
     def score(self, obs: Observation) -> float:
         return float(bool(obs.correct_norm))
@@ -36,6 +38,7 @@ class MacroF1(Metric):
     """
 
     name = "macro_f1"
+    value_range = (0.0, 1.0)
 
     def __init__(self, labels: Sequence[str] | None = None):
         self.labels = list(labels or [])  # only item_stats and compute need them

@@ -11,6 +11,7 @@ from evalkit.metrics.base import MeanMetric, Observation
 class ExactMatch(MeanMetric):
     name = "exact_match"
     binary = True
+    value_range = (0.0, 1.0)
 
     def score(self, obs: Observation) -> float:
         return float(any(obs.prediction == r for r in obs.references))
@@ -31,6 +32,7 @@ def token_f1(prediction: str, reference: str) -> float:
 
 class TokenF1(MeanMetric):
     name = "f1"
+    value_range = (0.0, 1.0)
 
     def score(self, obs: Observation) -> float:
         return max(token_f1(obs.prediction or "", r) for r in obs.references)
@@ -59,6 +61,7 @@ class RougeL(MeanMetric):
     """
 
     name = "rouge_l"
+    value_range = (0.0, 1.0)
 
     def score(self, obs: Observation) -> float:
         pred = _rouge_tokens(obs.prediction or "")

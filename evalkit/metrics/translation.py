@@ -19,6 +19,7 @@ _TINY_LOG = -9999999999.0  # sacrebleu's my_log(0)
 
 class _Sacre(Metric):
     scale = 1.0  # sacrebleu scores are already 0-100
+    value_range = (0.0, 100.0)
 
     def __init__(self):
         self._metric = None

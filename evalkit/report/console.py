@@ -9,6 +9,7 @@ _STYLE = {True: "green", False: "red", None: "dim"}
 
 
 def print_comparison(console, c: Comparison) -> None:
+    from rich.markup import escape  # "exact_match[strict]" is a name, not a rich style tag
     from rich.table import Table
 
     pct = round(c.confidence * 100)
@@ -33,7 +34,7 @@ def print_comparison(console, c: Comparison) -> None:
             arrow = "" if m.higher_is_better else " (lower=better)"
             style = _STYLE[m.improved]
             table.add_row(
-                f"  {t.task}" if i == 0 else "", m.metric + arrow, num(m.base), num(m.ft),
+                f"  {t.task}" if i == 0 else "", escape(m.metric) + arrow, num(m.base), num(m.ft),
                 f"{signed(m.delta)} {interval(m)}", pvalue(m), flips(m), num(m.mde), str(m.n),
                 f"[{style}]{verdict_word(m)}[/{style}]",
             )

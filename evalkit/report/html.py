@@ -117,7 +117,7 @@ def _clip(text: Any) -> str:
 
 def changed_items(comparison: dict, base: dict, ft: dict) -> list[dict]:
     """Items whose primary per-item score differs between base and fine-tune."""
-    from evalkit.metrics.registry import make_metric
+    from evalkit.metrics.registry import metric_for_result
 
     by_task: dict[str, list] = {}
     for (task, item_id), fs in ft.items():
@@ -127,7 +127,7 @@ def changed_items(comparison: dict, base: dict, ft: dict) -> list[dict]:
         if t["status"] != "ok" or not t["metrics"]:
             continue
         task = t["task"]
-        metric = make_metric(t["metrics"][0]["metric"])
+        metric = metric_for_result(t["metrics"][0]["metric"])
         sign = 1.0 if t["metrics"][0]["higher_is_better"] else -1.0
         for item_id, fs in by_task.get(task, []):
             bs = base.get((task, item_id))

@@ -156,6 +156,7 @@ def _plan_task(tt: TaskType, suite: str, role: str, backend: Backend, identity, 
         "fraction": options.fraction, "order_seed": options.order_seed if options.fraction else None,
         "shots": pool_fingerprint(spec), "seed": options.seed if spec.sample or spec.fewshot else None,
         "supports": sorted(k.value for k in backend.supports),
+        "scorer_code": getattr(tt, "code_digest", lambda: None)(),  # a task's own scorer files
     })
     memo = cache.memo_get(memo_key)
     if memo is not None:
@@ -243,7 +244,8 @@ def _metrics_from_samples(metrics, samples, signatures=None) -> dict[str, Metric
     for m in metrics:
         value = float(m.from_stats(np.array([s["stats"][m.name] for s in ok], dtype=float).sum(axis=0))) if ok else None
         signature = (signatures or {}).get(m.name) or m.signature()
-        out[m.name] = MetricValue(value, m.higher_is_better, signature)
+        vr = list(m.value_range) if m.value_range is not None else None  # compare rebuilds scorer metrics from these
+        out[m.name] = MetricValue(value, m.higher_is_better, signature, m.binary, vr)
     return out
 
 

@@ -66,9 +66,10 @@ def check_groups(suites: dict, tasks: dict, lm_eval_tasks: dict, path, located) 
 def base_metric(name: str):
     """The metric object behind a (possibly filtered, ``name[filter]``) metric name: a filter
     variant reads its statistics exactly as the plain metric does."""
-    from evalkit.metrics.registry import make_metric
+    from evalkit.metrics.registry import metric_for_result
 
-    return make_metric(name.partition("[")[0])
+    # a scorer's own metric (not built in) reads its (numerator, denominator) pairs
+    return metric_for_result(name)
 
 
 def weights(sizes: list[int], aggregate: str) -> list[float]:

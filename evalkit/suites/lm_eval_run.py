@@ -352,7 +352,8 @@ def _aggregate(result: TaskResult, samples: list[dict], task: LmEvalTask, out: d
             sig += f"|group:{how}"
         else:
             value = float(m.from_stats(np.sum([s["stats"][name] for s in ok], axis=0)))
-        result.metrics[name] = MetricValue(value, m.higher_is_better, sig)
+        vr = list(m.value_range) if m.value_range is not None else None
+        result.metrics[name] = MetricValue(value, m.higher_is_better, sig, m.binary, vr)
     if grouped is not None:
         leaves = list(loaded["groups"][task.task].get_all_tasks())
         result.members = {"of": "lm-eval", "tasks": [t.task_name for t in leaves],

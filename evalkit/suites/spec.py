@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from evalkit.config_base import StrictModel
+from evalkit.scorers.spec import MetricEntry, ScorerSpec
 from evalkit.suites import sources
 from evalkit.suites.choices import ChoicesFromText
 from evalkit.suites.fewshot import FewshotSpec
@@ -64,7 +65,11 @@ class TaskSpec(StrictModel):
     generation: GenerationParams = GenerationParams()
     extract: str | None = Field(None, description="regex; the answer is group 1 (or the match)")
     normalize: list[Literal["strip", "lower", "punctuation", "articles", "numbers", "whitespace"]] = ["strip"]
-    metrics: list[str] | None = None
+    # scorer before metrics: the metrics check reads it (fields validate in this order)
+    scorer: str | ScorerSpec | None = Field(None, description="built-in scorer, module:function or file.py:function")
+    metrics: list[str | MetricEntry] | None = None
+    filters: dict[str, list[str | dict[str, Any]]] | None = Field(None, description="named filter chains over the answer")
+    target_filter: list[str | dict[str, Any]] | None = Field(None, description="filter chain applied to each reference")
     source: Path | None = Field(None, exclude=True, description="the YAML file (set by the loader)")
 
     @field_validator("prompt")
@@ -121,15 +126,11 @@ class TaskSpec(StrictModel):
     @classmethod
     def _known_metrics(cls, v, info):
         # Checked here, not when the task runs, so the error names this file and line.
-        from evalkit.metrics.registry import ALLOWED, METRICS
+        from evalkit.scorers.plan import check_metric_names
 
-        kind = info.data.get("type")
-        for name in v or []:
-            if name not in METRICS:
-                raise ValueError(f"unknown metric '{name}' (known: {', '.join(sorted(METRICS))})")
-            if kind in ALLOWED and name not in ALLOWED[kind]:
-                raise ValueError(f"metric '{name}' does not apply to a {kind} task (use: {', '.join(ALLOWED[kind])})")
+        check_metric_names(v or [], info.data.get("type"), info.data.get("scorer"))
         return v
+
     @field_validator("data", mode="before")
     @classmethod
     def _data_short_form(cls, v):
@@ -151,6 +152,45 @@ class TaskSpec(StrictModel):
             except re.error as exc:
                 raise ValueError(f"extract is not a valid regex: {exc}") from None
         return v
+
+    @field_validator("filters")
+    @classmethod
+    def _filters_parse(cls, v):
+        from evalkit.tasks.filters import parse_chain
+
+        for name, chain in (v or {}).items():
+            if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+                raise ValueError(f"filter name '{name}' may hold only letters, digits, _ and - (it becomes metric[{name}])")
+            try:
+                parse_chain(chain)
+            except ValueError as exc:
+                raise ValueError(f"filter '{name}': {exc}") from None
+        if v is not None and not v:
+            raise ValueError("filters is empty; name at least one chain or leave the key out")
+        return v
+
+    @field_validator("target_filter")
+    @classmethod
+    def _target_filter_parses(cls, v):
+        from evalkit.tasks.filters import parse_chain
+
+        if v is not None:
+            parse_chain(v)
+        return v
+
+    @model_validator(mode="after")
+    def _scoring_needs_generate(self):
+        if self.type != "generate":
+            used = [k for k in ("scorer", "filters", "target_filter") if getattr(self, k) is not None]
+            if used:
+                raise ValueError(f"{', '.join(used)} apply to generate tasks only (this is a {self.type} task)")
+        if self.filters is not None and self.extract is not None:
+            raise ValueError("give extract or filters, not both (extract: P is the filter [{regex: P}])")
+        return self
+
+    @property
+    def scorer_spec(self) -> ScorerSpec | None:
+        return ScorerSpec(name=self.scorer) if isinstance(self.scorer, str) else self.scorer
 
     @model_validator(mode="after")
     def _type_needs(self):

@@ -110,7 +110,10 @@ def extract(text: str, pattern: str | None) -> tuple[str, bool]:
     m = re.search(pattern, text)
     if m is None:
         return "", False
-    return (m.group(1) if m.re.groups else m.group(0)), True
+    if not m.re.groups:
+        return m.group(0), True
+    # "(a)|(b)" (lm-eval's flexible extract): group 1 may not take part; use the one that did.
+    return next((g for g in m.groups() if g is not None), ""), True
 
 
 def sent_text(request: Request) -> str:
