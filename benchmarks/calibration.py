@@ -14,6 +14,7 @@ way real ones are. The scenarios:
   ``must_improve`` PASS among five target tasks is a family-wise false alarm.
 - Quiet breakage at n = 10 ... 1000: the fine-tune breaks items so that its true accuracy is
   lower by exactly the margin; a ``must_not_regress`` PASS is a false PASS.
+- A true gain exactly equal to ``min_effect``: a ``must_improve`` PASS claims more than is true.
 - Clusters: 20 clusters of 10 items whose fine-tune effect varies by cluster (topics it helped
   and topics it hurt, zero on average); with the ``group`` field declared, and without it.
 - Silent fine-tune: it answers nothing on 40 % of items (scored wrong, as an empty answer is).
@@ -71,8 +72,11 @@ class Design:
             return self.level
         return 0.35 + 0.05 * index  # tasks from hard (0.35) to easy (0.80)
 
+    min_effect: float = 0.0  # of the must_improve gates
+
     def gates(self):
-        raw = [{"type": "must_improve", "task": t, "metric": self.metric, "alpha": self.alpha} for t in self.targets]
+        raw = [{"type": "must_improve", "task": t, "metric": self.metric, "alpha": self.alpha,
+                "min_effect": self.min_effect} for t in self.targets]
         raw += [{"type": "must_not_regress", "task": t, "metric": self.metric, "margin": self.margin,
                  "alpha": self.alpha} for t in self.forgetting]
         return parse_gates(raw, known_tasks=self.targets + self.forgetting, known_suites=("target", "forgetting"))
@@ -228,6 +232,14 @@ def _breakage_rows(sims: int, ns=(10, 20, 30, 50, 100, 200, 1000)) -> list[Row]:
     return rows
 
 
+def _min_effect_row(sims: int) -> Row:
+    """A true gain exactly equal to ``min_effect``: a PASS claims ">= min_effect" falsely."""
+    design = Design(n_items=500, forgetting=(), targets=("target0",), min_effect=0.05, level=0.5)
+    passed, _ = pass_rates(design, {"target0": 0.05}, sims, first_seed=9_000_000)
+    return Row("true gain = min_effect 0.05, n = 500: must_improve PASS (claims >= 0.05)", "<= 0.05",
+               sum(p["target0"] for p in passed), sims)
+
+
 def _cluster_rows(sims: int) -> list[Row]:
     rows = []
     for declared in (True, False):
@@ -311,11 +323,12 @@ def _power_rows(sims: int) -> list[Row]:
 
 def _group(name: str, sims: int) -> list[Row]:
     out = {"aa": _aa_rows, "breakage": _breakage_rows, "clusters": _cluster_rows, "sequential": _sequential_rows,
-           "power": _power_rows, "silent": _silent_row, "candidates": _candidates_row}[name](sims)
+           "power": _power_rows, "silent": _silent_row, "candidates": _candidates_row,
+           "min_effect": _min_effect_row}[name](sims)
     return out if isinstance(out, list) else [out]
 
 
-GROUPS = ("aa", "breakage", "clusters", "silent", "candidates", "sequential", "power")
+GROUPS = ("aa", "breakage", "min_effect", "clusters", "silent", "candidates", "sequential", "power")
 
 
 def calibration_rows(sims: int, jobs: int = 1) -> list[Row]:
