@@ -34,9 +34,19 @@ def console(stderr: bool = False):
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    # Logs and CI pages are wide: do not squeeze tables into 80 columns there.
-    width = None if stream.isatty() else 200
-    return Console(stderr=stderr, highlight=False, width=width)
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else log_width())
+
+
+def log_width() -> int:
+    """The width of output that is not a terminal (logs, CI): $COLUMNS when set, else 120,
+    not rich's 80, which would stack the comparison table where a log page has room."""
+    import os
+
+    try:
+        width = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return 120
+    return width if width >= 20 else 120
 
 
 class RichProgress:
