@@ -28,6 +28,8 @@ def print_comparison(console, c: Comparison) -> None:
     legend = f"{ct.DOWN}: lower is better. not tested: a secondary metric, shown with its raw p in parentheses. "
     console.print(legend + CAPTION.format(pct=pct), style="dim", markup=False)
     for t in c.tasks:
+        if t.status == "skipped":
+            console.print(f"{t.task}: skipped: {t.reason}", style="dim", markup=False)
         for m in t.metrics:
             if m.reason and m.tested:
                 console.print(f"[dim]{t.task} {m.metric}: no verdict: {m.reason}[/dim]")

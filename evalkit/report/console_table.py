@@ -57,7 +57,8 @@ def rows(c: Comparison) -> list[Row]:
             suite = t.suite
             out.append(Row("suite", {"task": "# " + (t.suite if t.suite == t.role else f"{t.suite} ({t.role})")}))
         if t.status == "skipped":
-            out.append(Row("skipped", {"task": t.task, "metric": f"skipped: {t.reason}"}))
+            # the reason is printed under the table: as a cell it would widen a column for every row
+            out.append(Row("skipped", {"task": t.task, "metric": "-", "verdict": "skipped"}))
             continue
         for i, m in enumerate(t.metrics):
             out.append(Row("metric", {
@@ -94,7 +95,9 @@ def table(c: Comparison, rows_: list[Row], columns: tuple[str, ...], plain: bool
     first = True
     for r in rows_:
         cells = dict(r.cells)
-        if headings and r.kind != "suite":
+        if headings and r.kind == "skipped":
+            cells["metric"] = cells["task"]
+        elif headings and r.kind != "suite":
             if cells["task"]:
                 tbl.add_row(cells["task"], *[""] * (len(columns) - 1))
             cells["metric"] = "  " + cells["metric"]
@@ -120,8 +123,8 @@ def fits(console, renderable, width: int) -> bool:
 
 
 def cards(c: Comparison, rows_: list[Row], width: int) -> list[tuple[str, str]]:
-    """(line, style) pairs: per metric its name and values on one line, its test on the
-    next; segments never break inside and move to the next line when the width ends."""
+    """(line, style) pairs: per metric its name and values on one line, its verdict and test
+    on the next; segments never break inside and move to the next line when the width ends."""
     head = headers(c)
     out: list[tuple[str, str]] = []
     for r in rows_:
@@ -130,15 +133,16 @@ def cards(c: Comparison, rows_: list[Row], width: int) -> list[tuple[str, str]]:
             out.append((cells["task"], "bold"))
             continue
         if r.kind == "skipped":
-            out.append((f"  {cells['task']}  {cells['metric']}", "dim"))
+            out.append((f"  {cells['task']}  skipped", "dim"))
             continue
         if cells["task"]:
             out.append((f"  {cells['task']}", ""))
         first = [cells["metric"], f"{head['base']} {cells['base']}", f"{head['ft']} {cells['ft']}",
-                 f"delta {cells['delta']} {cells['ci']}", cells["verdict"]]
-        second = [f"p (Holm) {cells['p']}", f"fixed/broke {cells['flips']}", f"MDE {cells['mde']}", f"n {cells['n']}"]
+                 f"delta {cells['delta']} {cells['ci']}"]
+        second = [cells["verdict"], f"p (Holm) {cells['p']}", f"fixed/broke {cells['flips']}", f"MDE {cells['mde']}",
+                  f"n {cells['n']}"]
         out += [(line, "") for line in pack(first, width, "    ")]
-        out += [(line, "dim") for line in pack(second, width, "      ")]
+        out += [(line, r.style) for line in pack(second, width, "      ")]
     return out
 
 
