@@ -103,3 +103,18 @@ def print_ranking(console, ranking) -> None:
         gates = "-" if r.gates_failed is None else str(r.gates_failed)
         table.add_row(str(i), r.candidate, str(r.target_better), str(r.regressions), gates, num(r.prompt_tokens, 0))
     console.print(table)
+
+
+def verdict_line(c: Comparison, gate_verdict: str | None = None) -> str:
+    """One line for ``--quiet`` and scripts: the tested (primary) rows of each family by verdict."""
+    def count(family: str) -> tuple[int, int, int]:
+        rows = [m for t in c.tasks for m in t.metrics if m.tested and m.family == family]
+        return sum(m.improved is True for m in rows), sum(m.improved is False for m in rows), len(rows)
+
+    (tb, tw, tn), (fb, fw, fn) = count("target"), count("forgetting")
+    parts = [f"target tasks: better on {tb}, worse on {tw} of {tn}"]
+    if fn:
+        parts.append(f"forgetting probes: worse on {fw}, better on {fb} of {fn}")
+    if gate_verdict is not None:
+        parts.append(f"gates: {gate_verdict}")
+    return f"{c.candidate} vs {c.base}: " + "; ".join(parts)
