@@ -50,34 +50,63 @@ def log_width() -> int:
 
 
 class RichProgress:
-    """A progress bar per task, on stderr (stdout stays clean for tables)."""
+    """A progress bar per submission, on stderr (stdout stays clean for tables): items done
+    with their rate and the time left, requests as a detail (an item can need several)."""
 
     def __init__(self, model: str):
         self.model = model
 
-    def task(self, label, total, done):
+    def task(self, label, total, done, items=None):
         from contextlib import contextmanager
 
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         @contextmanager
         def bar():
             with Progress(
-                TextColumn(f"{self.model:>8} {label:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn(f"{self.model:>8} {label:<16}"), BarColumn(), TextColumn("{task.fields[counts]}"),
+                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                 console=console(stderr=True), transient=False,
             ) as p:
-                tid = p.add_task(label, total=total, completed=done)
-                yield _Advance(p, tid)
+                advance = _Advance(p, total, done, items)
+                advance.tid = p.add_task(label, total=total, completed=done, **advance.fields())
+                yield advance
 
         return bar()
 
 
 class _Advance:
-    def __init__(self, progress, tid):
-        self.progress, self.tid = progress, tid
+    """Counts requests as the runner reports them; an item is done once the requests it
+    needs are (``items``: per item, the request count at which it is complete, sorted)."""
+
+    def __init__(self, progress, total: int, done: int, items):
+        import time
+
+        self.progress, self.total, self.requests, self.items = progress, total, done, items
+        self.started, self.items_before = time.monotonic(), self._items_done()
+        self.tid = None
+
+    def _items_done(self) -> int:
+        from bisect import bisect_right
+
+        return bisect_right(self.items, self.requests) if self.items is not None else 0
+
+    def fields(self) -> dict:
+        import time
+
+        if self.items is None:
+            return {"counts": f"{self.requests}/{self.total} requests", "rate": ""}
+        done, elapsed = self._items_done(), time.monotonic() - self.started
+        counts = f"{done}/{len(self.items)} items ({self.requests}/{self.total} requests)"
+        if self.requests >= self.total and done == self.items_before:
+            return {"counts": counts, "rate": "cached"}
+        # cached items arrive at once: the rate is of the items answered in this run
+        rate = (done - self.items_before) / elapsed if elapsed > 0 else 0.0
+        return {"counts": counts, "rate": f"{rate:.1f} items/s"}
 
     def advance(self, n: int) -> None:
-        self.progress.advance(self.tid, n)
+        self.requests += n
+        self.progress.update(self.tid, advance=n, **self.fields())
 
 
 def warn_limit(limit: int | None) -> None:
