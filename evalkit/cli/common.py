@@ -124,3 +124,28 @@ def describe_models(runs) -> list[str]:
         if base and base != run.identity.get("model"):
             lines.append(f"{run.model}: {run.identity.get('model')} is a fine-tune of {base}")
     return lines
+
+
+def link_latest(folder: Path) -> Path | None:
+    """``latest`` next to ``folder``, a relative link to it, so that the newest run or compare
+    has a name that does not change. Replaces only an older link (never a file or folder of
+    the user's) in one rename; skipped, without an error, where links are not allowed
+    (Windows without the privilege, some network file systems). The link, or None."""
+    import os
+
+    folder = Path(folder)
+    link = folder.parent / "latest"
+    if folder.name == "latest" or (os.path.lexists(link) and not link.is_symlink()):
+        return None
+    tmp = folder.parent / f".latest-{os.getpid()}"
+    try:
+        tmp.unlink(missing_ok=True)
+        os.symlink(folder.name, tmp, target_is_directory=True)
+        os.replace(tmp, link)
+    except (OSError, NotImplementedError):
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return None
+    return link

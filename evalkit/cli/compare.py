@@ -15,6 +15,7 @@ from evalkit.cli.common import (
     console,
     describe_models,
     limit_option,
+    link_latest,
     no_cache_option,
     stamp,
     suite_option,
@@ -34,6 +35,12 @@ def _check_args(project, args) -> None:
             known = ", ".join(sorted(project.models)) or "none"
             raise ConfigError(f"'{arg}' is neither a model of this config (known: {known}) nor a run directory", path=project.path)
     check_models(project, [a for a in dict.fromkeys(args) if not is_run_dir(a)])
+
+
+def _label(arg: str) -> str:
+    """An argument's name in the default folder: runs/latest is named after what it links to."""
+    path = Path(arg)
+    return path.resolve().name if path.is_symlink() else path.name
 
 
 def _load_or_run(project, arg: str, options, out: Path, quiet: bool = False):
@@ -104,7 +111,7 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     _check_args(project, [base, *candidates])
     from evalkit.cli.output import check_output_dir
 
-    default = Path("evalkit-runs") / f"{stamp()}-{Path(base).name}-vs-{'-'.join(Path(c).name for c in candidates)}"
+    default = Path("evalkit-runs") / f"{stamp()}-{_label(base)}-vs-{'-'.join(_label(c) for c in candidates)}"
     out = check_output_dir(output or default)
     out.mkdir(parents=True, exist_ok=True)
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
@@ -126,10 +133,13 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
             cached_compare(cache, base_run, r, seed=seed, n_resamples=n_resamples, confidence=project.file.confidence)
             for r in runs
         ]
-        return _finish(project, base_run, runs, comparisons, out, seed, n_resamples, gate, cache, reports,
+        code = _finish(project, base_run, runs, comparisons, out, seed, n_resamples, gate, cache, reports,
                        Output(fmt, quiet))
     finally:
         cache.close()
+    if output is None:
+        link_latest(out)  # evalkit-runs/latest: the newest finished compare
+    return code
 
 
 @dataclass(frozen=True)

@@ -112,9 +112,9 @@ def verdict_line(c: Comparison, gate_verdict: str | None = None) -> str:
         return sum(m.improved is True for m in rows), sum(m.improved is False for m in rows), len(rows)
 
     (tb, tw, tn), (fb, fw, fn) = count("target"), count("forgetting")
-    parts = [f"target tasks: better on {tb}, worse on {tw} of {tn}"]
+    parts = [f"target tasks: better on {tb}, worse on {tw} of {tn}"] if tn else []
     if fn:
         parts.append(f"forgetting probes: worse on {fw}, better on {fb} of {fn}")
     if gate_verdict is not None:
         parts.append(f"gates: {gate_verdict}")
-    return f"{c.candidate} vs {c.base}: " + "; ".join(parts)
+    return f"{c.candidate} vs {c.base}: " + ("; ".join(parts) or "no tested rows")
