@@ -177,8 +177,9 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         print_comparison(con, c)
     for line in describe_models([base_run, *runs]):
         con.print(line)
+    warn = console(stderr=True) if output.quiet else con  # a suspect pair is worth a line even when quiet
     for message in pair_warnings(project, base_run, runs):
-        con.print(f"[yellow]warning: {message}[/yellow]")
+        warn.print(f"[yellow]warning: {message}[/yellow]")
     if reports is None:  # a sequential compare decided its gates look by look
         reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else {}
     ranking = rank(comparisons, reports if gate else None) if len(comparisons) > 1 else []

@@ -192,7 +192,8 @@ def _answer_plans(plans: list[_Plan], backend: Backend, identity, cache, options
         plan.result.cache_hits, plan.result.requests = len(unique & cached), len(unique)
     label = plans[0].tt.spec.name if len(plans) == 1 else f"{len(plans)} tasks"
     # done= rather than advance(): a display must not take the cached answers for a speed
-    with progress.task(label, total=len(cached) + len(todo), done=len(cached), items=_item_ends(plans, todo, len(cached))) as bar:
+    items = _item_ends(plans, todo, len(cached))
+    with progress.task(label, total=len(cached) + len(todo), done=len(cached), items=items) as bar:
         _fetch(backend, cache, todo, options.chunk_size, bar, found)
     return found
 
