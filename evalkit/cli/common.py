@@ -59,20 +59,32 @@ class RichProgress:
     def task(self, label, total, done, items=None):
         from contextlib import contextmanager
 
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import Progress
 
         @contextmanager
         def bar():
-            with Progress(
-                TextColumn(f"{self.model:>8} {label:<16}"), BarColumn(), TextColumn("{task.fields[counts]}"),
-                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                console=console(stderr=True), transient=False,
-            ) as p:
+            con = console(stderr=True)
+            with Progress(*_columns(f"{self.model:>8} {label:<16}", con.width), console=con, transient=False) as p:
                 advance = _Advance(p, total, done, items)
                 advance.tid = p.add_task(label, total=total, completed=done, **advance.fields())
                 yield advance
 
         return bar()
+
+
+def _columns(label: str, width: int) -> list:
+    """The bar's columns for a terminal ``width`` wide: rich cuts text with "…" where a line
+    is too long, so a narrow terminal drops the request count and the elapsed time instead."""
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    wide, medium = width >= 120, width >= 100
+    columns = [TextColumn(label), BarColumn(bar_width=30 if wide else 15 if medium else 8), TextColumn("{task.fields[counts]}")]
+    if medium:
+        columns.append(TextColumn("{task.fields[requests]}", style="dim"))
+    columns.append(TextColumn("{task.fields[rate]}"))
+    if wide:
+        columns.append(TimeElapsedColumn())
+    return columns + [TextColumn("eta"), TimeRemainingColumn()]
 
 
 class _Advance:
@@ -95,14 +107,14 @@ class _Advance:
         import time
 
         if self.items is None:
-            return {"counts": f"{self.requests}/{self.total} requests", "rate": ""}
+            return {"counts": f"{self.requests}/{self.total} requests", "requests": "", "rate": ""}
         done, elapsed = self._items_done(), time.monotonic() - self.started
-        counts = f"{done}/{len(self.items)} items ({self.requests}/{self.total} requests)"
+        counts = {"counts": f"{done}/{len(self.items)} items", "requests": f"({self.requests}/{self.total} requests)"}
         if self.requests >= self.total and done == self.items_before:
-            return {"counts": counts, "rate": "cached"}
+            return {**counts, "rate": "cached"}
         # cached items arrive at once: the rate is of the items answered in this run
         rate = (done - self.items_before) / elapsed if elapsed > 0 else 0.0
-        return {"counts": counts, "rate": f"{rate:.1f} items/s"}
+        return {**counts, "rate": f"{rate:.1f} items/s"}
 
     def advance(self, n: int) -> None:
         self.requests += n

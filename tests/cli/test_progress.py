@@ -61,7 +61,7 @@ class FakeRich:
 def test_the_display_counts_items_and_requests():
     rich = FakeRich()
     bar = _Advance(rich, total=5, done=1, items=[1, 1, 3, 5])  # two items were cached
-    assert bar.fields()["counts"] == "2/4 items (1/5 requests)"
+    assert (bar.fields()["counts"], bar.fields()["requests"]) == ("2/4 items", "(1/5 requests)")
     seen = []
     for _ in range(4):
         bar.advance(1)
@@ -69,6 +69,23 @@ def test_the_display_counts_items_and_requests():
     assert seen == ["2/4", "3/4", "3/4", "4/4"]
     assert rich.fields["rate"].endswith("items/s")
     cached = _Advance(rich, total=3, done=3, items=[3, 3])
-    assert cached.fields() == {"counts": "2/2 items (3/3 requests)", "rate": "cached"}
+    assert cached.fields() == {"counts": "2/2 items", "requests": "(3/3 requests)", "rate": "cached"}
     plain = _Advance(rich, total=7, done=0, items=None)  # lm-eval's requests: no items known
     assert plain.fields()["counts"] == "0/7 requests"
+
+
+def test_the_bar_fits_the_terminal(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from evalkit.cli import common
+
+    for width in (80, 100, 120):
+        buf = io.StringIO()
+        monkeypatch.setattr(common, "console", lambda stderr=False: Console(file=buf, width=width, force_terminal=True))
+        with common.RichProgress("base").task("7 tasks", total=3249, done=100, items=[2 * i for i in range(1419)]) as bar:
+            bar.advance(1500)
+        last = buf.getvalue().split("\r")[-1]
+        assert "…" not in last and "801/1419 items" in last, (width, last)
+        assert ("(1600/3249 requests)" in last) == (width >= 100)
