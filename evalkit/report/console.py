@@ -20,7 +20,8 @@ def print_comparison(console, c: Comparison) -> None:
             console.print(table)
             if kind == "reduced":
                 details = [r for r in rows if r.kind == "metric"]
-                console.print(ct.table(c, details, ct.DETAILS, plain, title="details: fixed/broke, MDE and n of each row"))
+                cols = ct.DETAILS if "task" in columns else ct.DETAILS[1:]  # task headings, as above
+                console.print(ct.table(c, details, cols, plain, title="details: fixed/broke, MDE and n of each row"))
             break
     else:
         for line, style in ct.cards(c, rows, console.width):
@@ -46,7 +47,9 @@ def _small_table(console, title: str, columns):
     table = Table(title=title, box=_box(not console.is_terminal), show_edge=False, padding=(0, 1, 0, 0),
                   pad_edge=False, title_justify="left")
     for col in columns:
-        table.add_column(col, justify="left" if col in ("task", "candidate") else "right", no_wrap=True)
+        # a long task name folds rather than pushing the numbers off the line or into "…"
+        text = col in ("task", "candidate")
+        table.add_column(col, justify="left" if text else "right", no_wrap=not text, overflow="fold")
     return table
 
 
@@ -98,7 +101,7 @@ def print_accounting(console, c: Comparison) -> None:
 def print_ranking(console, ranking) -> None:
 
     table = _small_table(console, "ranking of the candidates (each compared with the same base)",
-                         ("rank", "candidate", "target tasks better", "regressions", "gates failed", "prompt tokens / item"))
+                         ("rank", "candidate", "target tasks\nbetter", "regressions", "gates\nfailed", "prompt tokens\n/ item"))
     for i, r in enumerate(ranking, start=1):
         gates = "-" if r.gates_failed is None else str(r.gates_failed)
         table.add_row(str(i), r.candidate, str(r.target_better), str(r.regressions), gates, num(r.prompt_tokens, 0))

@@ -71,7 +71,9 @@ def rows(c: Comparison) -> list[Row]:
 
 def headers(c: Comparison) -> dict[str, str]:
     pct = round(c.confidence * 100)
-    return {"task": "task", "metric": "metric", "base": c.base, "ft": c.candidate, "delta": "delta",
+    # a long model name would widen its column past its numbers: the title line names both
+    base, ft = (c.base, c.candidate) if max(len(c.base), len(c.candidate)) <= 12 else ("base", "candidate")
+    return {"task": "task", "metric": "metric", "base": base, "ft": ft, "delta": "delta",
             "ci": f"{pct}% CI", "p": "p\n(Holm)", "flips": "fixed/\nbroke", "mde": "MDE", "n": "n", "verdict": "verdict"}
 
 

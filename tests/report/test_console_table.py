@@ -48,9 +48,9 @@ def comparison() -> Comparison:
     return Comparison(base="base", candidate="ft", tasks=target + forgetting, seed=0, n_resamples=1000, confidence=0.95)
 
 
-def render(width: int, terminal: bool) -> str:
+def render(width: int, terminal: bool, c: Comparison | None = None) -> str:
     con = Console(width=width, record=True, file=io.StringIO(), force_terminal=terminal, color_system=None)
-    print_comparison(con, comparison())
+    print_comparison(con, c or comparison())
     return con.export_text()
 
 
@@ -98,3 +98,14 @@ def test_a_log_is_as_wide_as_columns_says_else_120(monkeypatch):
     assert log_width() == 120
     monkeypatch.delenv("COLUMNS")
     assert log_width() == 120
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_long_task_and_model_names_cut_nothing(width):
+    c = comparison()
+    c.base, c.candidate = "llama-3.1-8b-instruct", "llama-3.1-8b-instruct-lora-support-v2"
+    c.tasks[0].task = "mmlu_high_school_macroeconomics_and_more"
+    text = render(width, False, c)
+    assert "…" not in text and max(cell_len(line.rstrip()) for line in text.splitlines()) <= width
+    assert "mmlu_high_school_macroeconomics_and_more" in text
+    assert "llama-3.1-8b-instruct-lora-support-v2 vs llama-3.1-8b-instruct" in text  # named once, in the title
