@@ -21,7 +21,8 @@ def print_comparison(console, c: Comparison) -> None:
             if kind == "reduced":
                 details = [r for r in rows if r.kind == "metric"]
                 cols = ct.DETAILS if "task" in columns else ct.DETAILS[1:]  # task headings, as above
-                console.print(ct.table(c, details, cols, plain, title="details: fixed/broke, MDE and n of each row"))
+                console.print("details: fixed/broke, MDE and n of each row")  # a table title would wrap to its width
+                console.print(ct.table(c, details, cols, plain))
             break
     else:
         for line, style in ct.cards(c, rows, console.width):
@@ -39,13 +40,14 @@ def print_comparison(console, c: Comparison) -> None:
 
 
 def _small_table(console, title: str, columns):
-    """The smaller tables in the same light style as the comparison (plain without a terminal)."""
+    """The smaller tables in the same light style as the comparison (plain without a terminal);
+    prints the title line, the caller fills and prints the table."""
     from rich.table import Table
 
     from evalkit.report.console_table import _box
 
-    table = Table(title=title, box=_box(not console.is_terminal), show_edge=False, padding=(0, 1, 0, 0),
-                  pad_edge=False, title_justify="left")
+    console.print(title, markup=False)  # here, not as the table's title, which would wrap to the table's width
+    table = Table(box=_box(not console.is_terminal), show_edge=False, padding=(0, 1, 0, 0), pad_edge=False)
     for col in columns:
         # a long task name folds rather than pushing the numbers off the line or into "…"
         text = col in ("task", "candidate")

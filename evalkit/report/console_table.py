@@ -84,12 +84,12 @@ def _box(plain: bool):
     return box.Box("    \n    \n -  \n    \n    \n    \n    \n    \n", ascii=True) if plain else box.SIMPLE_HEAD
 
 
-def table(c: Comparison, rows_: list[Row], columns: tuple[str, ...], plain: bool, title: str | None = None):
+def table(c: Comparison, rows_: list[Row], columns: tuple[str, ...], plain: bool):
     from rich.table import Table
 
     head = headers(c)
-    tbl = Table(title=title, box=_box(plain), show_edge=False, padding=(0, 1, 0, 0), pad_edge=False,
-                title_justify="left", header_style="" if plain else "bold")
+    tbl = Table(box=_box(plain), show_edge=False, padding=(0, 1, 0, 0), pad_edge=False,
+                header_style="" if plain else "bold")
     for col in columns:
         # no_wrap, and fold rather than "…" should a single column ever exceed the width
         tbl.add_column(head[col], justify="right" if col in _RIGHT else "left", no_wrap=True, overflow="fold")
