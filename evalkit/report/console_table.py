@@ -85,6 +85,7 @@ def _box(plain: bool):
 
 
 def table(c: Comparison, rows_: list[Row], columns: tuple[str, ...], plain: bool):
+    from rich.markup import escape  # "exact_match[strict]" is a name, not a rich style tag
     from rich.table import Table
 
     head = headers(c)
@@ -96,7 +97,7 @@ def table(c: Comparison, rows_: list[Row], columns: tuple[str, ...], plain: bool
     headings = "task" not in columns  # each task a row of its own, its metrics indented under it
     first = True
     for r in rows_:
-        cells = dict(r.cells)
+        cells = {k: escape(v) for k, v in r.cells.items()}
         if headings and r.kind == "skipped":
             cells["metric"] = cells["task"]
         elif headings and r.kind != "suite":
