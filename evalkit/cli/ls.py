@@ -84,6 +84,7 @@ def can_run(project, spec) -> dict[str, str]:
 
 def task_table(project, con):
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     con.print("tasks (items: after where: and sample:; under each model: the requests it would answer, or no):")
@@ -93,5 +94,6 @@ def task_table(project, con):
     specs = {**project.tasks, **{entry: t for entry, t in project.lm_eval_tasks.items()}}
     for name, spec in specs.items():
         runs = can_run(project, spec)
-        table.add_row(name, getattr(spec, "type", "lm-eval"), item_count(spec, project.file.seed), *runs.values())
+        cells = [name, getattr(spec, "type", "lm-eval"), item_count(spec, project.file.seed), *runs.values()]
+        table.add_row(*(escape(c) for c in cells))
     return table

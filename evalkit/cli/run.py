@@ -30,6 +30,8 @@ from evalkit.cli.common import (
               help="Run directory to write (default: runs/MODEL, then runs/latest links to it).")
 def run(model, config_path, suites, limit, no_cache, trust_code, output):
     """Run MODEL on the suites; write results.json and samples.jsonl."""
+    from rich.markup import escape
+
     from evalkit.cli.output import check_output_dir
     from evalkit.config import load_project
     from evalkit.runner.run import RunOptions, failure_reasons, run_models
@@ -54,7 +56,7 @@ def run(model, config_path, suites, limit, no_cache, trust_code, output):
         if t.n and t.n_errors == t.n:
             vals = "no items scored (every item failed)"
         err = f"  [yellow]{t.n_errors} errors[/yellow]" if t.n_errors else ""
-        con.print(f"{t.task:<16} n={t.n:<5} {vals}{err}")
+        con.print(f"{escape(t.task):<16} n={t.n:<5} {escape(vals)}{err}")  # exact_match[strict] is not a style
     if output is None:
         link_latest(out)
     con.print(f"wrote {out}  (compare a candidate with it: evalkit compare {out} CANDIDATE)", markup=False)
