@@ -124,6 +124,12 @@ class Backend(ABC):
         """Build from a validated config; ``ctx`` is a registry.BackendContext."""
         return cls(config)
 
+    @classmethod
+    def supports_for(cls, config) -> frozenset[RequestKind]:
+        """The kinds a model with this config answers, from the config alone (``evalkit ls``
+        asks without building the backend, which may import torch)."""
+        return cls.supports
+
     @abstractmethod
     def identity(self) -> dict[str, Any]:
         """Everything about this model that determines its answers (weights hash, adapter,

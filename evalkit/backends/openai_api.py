@@ -209,6 +209,10 @@ class OpenAIBackend(Backend):
     def create(cls, config: OpenAIConfig, ctx) -> "OpenAIBackend":
         return cls(config)
 
+    @classmethod
+    def supports_for(cls, config: OpenAIConfig) -> frozenset[RequestKind]:
+        return frozenset({RequestKind.GENERATE}) if config.api == "chat" else frozenset(RequestKind)
+
     def __init__(self, config: OpenAIConfig):
         if not config.model:
             raise ConfigError("an openai model needs 'model' (the provider's model id)")
@@ -217,7 +221,7 @@ class OpenAIBackend(Backend):
         self.config = config
         self.ft = parse_ft_id(config.model)
         self.base_model = self.ft.base_model if self.ft else config.model
-        self.supports = frozenset({RequestKind.GENERATE}) if config.api == "chat" else frozenset(RequestKind)
+        self.supports = self.supports_for(config)
         self._engine = None
         self._counter: _TokenCounter | None = None
         self._checker: threading.Thread | None = None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from evalkit.cli.common import (
     console,
     describe_models,
     limit_option,
+    link_latest,
     no_cache_option,
     stamp,
     suite_option,
@@ -39,7 +41,13 @@ def _check_args(project, args, suites=()) -> None:
         check_data(project, suites)
 
 
-def _load_or_run(project, arg: str, options, out: Path):
+def _label(arg: str) -> str:
+    """An argument's name in the default folder: runs/latest is named after what it links to."""
+    path = Path(arg)
+    return path.resolve().name if path.is_symlink() else path.name
+
+
+def _load_or_run(project, arg: str, options, out: Path, quiet: bool = False):
     from evalkit.errors import DataError
     from evalkit.names import unsafe_name
     from evalkit.results import RunResult, is_run_dir
@@ -50,10 +58,13 @@ def _load_or_run(project, arg: str, options, out: Path):
         if (why := unsafe_name(run.model)) is not None:  # it names folders under --output
             raise DataError(f"the stored model name {why}", path=Path(arg) / "results.json")
         also = f"; the config's model '{arg}' is not run" if arg in project.models else ""
-        click.echo(f"evalkit: reading '{arg}' as a stored run directory ({Path(arg) / 'results.json'}){also}", err=True)
+        if not quiet:
+            click.echo(f"evalkit: reading '{arg}' as a stored run directory ({Path(arg) / 'results.json'}){also}", err=True)
         return run
     project.model(arg)
-    result = run_models(project, [arg], options, RichProgress(arg))[0]
+    from evalkit.runner.run import SilentProgress
+
+    result = run_models(project, [arg], options, SilentProgress() if quiet else RichProgress(arg))[0]
     result.write(out / "runs" / arg)
     result.source = str(out / "runs" / arg)
     return result
@@ -81,8 +92,11 @@ def _load_or_run(project, arg: str, options, out: Path):
 )
 @click.option("--looks", type=click.IntRange(min=2, max=100), default=10, show_default=True,
               help="With --sequential: the number of chunks (looks) the items are split into.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True,
+              help="What stdout gets: the table, compare.md's Markdown or compare.json's payload (the rest goes to stderr).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the verdict line of each candidate and the paths written.")
 def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, output, resamples, seed, gate, sequential,
-            looks):
+            looks, fmt, quiet):
     """Compare BASE with each candidate on identical items.
 
     BASE and each candidate are model names from the config or run directories written
@@ -101,7 +115,7 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     _check_args(project, [base, *candidates], suites)
     from evalkit.cli.output import check_output_dir
 
-    default = Path("evalkit-runs") / f"{stamp()}-{Path(base).name}-vs-{'-'.join(Path(c).name for c in candidates)}"
+    default = Path("evalkit-runs") / f"{stamp()}-{_label(base)}-vs-{'-'.join(_label(c) for c in candidates)}"
     out = check_output_dir(output or default)
     out.mkdir(parents=True, exist_ok=True)
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
@@ -111,10 +125,11 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     if sequential:
         from evalkit.cli.sequential import run_sequential
 
-        base_run, runs, reports = run_sequential(project, base, candidates, options, out, seed, looks, _load_or_run)
+        load = functools.partial(_load_or_run, quiet=quiet)
+        base_run, runs, reports = run_sequential(project, base, candidates, options, out, seed, looks, load)
     else:
-        base_run = _load_or_run(project, base, options, out)
-        runs = [_load_or_run(project, c, options, out) for c in candidates]
+        base_run = _load_or_run(project, base, options, out, quiet)
+        runs = [_load_or_run(project, c, options, out, quiet) for c in candidates]
     n_resamples = resamples or project.file.bootstrap_resamples
     cache = open_cache(project, options.use_cache)
     try:
@@ -122,26 +137,53 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
             cached_compare(cache, base_run, r, seed=seed, n_resamples=n_resamples, confidence=project.file.confidence)
             for r in runs
         ]
-        return _finish(project, base_run, runs, comparisons, out, seed, n_resamples, gate, cache, reports)
+        code = _finish(project, base_run, runs, comparisons, out, seed, n_resamples, gate, cache, reports,
+                       Output(fmt, quiet))
     finally:
         cache.close()
+    if output is None:
+        link_latest(out)  # evalkit-runs/latest: the newest finished compare
+    return code
 
 
-def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, gate: bool, cache, reports=None) -> int:
+@dataclass(frozen=True)
+class Output:
+    """Where the human-readable text goes: stdout for --format table, else stderr so that
+    stdout holds only the Markdown or JSON; nowhere with --quiet but the verdict and paths."""
+
+    fmt: str = "table"
+    quiet: bool = False
+
+    def human(self):
+        if self.quiet:
+            import io
+
+            from rich.console import Console
+
+            return Console(file=io.StringIO())
+        return console(stderr=self.fmt != "table")
+
+    def brief(self):
+        return console(stderr=self.fmt != "table")
+
+
+def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, gate: bool, cache, reports=None,
+            output: Output = Output()) -> int:
     """Print, evaluate gates, write compare.json / compare.md / report.html; the exit code."""
     from evalkit.cli.output import write_output
     from evalkit.compare.ranking import best_statement, pairwise_claims, rank
-    from evalkit.report.console import print_comparison, print_ranking
+    from evalkit.report.console import print_comparison, print_ranking, verdict_line
     from evalkit.report.html import write_report
     from evalkit.report.markdown import render
 
-    con = console()
+    con, say = output.human(), output.brief()
     for c in comparisons:
         print_comparison(con, c)
     for line in describe_models([base_run, *runs]):
         con.print(line)
+    warn = console(stderr=True) if output.quiet else con  # a suspect pair is worth a line even when quiet
     for message in pair_warnings(project, base_run, runs):
-        con.print(f"[yellow]warning: {message}[/yellow]")
+        warn.print(f"[yellow]warning: {message}[/yellow]")
     if reports is None:  # a sequential compare decided its gates look by look
         reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else {}
     ranking = rank(comparisons, reports if gate else None) if len(comparisons) > 1 else []
@@ -157,18 +199,29 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         "best": {"statement": best, "pairwise": [asdict(c) for c in claims]} if ranking else None,
         "provenance": provenance(project, base_run),
     }
+    markdown = render(comparisons, ranking, best)
     write_output(out / "compare.json", json.dumps(payload, indent=2) + "\n")
-    write_output(out / "compare.md", render(comparisons, ranking, best))
+    write_output(out / "compare.md", markdown)
     report = write_report(out, cache, {r.model: r for r in [base_run, *runs]})
-    con.print(f"wrote {out}/compare.json, compare.md and {report.name}")
+    if output.fmt != "table":
+        click.echo(json.dumps(payload, indent=2) if output.fmt == "json" else markdown.rstrip("\n"))
+    if output.quiet:
+        for c in comparisons:
+            verdict = reports[c.candidate].verdict if c.candidate in reports else None
+            say.print(verdict_line(c, verdict), markup=False)
+    say.print(f"wrote {out}/compare.json, compare.md and {report.name}", markup=False)
+    if output.quiet and reports and len(runs) > 1:  # else run_gates said so with the gate tables
+        say.print(f"wrote {out}/gates/<candidate>/gate.md, junit.xml and gate.json", markup=False)
+    elif output.quiet and reports:
+        say.print(f"wrote {out}/gate.md, junit.xml and gate.json", markup=False)
     gate_code = max((r.exit_code for r in reports.values()), default=0)
     incomplete = [r.model for r in [base_run, *runs] if not r.complete]
     if incomplete:
-        con.print(f"[red]incomplete: backend errors in {', '.join(incomplete)}; run the same command to retry them[/red]")
+        say.print(f"[red]incomplete: backend errors in {', '.join(incomplete)}; run the same command to retry them[/red]")
         from evalkit.runner.run import failure_reasons
 
         for line in failure_reasons([base_run, *runs]):
-            con.print(f"  {line}", markup=False)
+            say.print(f"  {line}", markup=False)
         return 3  # never 0 (nor a gate verdict) on a run with errors
     return gate_code
 

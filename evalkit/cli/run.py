@@ -11,8 +11,8 @@ from evalkit.cli.common import (
     config_option,
     console,
     limit_option,
+    link_latest,
     no_cache_option,
-    stamp,
     suite_option,
     trust_code_option,
     warn_limit,
@@ -26,9 +26,12 @@ from evalkit.cli.common import (
 @limit_option
 @no_cache_option
 @trust_code_option
-@click.option("--output", type=click.Path(path_type=Path), default=None, help="Run directory to write (default: evalkit-runs/...).")
+@click.option("--output", type=click.Path(path_type=Path), default=None,
+              help="Run directory to write (default: runs/MODEL, then runs/latest links to it).")
 def run(model, config_path, suites, limit, no_cache, trust_code, output):
     """Run MODEL on the suites; write results.json and samples.jsonl."""
+    from rich.markup import escape
+
     from evalkit.cli.output import check_output_dir
     from evalkit.config import load_project
     from evalkit.runner.run import RunOptions, failure_reasons, run_models
@@ -38,7 +41,9 @@ def run(model, config_path, suites, limit, no_cache, trust_code, output):
     project = load_project(config_path, trust_code=trust_code)
     check_models(project, [model])
     check_data(project, suites)
-    out = check_output_dir(output or Path("evalkit-runs") / f"{stamp()}-{model}")
+    # runs/MODEL, where the README's `evalkit compare runs/base ft` finds it; a run of the same
+    # model replaces it (the answers stay in the cache)
+    out = check_output_dir(output or Path("runs") / model)
     options = RunOptions(suites=tuple(suites), limit=limit, use_cache=not no_cache)
     warn_limit(limit)
     result = run_models(project, [model], options, RichProgress(model))[0]
@@ -52,8 +57,10 @@ def run(model, config_path, suites, limit, no_cache, trust_code, output):
         if t.n and t.n_errors == t.n:
             vals = "no items scored (every item failed)"
         err = f"  [yellow]{t.n_errors} errors[/yellow]" if t.n_errors else ""
-        con.print(f"{t.task:<16} n={t.n:<5} {vals}{err}")
-    con.print(f"wrote {out}")
+        con.print(f"{escape(t.task):<16} n={t.n:<5} {escape(vals)}{err}")  # exact_match[strict] is not a style
+    if output is None:
+        link_latest(out)
+    con.print(f"wrote {out}  (compare a candidate with it: evalkit compare {out} CANDIDATE)", markup=False)
     if not result.complete:
         con.print("[red]incomplete: backend errors; run the same command to retry them. Most frequent:[/red]")
         for line in failure_reasons([result]):

@@ -33,7 +33,9 @@ from evalkit.tasks.base import PromptFormat, TaskType, Unsupported, outcome
 
 
 class Progress(Protocol):
-    def task(self, label: str, total: int, done: int): ...  # a context manager with .advance(n)
+    # A context manager with .advance(n), n requests. items: per item, the request count at
+    # which the item is complete (sorted), for a display that counts items; optional.
+    def task(self, label: str, total: int, done: int, items: list[int] | None = None): ...
 
 
 class _Silent:
@@ -42,7 +44,7 @@ class _Silent:
 
 
 class SilentProgress:
-    def task(self, label, total, done):
+    def task(self, label, total, done, items=None):
         return nullcontext(_Silent())
 
 
@@ -190,10 +192,25 @@ def _answer_plans(plans: list[_Plan], backend: Backend, identity, cache, options
         unique = set(plan.keys)
         plan.result.cache_hits, plan.result.requests = len(unique & cached), len(unique)
     label = plans[0].tt.spec.name if len(plans) == 1 else f"{len(plans)} tasks"
-    with progress.task(label, total=len(cached) + len(todo), done=0) as bar:
-        bar.advance(len(cached))
+    # done= rather than advance(): a display must not take the cached answers for a speed
+    items = _item_ends(plans, todo, len(cached))
+    with progress.task(label, total=len(cached) + len(todo), done=len(cached), items=items) as bar:
         _fetch(backend, cache, todo, options.chunk_size, bar, found)
     return found
+
+
+def _item_ends(plans: list[_Plan], todo: dict, cached: int) -> list[int]:
+    """Per item, the number of requests done when its last one is answered (sorted). Misses
+    are sent in order, so this is exact for a backend that answers in order and close for one
+    that answers a chunk concurrently."""
+    order = {key: i for i, key in enumerate(todo, start=cached + 1)}
+    ends = []
+    for plan in plans:
+        pos = 0
+        for reqs in plan.per_item:
+            ends.append(max((order.get(k, cached) for k in plan.keys[pos : pos + len(reqs)]), default=cached))
+            pos += len(reqs)
+    return sorted(ends)
 
 
 def _score_task(plan: _Plan, found: dict[str, Any], cache):
@@ -253,7 +270,7 @@ def _from_memo(memo, metrics, progress, started):
     result = TaskResult.from_dict(memo["result"])
     signatures = {name: v.signature for name, v in result.metrics.items()}
     result.metrics = _metrics_from_samples(metrics, memo["samples"], signatures)
-    with progress.task(result.task, total=result.requests, done=result.requests):
+    with progress.task(result.task, total=result.requests, done=result.requests, items=[result.requests] * result.n):
         pass
     result.cache_hits = result.requests
     result.seconds = round(time.perf_counter() - started, 4)
