@@ -89,6 +89,7 @@ class Loglikelihood:
     n_tokens: int  # tokens in the continuation
     prompt_tokens: int = 0  # tokens in the context
     latency_s: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)  # ``cost_usd`` (an API's list price)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class RollingLoglikelihood:
     logprob: float  # natural log, summed over all tokens of the text
     n_tokens: int
     latency_s: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)  # ``cost_usd`` (an API's list price)
 
 
 Response = Union[Generation, Loglikelihood, RollingLoglikelihood]
