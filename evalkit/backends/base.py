@@ -120,6 +120,15 @@ class Backend(ABC):
     name: ClassVar[str]
     supports: frozenset[RequestKind] = frozenset(RequestKind)
     Config: ClassVar[type] = ModelConfigBase  # the pydantic model of its config entry
+    # False where building the backend or its identity imports a heavy library (torch):
+    # ``evalkit plan`` then leaves its cache hits uncounted rather than import it.
+    identity_is_cheap: ClassVar[bool] = True
+
+    @classmethod
+    def supports_for(cls, config) -> frozenset[RequestKind]:
+        """The request kinds a backend built from ``config`` answers, known without building
+        it (``evalkit plan``); a backend whose kinds depend on its config overrides this."""
+        return cls.supports
 
     @classmethod
     def create(cls, config, ctx) -> "Backend":

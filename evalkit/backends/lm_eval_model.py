@@ -57,13 +57,17 @@ class LmEvalBackend(Backend):
     preferred_chunk_size = 10**9  # lm-eval models sort and batch what they are given
 
     @classmethod
+    def supports_for(cls, config: LmEvalModelConfig) -> frozenset[RequestKind]:
+        return frozenset(RequestKind(k) for k in config.supports)
+
+    @classmethod
     def create(cls, config: LmEvalModelConfig, ctx) -> LmEvalBackend:
         return cls(config, ctx.root)
 
     def __init__(self, config: LmEvalModelConfig, root: Path):
         self.config = config
         self.root = Path(root)
-        self.supports = frozenset(RequestKind(k) for k in config.supports)
+        self.supports = self.supports_for(config)
         self._args, self._recorded = self._resolve_args()
         self._lm = None
 

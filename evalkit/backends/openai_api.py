@@ -227,6 +227,10 @@ class OpenAIBackend(Backend):
     preferred_chunk_size = 10**9
 
     @classmethod
+    def supports_for(cls, config: OpenAIConfig) -> frozenset[RequestKind]:
+        return frozenset({RequestKind.GENERATE}) if config.api == "chat" else frozenset(RequestKind)
+
+    @classmethod
     def create(cls, config: OpenAIConfig, ctx) -> "OpenAIBackend":
         return cls(config)
 
@@ -238,7 +242,7 @@ class OpenAIBackend(Backend):
         self.config = config
         self.ft = parse_ft_id(config.model)
         self.base_model = self.ft.base_model if self.ft else config.model
-        self.supports = frozenset({RequestKind.GENERATE}) if config.api == "chat" else frozenset(RequestKind)
+        self.supports = self.supports_for(config)
         self._engine = None
         self._counter: _TokenCounter | None = None
         self._checker: threading.Thread | None = None
