@@ -81,9 +81,11 @@ def render(p, con=None) -> None:
     for name, just in (("model", "left"), ("task", "left"), ("items", "right"), ("cached", "right"),
                        ("to send", "right"), ("tok in", "right"), ("tok out<=", "right"), ("time", "right")):
         rows.add_column(name, justify=just, overflow="ellipsis", max_width=14 if name in ("model", "task") else None)
+    skipped = {}
     for t in p.tasks:
         if t.skipped is not None:
-            rows.add_row(t.model, t.task, str(t.items), "", "", "", "", f"skipped: {t.skipped}"[:18])
+            rows.add_row(t.model, t.task, str(t.items), "", "", "", "", "skipped")
+            skipped.setdefault(t.skipped, []).append(f"{t.model} {t.task}")
             continue
         cached = "?" if t.cached is None else str(t.cached)
         rows.add_row(t.model, t.task, str(t.items), cached, str(t.to_send), _tokens(t.prompt_tokens),
@@ -91,8 +93,11 @@ def render(p, con=None) -> None:
     con.print(rows)
     con.print("tok out<=: an upper bound (every generation at its max_tokens). "
               f"Tokens: {', '.join(f'{m} {c}' for m, c in p.tokenizers.items())}.")
+    for why, which in skipped.items():
+        con.print(f"skipped ({', '.join(which)}): {why}", markup=False)
     for model, why in p.cache_note.items():
-        con.print(f"cached ?/0 for {model}: {why}", markup=False)
+        shown = "?" if any(t.cached is None for t in p.tasks if t.model == model) else "0"
+        con.print(f"cached {shown} for {model}: {why}", markup=False)
 
     cost = Table(title=f"Cost in USD at prices as of {p.prices_as_of}", box=None, padding=(0, 1), title_justify="left")
     for name in ("model", "to send", "tok in", "tok out<=", "list", "batch", "fine-tuned", "time"):

@@ -43,7 +43,7 @@ class Plan:
     baseline: str | None = None
 
     def totals(self, model: str) -> dict[str, Any]:
-        rows = [t for t in self.tasks if t.model == model]
+        rows = [t for t in self.tasks if t.model == model and t.skipped is None]  # a skipped task sends nothing
 
         def add(values):
             values = list(values)
@@ -56,7 +56,7 @@ class Plan:
             "completion_tokens_max": sum(t.completion_tokens_max for t in rows),
             "cost_list_usd": add(t.cost.list_usd for t in rows), "cost_batch_usd": add(t.cost.batch_usd for t in rows),
             "cost_fine_tuned_usd": add(t.cost.fine_tuned_usd for t in rows),
-            "seconds": add(t.seconds for t in rows if t.skipped is None),
+            "seconds": add(t.seconds for t in rows),
         }
 
     def to_json(self) -> dict[str, Any]:
