@@ -154,3 +154,23 @@ def test_unknown_model_and_bad_baseline_are_one_line_errors(cli, demo):
     assert code == 2 and err.startswith("evalkit: error:") and "unknown model 'nope'" in err
     code, _, err = cli("plan", "--config", demo, "--limit", "2", "--baseline", "missing-folder")
     assert code == 2 and "--baseline" in err and len(err.strip().splitlines()) == 1
+
+
+def test_hf_model_is_planned_without_torch_and_its_cache_hits_are_unknown(tmp_path):
+    (tmp_path / "weights").mkdir()
+    tasks = DEMO / "tasks"
+    (tmp_path / "evalkit.yaml").write_text(json.dumps({
+        "cache_dir": "cache", "tasks": [str(tasks / "general_mc.yaml"), str(tasks / "support_qa.yaml")],
+        "models": {"base": {"backend": "hf", "model": "weights"}}}))
+    code = (
+        "import sys, json, io, contextlib\nfrom evalkit.cli.main import main\nbuf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n    assert main(['plan', '--limit', '4', '--json']) == 0\n"
+        "data = json.loads(buf.getvalue())\n"
+        "print(json.dumps([[t['task'], t['requests'], t['cached']] for t in data['tasks']]))\n"
+        "print('HEAVY:' + ','.join(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, check=True).stdout
+    rows, heavy = out.strip().splitlines()[-2:]
+    assert heavy == "HEAVY:"
+    assert json.loads(rows) == [["general_mc", 16, None], ["support_qa", 4, None]]  # 4 items x 4 choices; unknown, not 0
