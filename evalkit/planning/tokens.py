@@ -10,6 +10,7 @@ token generated past the prompt.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,15 +35,24 @@ class Counter:
     echo_tokens: int  # tokens generated past an echoed prompt
 
 
+@functools.lru_cache(maxsize=None)
+def _tiktoken(model: str):
+    """The backend's counter for ``model`` (loaded once per process: offline, each load
+    waits up to 5 s before giving up)."""
+    from evalkit.backends.openai_api import _TokenCounter
+
+    return _TokenCounter(model)
+
+
 def counter_for(cfg) -> Counter:
     """The counter for one configured model."""
     chat = getattr(cfg, "api", None) == "chat"
     echo = int(getattr(cfg, "echo_max_tokens", 0))
     if cfg.backend == "openai":
-        from evalkit.backends.openai_api import _TokenCounter, parse_ft_id
+        from evalkit.backends.openai_api import parse_ft_id
 
         ft = parse_ft_id(cfg.model)
-        counter = _TokenCounter(ft.base_model if ft else cfg.model)
+        counter = _tiktoken(ft.base_model if ft else cfg.model)
         if counter._enc is not None:
             return Counter(counter, "tiktoken", chat, echo)
     return Counter(rough, f"chars/{CHARS_PER_TOKEN}", chat, echo)
