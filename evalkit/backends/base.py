@@ -89,6 +89,7 @@ class Loglikelihood:
     n_tokens: int  # tokens in the continuation
     prompt_tokens: int = 0  # tokens in the context
     latency_s: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)  # ``cost_usd`` (an API's list price)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class RollingLoglikelihood:
     logprob: float  # natural log, summed over all tokens of the text
     n_tokens: int
     latency_s: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)  # ``cost_usd`` (an API's list price)
 
 
 Response = Union[Generation, Loglikelihood, RollingLoglikelihood]
@@ -118,17 +120,20 @@ class Backend(ABC):
     name: ClassVar[str]
     supports: frozenset[RequestKind] = frozenset(RequestKind)
     Config: ClassVar[type] = ModelConfigBase  # the pydantic model of its config entry
+    # False where building the backend or its identity imports a heavy library (torch):
+    # ``evalkit plan`` then leaves its cache hits uncounted rather than import it.
+    identity_is_cheap: ClassVar[bool] = True
+
+    @classmethod
+    def supports_for(cls, config) -> frozenset[RequestKind]:
+        """The request kinds a backend built from ``config`` answers, known without building
+        it (``evalkit plan``); a backend whose kinds depend on its config overrides this."""
+        return cls.supports
 
     @classmethod
     def create(cls, config, ctx) -> "Backend":
         """Build from a validated config; ``ctx`` is a registry.BackendContext."""
         return cls(config)
-
-    @classmethod
-    def supports_for(cls, config) -> frozenset[RequestKind]:
-        """The kinds a model with this config answers, from the config alone (``evalkit ls``
-        asks without building the backend, which may import torch)."""
-        return cls.supports
 
     @abstractmethod
     def identity(self) -> dict[str, Any]:

@@ -61,6 +61,7 @@ class HFConfig(ModelConfigBase):
 class HFBackend(Backend):
     name = "hf"
     supports = frozenset(RequestKind)
+    identity_is_cheap = False  # it resolves the device through torch: evalkit plan skips it
     Config = HFConfig
     preferred_chunk_size = 10**9  # all misses at once: lm-eval sorts and batches a whole task
 

@@ -57,12 +57,12 @@ class LmEvalBackend(Backend):
     preferred_chunk_size = 10**9  # lm-eval models sort and batch what they are given
 
     @classmethod
-    def create(cls, config: LmEvalModelConfig, ctx) -> LmEvalBackend:
-        return cls(config, ctx.root)
-
-    @classmethod
     def supports_for(cls, config: LmEvalModelConfig) -> frozenset[RequestKind]:
         return frozenset(RequestKind(k) for k in config.supports)
+
+    @classmethod
+    def create(cls, config: LmEvalModelConfig, ctx) -> LmEvalBackend:
+        return cls(config, ctx.root)
 
     def __init__(self, config: LmEvalModelConfig, root: Path):
         self.config = config

@@ -18,7 +18,8 @@ reads the model's metadata (GET /models/{id}) once, on a side thread.
 
 The loop runs on a daemon thread that lives as long as the backend, so the connection pool and
 the workers stay warm across submissions. ``latency_s`` is the
-successful attempt's round trip, without back-off waits; ``extra["cost_usd"]`` its list price.
+successful attempt's round trip, without back-off waits; ``extra["cost_usd"]`` its list price
+(log-likelihood and rolling answers too: an echo request is billed like any completion).
 """
 
 from __future__ import annotations
@@ -57,9 +58,16 @@ _REASONING = re.compile(r"^(o\d|gpt-5)")  # take max_completion_tokens, reject t
 _WARNED: set[str] = set()  # models already warned about (once per process)
 
 
+class LongContextPrice(StrictModel):
+    above: int = Field(..., ge=1, description="prompt tokens past which the whole request is billed at this tier")
+    input: float = Field(..., ge=0, description="USD per 1M input tokens")
+    output: float = Field(..., ge=0, description="USD per 1M output tokens")
+
+
 class Price(StrictModel):
     input: float = Field(..., ge=0, description="USD per 1M input tokens")
     output: float = Field(..., ge=0, description="USD per 1M output tokens")
+    long_context: LongContextPrice | None = Field(None, description="a higher rate for long prompts")
 
 
 class OpenAIConfig(ModelConfigBase):
@@ -118,7 +126,7 @@ def _parse_generation(data: dict, latency: float, *, chat: bool, stops: Sequence
     return Generation(_cut_at_stop(text, stops), pt, ct, choice.get("finish_reason") or "stop", latency, extra)
 
 
-def _parse_echo(data: dict, latency: float, *, context_len: int, prompt_len: int, rolling: bool):
+def _parse_echo(data: dict, latency: float, *, context_len: int, prompt_len: int, rolling: bool, price=None):
     lp = data["choices"][0].get("logprobs")
     if not lp or not lp.get("token_logprobs"):
         raise _Malformed("no logprobs in the answer: the server must support echo with logprobs")
@@ -132,10 +140,23 @@ def _parse_echo(data: dict, latency: float, *, context_len: int, prompt_len: int
     if not scored:
         raise _Malformed("the echoed logprobs hold no token of the continuation")
     total = sum(lps[i] for i in scored)
+    extra = _echo_cost(data, offs, prompt_len, price)
     if rolling:
-        return RollingLoglikelihood(total, len(scored), latency)
+        return RollingLoglikelihood(total, len(scored), latency, extra)
     greedy = all(tops[i] and lps[i] >= max(tops[i].values()) - 1e-6 for i in scored)
-    return Loglikelihood(total, greedy, len(picked), prompt_tokens=picked[0], latency_s=latency)
+    return Loglikelihood(total, greedy, len(picked), prompt_tokens=picked[0], latency_s=latency, extra=extra)
+
+
+def _echo_cost(data: dict, offs: list, prompt_len: int, price) -> dict:
+    """{"cost_usd": ...} of an echo request: it is billed like any completion, the echoed
+    prompt at the input rate and the token generated past it at the output rate. Without a
+    ``usage`` the echoed tokens themselves are the count (exact: they are the server's)."""
+    if price is None:
+        return {}
+    pt, ct = _usage(data)
+    in_prompt = sum(1 for o in offs if o < prompt_len)
+    cost = price(pt if pt >= 0 else in_prompt, ct if ct >= 0 else len(offs) - in_prompt)
+    return {} if cost is None else {"cost_usd": cost}
 
 
 def _parse_date(value: Any) -> datetime | None:
@@ -206,12 +227,12 @@ class OpenAIBackend(Backend):
     preferred_chunk_size = 10**9
 
     @classmethod
-    def create(cls, config: OpenAIConfig, ctx) -> "OpenAIBackend":
-        return cls(config)
-
-    @classmethod
     def supports_for(cls, config: OpenAIConfig) -> frozenset[RequestKind]:
         return frozenset({RequestKind.GENERATE}) if config.api == "chat" else frozenset(RequestKind)
+
+    @classmethod
+    def create(cls, config: OpenAIConfig, ctx) -> "OpenAIBackend":
+        return cls(config)
 
     def __init__(self, config: OpenAIConfig):
         if not config.model:
@@ -261,7 +282,10 @@ class OpenAIBackend(Backend):
         prompt = context + continuation
         body = {"model": self.config.model, "prompt": prompt, "max_tokens": self.config.echo_max_tokens,
                 "echo": True, "logprobs": 1, "temperature": 0}
-        parse = partial(_parse_echo, context_len=len(context), prompt_len=len(prompt), rolling=rolling)
+        from evalkit.backends.pricing import cost_usd
+
+        price = partial(cost_usd, self.config.model, prices=self.config.prices)
+        parse = partial(_parse_echo, context_len=len(context), prompt_len=len(prompt), rolling=rolling, price=price)
         return Job("/completions", body, parse, len(prompt) // 4 + 1)
 
     def _job(self, req: Request):

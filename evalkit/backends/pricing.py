@@ -6,6 +6,10 @@ discount) as of PRICES_AS_OF; prices change, so a config can override any model 
 its base model's fine-tuned inference rate, which is higher than the base model's rate: that
 difference is part of the "is the fine-tune cheaper?" question. An unknown model costs ``None``
 (unknown), never 0.
+
+Tiered prices: some providers bill a whole request at a higher rate once its prompt passes a
+length (``long_context: {above: TOKENS, input: X, output: Y}`` on a price). None of the
+models in the table below has such a tier on PRICES_AS_OF; a config's price can add one.
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-PRICES_AS_OF = "2025-06"  # when the table below was taken from openai.com/api/pricing
+# When the tables below were taken from openai.com/api/pricing (June 2025; the day is the
+# month's first). Shown wherever evalkit shows a cost: a price is a fact about a date.
+PRICES_AS_OF = "2025-06-01"
+# OpenAI's Batch API bills every token at half the list rate (answers within 24 h).
+BATCH_DISCOUNT = 0.5
 
 # model -> (input, output) USD per 1M tokens. Dated snapshots ("gpt-4o-2024-08-06") resolve to
 # the longest matching prefix.
@@ -62,16 +70,24 @@ def _pair(value: Any) -> tuple[float, float]:
         return float(value["input"]), float(value["output"])
     if hasattr(value, "input"):
         return float(value.input), float(value.output)
-    inp, out = value
+    inp, out = value[:2]
     return float(inp), float(out)
 
 
-def price_per_million(model: str, prices: Mapping[str, Any] | None = None) -> tuple[float, float] | None:
-    """(input, output) USD per 1M tokens for ``model``, or None when unknown. ``prices``
-    overrides the defaults by model id (``ft:`` ids included, or ``ft:BASE`` for all of a
-    base model's fine-tunes)."""
+def _long_tier(value: Any) -> tuple[int, float, float] | None:
+    """(above, input, output) of a price's long-prompt tier, or None."""
+    tier = value.get("long_context") if isinstance(value, Mapping) else getattr(value, "long_context", None)
+    if tier is None:
+        return None
+    if isinstance(tier, Mapping):
+        return int(tier["above"]), float(tier["input"]), float(tier["output"])
+    return int(tier.above), float(tier.input), float(tier.output)
+
+
+def _entry(model: str, prices: Mapping[str, Any] | None) -> Any | None:
+    """The price entry (pair, mapping or config Price) that bills ``model``."""
     if prices and model in prices:
-        return _pair(prices[model])
+        return prices[model]
     from evalkit.backends.openai_api import parse_ft_id
 
     ft = parse_ft_id(model)
@@ -81,12 +97,38 @@ def price_per_million(model: str, prices: Mapping[str, Any] | None = None) -> tu
     found = _lookup(prices, key) if prices else None
     if found is None:
         found = _lookup(table, ft.base_model if ft else model)
+    return found
+
+
+def price_per_million(model: str, prices: Mapping[str, Any] | None = None, prompt_tokens: int = 0) -> tuple[float, float] | None:
+    """(input, output) USD per 1M tokens for ``model``, or None when unknown. ``prices``
+    overrides the defaults by model id (``ft:`` ids included, or ``ft:BASE`` for all of a
+    base model's fine-tunes). A prompt longer than a long-context tier's ``above`` gets
+    that tier's rates."""
+    found = _entry(model, prices)
+    if found is None:
+        return None
+    tier = _long_tier(found)
+    if tier is not None and prompt_tokens > tier[0]:
+        return tier[1], tier[2]
+    return _pair(found)
+
+
+def fine_tuned_price(model: str, prices: Mapping[str, Any] | None = None) -> tuple[float, float] | None:
+    """The rate a fine-tune of ``model`` is billed at (``model`` itself when it is one)."""
+    from evalkit.backends.openai_api import parse_ft_id
+
+    if parse_ft_id(model) is not None:
+        return price_per_million(model, prices)
+    if prices and f"ft:{model}" in prices:
+        return _pair(prices[f"ft:{model}"])
+    found = _lookup(FINE_TUNED_PRICES, model)
     return _pair(found) if found is not None else None
 
 
 def cost_usd(model: str, prompt_tokens: int, completion_tokens: int, prices: Mapping[str, Any] | None = None) -> float | None:
-    """USD for one call; None when the model's price is unknown."""
-    rate = price_per_million(model, prices)
+    """USD for one call at the list rate; None when the model's price is unknown."""
+    rate = price_per_million(model, prices, prompt_tokens)
     if rate is None:
         return None
     return (prompt_tokens * rate[0] + completion_tokens * rate[1]) / 1_000_000

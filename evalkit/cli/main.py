@@ -17,6 +17,7 @@ COMMANDS = {
     "ls": ("evalkit.cli.ls:ls", "List the configured models, suites and tasks."),
     "validate": ("evalkit.cli.validate:validate", "Check the config and every task's data."),
     "cache": ("evalkit.cli.cache:cache", "Inspect or clear the response cache."),
+    "plan": ("evalkit.cli.plan:plan", "Before a run: requests, tokens, dated cost, time and the effect each gate can detect."),
 }
 
 

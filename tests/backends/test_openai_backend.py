@@ -497,3 +497,30 @@ def test_ctrl_c_stores_the_answers_already_received(tmp_path):
         before = server.stats["requests"]
         assert subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True).returncode == 0
         assert server.stats["requests"] - before == total - stored  # nothing stored is asked again
+
+
+@pytest.mark.parametrize("omit_usage", [False, True])
+def test_loglikelihood_and_rolling_answers_carry_their_cost(omit_usage):
+    """Echo requests are billed like completions: the echoed prompt at the input rate, the one
+    token generated past it at the output rate (from usage, else from the echoed tokens)."""
+    model = "davinci-002"
+    reqs = [LoglikelihoodRequest("Question: the capital of France is", " Paris"),
+            RollingRequest("The quick brown fox jumps over the lazy dog.")]
+    with serve(omit_usage=omit_usage) as server, backend(server, model=model, api="completions") as b:
+        outs = ask(b, reqs)
+    for req, out in zip(reqs, outs):
+        prompt = req.context + req.continuation if isinstance(req, LoglikelihoodRequest) else req.text
+        want = cost_usd(model, len(tokenize(prompt)), b.config.echo_max_tokens)
+        assert want > 0 and out.extra["cost_usd"] == pytest.approx(want)
+
+
+def test_a_run_prices_its_loglikelihood_and_perplexity_items(tmp_path, monkeypatch):
+    """The runner's per-item cost was '-' for echo requests; now every item has one."""
+    monkeypatch.chdir(tmp_path)
+    with serve() as server:
+        cfg = write_project(tmp_path / "proj", server.base_url)
+        assert evalkit("run", "ft", "--config", cfg, "--output", tmp_path / "ft") == 0
+    samples = [json.loads(line) for line in (tmp_path / "ft" / "samples.jsonl").read_text().splitlines()]
+    by_task = {s["task"]: s for s in samples}
+    assert set(by_task) == {"qa", "mc", "ppl"}
+    assert all(s["cost_usd"] is not None and s["cost_usd"] > 0 for s in samples)
