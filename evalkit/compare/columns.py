@@ -1,0 +1,238 @@
+"""Columnar views of two runs' samples, built once and read by both compare and the gates.
+
+A run holds one dict per item. Reading a field out of 100,000 dicts costs more than the
+statistics on the resulting arrays, and compare and the gates used to do it several times
+over (align, keep, groups, one array per metric, again per gate, again for the worst case).
+Here each task's ids, statuses and groups are read once per run, each metric's statistics
+once per run and task, and the paired view (aligned, failed requests dropped) once per
+task; :class:`Columns` is kept on the Comparison so the gates of the same process reuse it.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+from operator import itemgetter, methodcaller
+
+import numpy as np
+
+from evalkit.compare.outcomes import MISSING, Outcomes
+
+_ID, _STATUS, _TASK = itemgetter("id"), itemgetter("status"), itemgetter("task")
+_STATS = methodcaller("get", "stats", {})  # a failed request may have no statistics at all
+_GROUP = methodcaller("get", "group")
+
+
+def _positions(values: list, x) -> list[int]:
+    """Indices of ``x`` in ``values``: C-level scans, cheap when ``x`` is rare (failed requests)."""
+    out, i = [], -1
+    for _ in range(values.count(x)):
+        i = values.index(x, i + 1)
+        out.append(i)
+    return out
+
+
+def _task_blocks(samples: list[dict]) -> dict[str, list[dict]]:
+    """Samples by task. A run lists each task's samples together, so each block is found
+    by a search over the task names and checked with one C-level count; any other order
+    falls back to one pass over the dicts."""
+    names = list(map(_TASK, samples))
+    out: dict[str, list[dict]] = {}
+    start, n = 0, len(names)
+    while start < n:
+        task = names[start]
+        step = 1
+        while start + step < n and names[start + step] == task:  # gallop, then bisect the block's end
+            step *= 2
+        lo, hi = start + step // 2, min(start + step, n)  # names[lo] == task; names[hi] != task or hi == n
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if names[mid] == task else (lo, mid)
+        if task in out or names[start:hi].count(task) != hi - start:
+            return _by_task_slow(samples)
+        out[task] = samples[start:hi]
+        start = hi
+    return out
+
+
+def _by_task_slow(samples: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for s in samples:
+        out.setdefault(s["task"], []).append(s)
+    return out
+
+
+def _float_rows(rows: list, n: int) -> np.ndarray:
+    """(n, k) floats from n equal-length lists; ragged rows raise as numpy would."""
+    if n and isinstance(rows[0], (list, tuple)):
+        k = len(rows[0])
+        if set(map(len, rows)) == {k}:
+            # fromiter over the flattened rows is about twice as fast as np.array(list of lists)
+            return np.fromiter(chain.from_iterable(rows), dtype=float, count=n * k).reshape(n, k)
+    return np.array(rows, dtype=float)
+
+
+class TaskColumns:
+    """One run's items of one task, field by field, each read on first use."""
+
+    def __init__(self, samples: list[dict]):
+        self.samples = samples
+        self.ids: list[str] = list(map(_ID, samples))
+        self.status: list[str] = list(map(_STATUS, samples))
+        self.n_missing = self.status.count(MISSING)
+        self._stats: dict[str, np.ndarray] = {}
+        self._missing: np.ndarray | None = None
+        self._groups: list | None = None
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def outcomes(self) -> Outcomes:
+        n, st = len(self.status), self.status
+        return Outcomes(n, n - self.n_missing, st.count("empty"), st.count("unparsed"), self.n_missing)
+
+    @property
+    def missing(self) -> np.ndarray:
+        """True where the request failed (no statistics to read)."""
+        if self._missing is None:
+            self._missing = np.zeros(len(self.status), dtype=bool)
+            self._missing[_positions(self.status, MISSING)] = True
+        return self._missing
+
+    def width(self, metric: str) -> int | None:
+        """Columns of ``metric``'s per-item statistics (None when no item was answered)."""
+        for s, st in zip(self.samples, self.status):
+            if st != MISSING:
+                return len(s["stats"][metric])
+        return None
+
+    def stats(self, metric: str) -> np.ndarray:
+        """(n, k) per-item statistics; NaN rows for the items whose request failed."""
+        arr = self._stats.get(metric)
+        if arr is None:
+            n = len(self.samples)
+            if not self.n_missing:
+                rows = list(map(itemgetter(metric), map(_STATS, self.samples)))
+            else:
+                rows = list(map(methodcaller("get", metric), map(_STATS, self.samples)))
+                blank = [np.nan] * (self.width(metric) or 2)
+                for i in _positions(self.status, MISSING):
+                    rows[i] = blank
+                if None in rows:  # an answered item without this metric: as strict as s["stats"][metric]
+                    raise KeyError(metric)
+            arr = _float_rows(rows, n)
+            self._stats[metric] = arr
+        return arr
+
+    def groups(self) -> list:
+        """Every item's cluster label (None where it has none)."""
+        if self._groups is None:
+            self._groups = list(map(_GROUP, self.samples))
+        return self._groups
+
+    def taken(self, order: list[int]) -> "TaskColumns":
+        return TaskColumns([self.samples[i] for i in order])
+
+
+class RunColumns:
+    """A run's samples grouped by task, with a :class:`TaskColumns` per task on first use.
+    Stands in for the run where compare reads ``model``, ``task`` and ``samples_for``."""
+
+    def __init__(self, run):
+        self.run = run
+        self.model = run.model
+        self.task = run.task
+        self._n_samples = len(run.samples)
+        self._blocks = _task_blocks(run.samples)
+        self._columns: dict[str, TaskColumns] = {}
+
+    def of(self, run) -> bool:
+        """Built from this very run, unchanged since (the gates reuse compare's columns)."""
+        return self.run is run and len(run.samples) == self._n_samples
+
+    def samples_for(self, task: str) -> list[dict]:
+        return self._blocks.get(task, [])
+
+    def columns(self, task: str) -> TaskColumns:
+        col = self._columns.get(task)
+        if col is None:
+            col = self._columns[task] = TaskColumns(self.samples_for(task))
+        return col
+
+
+class PairedTask:
+    """One task's items of base and candidate, aligned by id, with the items whose request
+    failed on either side marked: what the table row and every gate on the task read."""
+
+    def __init__(self, task: str, b: TaskColumns, f: TaskColumns):
+        if b.ids != f.ids:  # rare: the runs list the items in different orders (or differ)
+            from evalkit.compare.compare import align_items
+
+            b, f = (TaskColumns(x) for x in align_items(task, b.samples, f.samples))
+        self.task, self.b, self.f = task, b, f
+        self.keep = np.flatnonzero(~(b.missing | f.missing)) if b.n_missing or f.n_missing else None
+        self.n = len(b) if self.keep is None else int(self.keep.size)
+        self.dropped = len(b) - self.n
+        self._stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._groups: tuple | None = None
+
+    def _kept(self, arr: np.ndarray) -> np.ndarray:
+        return arr if self.keep is None else arr[self.keep]
+
+    def stats(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """(base, candidate) statistics on the items both models answered."""
+        pair = self._stats.get(metric)
+        if pair is None:
+            pair = self._stats[metric] = (self._kept(self.b.stats(metric)), self._kept(self.f.stats(metric)))
+        return pair
+
+    def groups(self):
+        """Integer cluster codes of the kept items (from the base's labels), or None when no
+        kept item has one; some with and some without is refused (see ``item_groups``)."""
+        if self._groups is None:
+            labels = self.b.groups()
+            if self.keep is not None:
+                labels = [labels[i] for i in self.keep]
+            if labels.count(None) == len(labels):
+                self._groups = (None,)
+            elif None in labels:
+                from evalkit.compare.compare import item_groups
+
+                kept = self.b.samples if self.keep is None else [self.b.samples[i] for i in self.keep]
+                item_groups(self.task, kept)  # raises on a partial labelling, with its message
+                self._groups = (None,)
+            else:
+                codes: dict = {}
+                self._groups = (np.fromiter((codes.setdefault(g, len(codes)) for g in labels), dtype=np.intp,
+                                            count=len(labels)),)
+        return self._groups[0]
+
+    def all_groups(self):
+        """Integer cluster codes of every item (the worst case keeps the failed ones too)."""
+        labels = self.b.groups()
+        if labels.count(None) == len(labels):
+            return None
+        if None in labels:
+            from evalkit.compare.compare import item_groups
+
+            item_groups(self.task, self.b.samples)  # raises on a partial labelling
+            return None
+        codes: dict = {}
+        return np.fromiter((codes.setdefault(g, len(codes)) for g in labels), dtype=np.intp, count=len(labels))
+
+
+class PairedRuns:
+    """A base run and one candidate, as columns, with each task's paired view on first use."""
+
+    def __init__(self, base: RunColumns, ft: RunColumns):
+        self.base, self.ft = base, ft
+        self._pairs: dict[str, PairedTask] = {}
+
+    def of(self, base_run, ft_run) -> bool:
+        return self.base.of(base_run) and self.ft.of(ft_run)
+
+    def pair(self, task: str) -> PairedTask:
+        p = self._pairs.get(task)
+        if p is None:
+            p = self._pairs[task] = PairedTask(task, self.base.columns(task), self.ft.columns(task))
+        return p
