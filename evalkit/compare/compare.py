@@ -10,7 +10,6 @@ paired t or the delta method otherwise, CR1 when items are grouped.
 from __future__ import annotations
 
 import zlib
-from operator import itemgetter, methodcaller
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -200,13 +199,15 @@ def compare_metric(name: str, hib: bool, sa: np.ndarray, sb: np.ndarray, groups,
 def _accounting(tc: TaskComparison, pair) -> None:
     """Tokens, cost and latency per item, side by side: a fine-tune often buys a short prompt."""
     for side, cols in (("base", pair.b), ("ft", pair.f)):
-        kept = cols.samples if pair.keep is None else [cols.samples[i] for i in pair.keep]
-        setattr(tc, f"prompt_tokens_{side}", sum(map(itemgetter("prompt_tokens"), kept)) / len(kept))
-        costs = list(map(methodcaller("get", "cost_usd"), kept))
+        tokens, latency, costs = cols.accounting()
+        if pair.keep is not None:
+            tokens, latency = tokens[pair.keep], latency[pair.keep]
+            if costs.count(None) != len(costs):  # some costs are known: those of the kept items
+                costs = list(map(costs.__getitem__, pair.keep.tolist()))
+        setattr(tc, f"prompt_tokens_{side}", float(tokens.mean()))
         if None not in costs:
             setattr(tc, f"cost_{side}", sum(costs) / len(costs))
-        lat = np.fromiter(map(methodcaller("get", "latency_s", 0.0), kept), dtype=float, count=len(kept))
-        p50, p95 = np.percentile(lat, [50, 95])
+        p50, p95 = np.percentile(latency, [50, 95])
         setattr(tc, f"latency_p50_{side}", float(p50))
         setattr(tc, f"latency_p95_{side}", float(p95))
 
@@ -275,13 +276,15 @@ def _holm_by_family(tasks: list[TaskComparison], alpha: float, found: dict) -> N
                 t.metrics[i] = replace(m, mde=estimates.finite(est.mde(alpha / max(size, 1), sided=2)))
 
 
-def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int = 10_000, confidence: float = 0.95) -> Comparison:
+def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int = 10_000, confidence: float = 0.95,
+                 columns=None) -> Comparison:
     """The table: one paired estimate per task x metric (no resampling; ``seed`` and
-    ``n_resamples`` are recorded for the suite-level gates, the one place that resamples)."""
+    ``n_resamples`` are recorded for the suite-level gates, the one place that resamples).
+    ``columns``: a ``columns.PairedRuns`` of these two runs already read (else built here)."""
     from evalkit.compare.columns import PairedRuns, RunColumns
 
     tasks, found = [], {}
-    runs = PairedRuns(RunColumns(base), RunColumns(ft))
+    runs = columns if columns is not None and columns.of(base, ft) else PairedRuns(RunColumns(base), RunColumns(ft))
     for tb in base.tasks:
         tf = ft.task(tb.task)
         if tf is None:
