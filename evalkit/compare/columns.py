@@ -83,7 +83,8 @@ def _float_rows(rows: list, n: int) -> np.ndarray:
 
 
 def _codes(labels: list) -> np.ndarray:
-    """Integer codes of hashable labels, first seen first (C-level passes over the items)."""
+    """Integer codes of hashable labels, first seen first (C-level passes over the items);
+    None, where present, gets a code of its own (callers refuse partial labellings)."""
     code = {g: i for i, g in enumerate(dict.fromkeys(labels))}
     return np.fromiter(map(code.__getitem__, labels), dtype=np.intp, count=len(labels))
 
@@ -92,37 +93,36 @@ class TaskColumns:
     """One run's items of one task, field by field, each read on first use."""
 
     def __init__(self, samples: list[dict]):
+        # Only the ids stay as a list of Python objects: every long list kept alive here is
+        # walked again by the garbage collector, which at 4 million items costs a second.
         self.samples = samples
         self.ids: list[str] = list(map(_ID, samples))
-        self.status: list[str] = list(map(_STATUS, samples))
-        self.n_missing = self.status.count(MISSING)
+        status = list(map(_STATUS, samples))
+        n = len(status)
+        self.missing_at = _positions(status, MISSING)
+        self.n_missing = len(self.missing_at)
+        self.outcomes = Outcomes(n, n - self.n_missing, status.count("empty"), status.count("unparsed"), self.n_missing)
         self._stats: dict[str, np.ndarray] = {}
         self._missing: np.ndarray | None = None
-        self._groups: list | None = None
+        self._groups: tuple | None = None
         self._accounting: tuple | None = None
 
     def __len__(self) -> int:
         return len(self.samples)
 
     @property
-    def outcomes(self) -> Outcomes:
-        n, st = len(self.status), self.status
-        return Outcomes(n, n - self.n_missing, st.count("empty"), st.count("unparsed"), self.n_missing)
-
-    @property
     def missing(self) -> np.ndarray:
         """True where the request failed (no statistics to read)."""
         if self._missing is None:
-            self._missing = np.zeros(len(self.status), dtype=bool)
-            self._missing[_positions(self.status, MISSING)] = True
+            self._missing = np.zeros(len(self.samples), dtype=bool)
+            self._missing[self.missing_at] = True
         return self._missing
 
     def width(self, metric: str) -> int | None:
         """Columns of ``metric``'s per-item statistics (None when no item was answered)."""
-        for s, st in zip(self.samples, self.status):
-            if st != MISSING:
-                return len(s["stats"][metric])
-        return None
+        failed = set(self.missing_at)
+        first = next((i for i in range(len(self.samples)) if i not in failed), None)
+        return None if first is None else len(self.samples[first]["stats"][metric])
 
     def stats(self, metric: str) -> np.ndarray:
         """(n, k) per-item statistics; NaN rows for the items whose request failed."""
@@ -135,7 +135,7 @@ class TaskColumns:
             rows = _field(per_item, metric)
             if self.n_missing:
                 blank = [np.nan] * (self.width(metric) or 2)
-                for i in _positions(self.status, MISSING):
+                for i in self.missing_at:
                     rows[i] = blank
             if None in rows:  # an answered item without this metric: as strict as s["stats"][metric]
                 raise KeyError(metric)
@@ -143,21 +143,27 @@ class TaskColumns:
             self._stats[metric] = arr
         return arr
 
-    def groups(self) -> list:
-        """Every item's cluster label (None where it has none)."""
+    def groups(self) -> tuple[np.ndarray | None, int]:
+        """(integer cluster code of every item, or None when no item has a label; how many
+        items have none). A partial labelling is refused by the caller, on the items it keeps."""
         if self._groups is None:
-            self._groups = _field(self.samples, "group")
+            labels = _field(self.samples, "group")
+            unlabelled = labels.count(None)
+            self._groups = (None if unlabelled == len(labels) else _codes(labels), unlabelled)
         return self._groups
 
-    def accounting(self) -> tuple[np.ndarray, np.ndarray, list]:
-        """(prompt tokens, latency in seconds, cost in USD or None) of every item."""
+    def accounting(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(prompt tokens, latency in seconds, cost in USD: NaN where unknown) of every item."""
         if self._accounting is None:
             n = len(self.samples)
             tokens = np.fromiter(map(itemgetter("prompt_tokens"), self.samples), dtype=float, count=n)
             latency = _field(self.samples, "latency_s")
             if None in latency:
                 latency = [0.0 if x is None else x for x in latency]
-            self._accounting = tokens, np.fromiter(latency, dtype=float, count=n), _field(self.samples, "cost_usd")
+            costs = _field(self.samples, "cost_usd")
+            cost = np.full(n, np.nan) if costs.count(None) == n else np.array(
+                [np.nan if c is None else c for c in costs], dtype=float)
+            self._accounting = tokens, np.fromiter(latency, dtype=float, count=n), cost
         return self._accounting
 
     def taken(self, order: list[int]) -> "TaskColumns":
@@ -220,29 +226,27 @@ class PairedTask:
         """Integer cluster codes of the kept items (from the base's labels), or None when no
         kept item has one; some with and some without is refused (see ``item_groups``)."""
         if self._groups is None:
-            labels = self.b.groups()
-            if labels.count(None) == len(labels):
+            codes, unlabelled = self.b.groups()
+            if codes is None:
                 self._groups = (None,)
-            elif None in labels:  # allowed only when every unlabelled item was dropped
+            elif unlabelled:  # allowed only when every unlabelled item was dropped
                 from evalkit.compare.compare import item_groups
 
-                kept = self.b.samples if self.keep is None else [self.b.samples[i] for i in self.keep]
+                kept = self.b.samples if self.keep is None else [self.b.samples[i] for i in self.keep.tolist()]
                 found = item_groups(self.task, kept)  # raises on a partial labelling, with its message
                 self._groups = (None if found is None else _codes(found),)
             else:
-                self._groups = (self._kept(_codes(labels)),)
+                self._groups = (self._kept(codes),)
         return self._groups[0]
 
     def all_groups(self):
         """Integer cluster codes of every item (the worst case keeps the failed ones too)."""
-        labels = self.b.groups()
-        if labels.count(None) == len(labels):
-            return None
-        if None in labels:
+        codes, unlabelled = self.b.groups()
+        if codes is not None and unlabelled:
             from evalkit.compare.compare import item_groups
 
             item_groups(self.task, self.b.samples)  # raises on a partial labelling
-        return _codes(labels)
+        return codes
 
 
 class PairedRuns:

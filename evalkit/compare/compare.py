@@ -201,12 +201,10 @@ def _accounting(tc: TaskComparison, pair) -> None:
     for side, cols in (("base", pair.b), ("ft", pair.f)):
         tokens, latency, costs = cols.accounting()
         if pair.keep is not None:
-            tokens, latency = tokens[pair.keep], latency[pair.keep]
-            if costs.count(None) != len(costs):  # some costs are known: those of the kept items
-                costs = list(map(costs.__getitem__, pair.keep.tolist()))
+            tokens, latency, costs = tokens[pair.keep], latency[pair.keep], costs[pair.keep]
         setattr(tc, f"prompt_tokens_{side}", float(tokens.mean()))
-        if None not in costs:
-            setattr(tc, f"cost_{side}", sum(costs) / len(costs))
+        if not np.isnan(costs).any():  # known for every kept item
+            setattr(tc, f"cost_{side}", sum(costs.tolist()) / len(costs))
         p50, p95 = np.percentile(latency, [50, 95])
         setattr(tc, f"latency_p50_{side}", float(p50))
         setattr(tc, f"latency_p95_{side}", float(p95))
