@@ -166,9 +166,6 @@ class TaskColumns:
             self._accounting = tokens, np.fromiter(latency, dtype=float, count=n), cost
         return self._accounting
 
-    def taken(self, order: list[int]) -> "TaskColumns":
-        return TaskColumns([self.samples[i] for i in order])
-
 
 class RunColumns:
     """A run's samples grouped by task, with a :class:`TaskColumns` per task on first use.

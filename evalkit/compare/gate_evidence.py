@@ -51,7 +51,10 @@ def _paired_stats(runs, task: str, metric: str, worst_case: bool = False):
         return sa, sb, pair.groups(), pair.dropped
     hib = make_metric(metric).higher_is_better
     width = pair.b.width(metric) or pair.f.width(metric) or 2
-    rows = lambda cols: cols.stats(metric) if cols.width(metric) is not None else np.full((len(cols), width), np.nan)  # noqa: E731
+
+    def rows(cols):  # a side that answered nothing takes the other side's width
+        return cols.stats(metric) if cols.width(metric) is not None else np.full((len(cols), width), np.nan)
+
     both = impute(metric, hib, rows(pair.b), rows(pair.f), pair.b.missing, pair.f.missing)
     if both is None:
         raise Unbounded(metric)
