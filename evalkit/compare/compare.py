@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from evalkit.compare.outcomes import MISSING, Outcomes, outcome_warnings
+from evalkit.compare.outcomes import MISSING, outcome_warnings
 from evalkit.errors import EvalkitError
 from evalkit.metrics.registry import metric_for_result
 from evalkit.results import RunResult, TaskResult
@@ -176,43 +176,50 @@ def resample_rng(seed: int, *parts: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32("/".join(parts).encode())])
 
 
-def compare_metric(name: str, hib: bool, b: list[dict], f: list[dict], groups, confidence, *, tested: bool, family: str,
+def compare_metric(name: str, hib: bool, sa: np.ndarray, sb: np.ndarray, groups, confidence, *, tested: bool, family: str,
                    value=None):
+    """One row from the paired (base, candidate) statistics of the items both answered."""
     from evalkit.compare import estimates
 
     metric = metric_for_result(name, value)  # value: the run's MetricValue (a task's direction, a scorer's kind)
-    sa = np.array([s["stats"][name] for s in b], dtype=float)
-    sb = np.array([s["stats"][name] for s in f], dtype=float)
+    n = len(sa)
     alpha = 1 - confidence
     with np.errstate(all="ignore"):
         base_v, ft_v = (estimates.finite(float(metric.from_stats(x.sum(axis=0)))) for x in (sa, sb))
     row = MetricComparison(name, hib, base_v, ft_v, None if base_v is None or ft_v is None else ft_v - base_v,
-                           n=len(b), alpha=alpha, tested=tested, family=family)
-    if metric.binary and len(b):
-        row = replace(row, fixed=int(np.sum((sa[:, 0] == 0) & (sb[:, 0] == 1))), broke=int(np.sum((sa[:, 0] == 1) & (sb[:, 0] == 0))))
+                           n=n, alpha=alpha, tested=tested, family=family)
     est = estimates.paired(name, sa, sb, groups, metric)
+    if metric.binary and n:
+        if getattr(est, "method", None) == "tango-score":  # the estimate counted the cells already
+            fixed, broke = est.fixed, est.broke
+        else:
+            fixed, broke = int(np.sum((sa[:, 0] == 0) & (sb[:, 0] == 1))), int(np.sum((sa[:, 0] == 1) & (sb[:, 0] == 0)))
+        row = replace(row, fixed=fixed, broke=broke)
     if not est.usable:
         return replace(row, method=est.method, reason=est.reason), est
     low, high = est.ci(alpha)
     row = replace(row, delta=float(est.delta), ci_low=estimates.finite(low), ci_high=estimates.finite(high),
                   p_value=estimates.finite(est.p_two_sided()), method=est.method)
-    return replace(row, reason=estimates.too_few(name, len(b), groups, metric)), est
+    return replace(row, reason=estimates.too_few(name, n, groups, metric)), est
 
 
-def _accounting(tc: TaskComparison, b: list[dict], f: list[dict]) -> None:
+def _accounting(tc: TaskComparison, pair) -> None:
     """Tokens, cost and latency per item, side by side: a fine-tune often buys a short prompt."""
-    for side, samples in (("base", b), ("ft", f)):
-        setattr(tc, f"prompt_tokens_{side}", sum(s["prompt_tokens"] for s in samples) / len(samples))
-        costs = [s.get("cost_usd") for s in samples]
-        if all(c is not None for c in costs):
-            setattr(tc, f"cost_{side}", sum(costs) / len(costs))
-        lat = np.array([s.get("latency_s", 0.0) for s in samples])
-        setattr(tc, f"latency_p50_{side}", float(np.percentile(lat, 50)))
-        setattr(tc, f"latency_p95_{side}", float(np.percentile(lat, 95)))
+    for side, cols in (("base", pair.b), ("ft", pair.f)):
+        tokens, latency, costs = cols.accounting()
+        if pair.keep is not None:
+            tokens, latency, costs = tokens[pair.keep], latency[pair.keep], costs[pair.keep]
+        setattr(tc, f"prompt_tokens_{side}", float(tokens.mean()))
+        if not np.isnan(costs).any():  # known for every kept item
+            setattr(tc, f"cost_{side}", sum(costs.tolist()) / len(costs))
+        p50, p95 = np.percentile(latency, [50, 95])
+        setattr(tc, f"latency_p50_{side}", float(p50))
+        setattr(tc, f"latency_p95_{side}", float(p95))
 
 
-def compare_task(base: TaskSamples, ft: TaskSamples, tb: TaskResult, tf: TaskResult, confidence, found: dict):
-    """One task's rows; each row's estimate goes into ``found[(task, metric)]``."""
+def compare_task(runs, tb: TaskResult, tf: TaskResult, confidence, found: dict):
+    """One task's rows (``runs``: a ``columns.PairedRuns``); each row's estimate goes into
+    ``found[(task, metric)]``."""
     tc = TaskComparison(task=tb.task, suite=tb.suite, role=tb.role, status="ok")
     if tb.status == "skipped" or tf.status == "skipped":
         tc.status = "skipped"
@@ -221,30 +228,29 @@ def compare_task(base: TaskSamples, ft: TaskSamples, tb: TaskResult, tf: TaskRes
         else:
             tc.reason = "; ".join(f"{who}: {t.reason}" for who, t in (("base", tb), ("candidate", tf)) if t.reason)
         return tc
-    b, f = align_items(tb.task, base.samples_for(tb.task), ft.samples_for(tf.task))
-    ob, of = Outcomes.of(b), Outcomes.of(f)
+    pair = runs.pair(tb.task)
+    ob, of = pair.b.outcomes, pair.f.outcomes
     for side, o in (("base", ob), ("ft", of)):
         for what in ("answered", "empty", "unparsed"):
             setattr(tc, f"{what}_{side}", getattr(o, what))
         setattr(tc, f"errors_{side}", o.error)
-    tc.warnings = outcome_warnings(tb.task, (base.model, ft.model), (ob, of))
-    keep = paired_keep(b, f)
-    tc.dropped = len(b) - len(keep)
-    b, f = [b[i] for i in keep], [f[i] for i in keep]
-    tc.n = len(b)
-    if b:
-        _accounting(tc, b, f)
-    groups = item_groups(tb.task, b)
+    tc.warnings = outcome_warnings(tb.task, (runs.base.model, runs.ft.model), (ob, of))
+    tc.dropped, tc.n = pair.dropped, pair.n
+    if pair.n:
+        _accounting(tc, pair)
+    groups = pair.groups()
     family = "target" if tb.role == "target" else "forgetting"
     for i, (name, mv) in enumerate(tb.metrics.items()):
         if name not in tf.metrics:
             continue
         tested = i == 0  # the task's first metric is its primary one; the others are shown, not tested
-        if not b:
+        if not pair.n:
             tc.metrics.append(MetricComparison(name, mv.higher_is_better, None, None, None, tested=tested, family=family,
                                                alpha=1 - confidence, reason="no item answered by both models"))
             continue
-        row, found[(tb.task, name)] = compare_metric(name, mv.higher_is_better, b, f, groups, confidence, tested=tested, family=family, value=mv)
+        sa, sb = pair.stats(name)
+        row, found[(tb.task, name)] = compare_metric(name, mv.higher_is_better, sa, sb, groups, confidence,
+                                                     tested=tested, family=family, value=mv)
         tc.metrics.append(row)
     return tc
 
@@ -275,16 +281,20 @@ def _holm_by_family(tasks: list[TaskComparison], alpha: float, found: dict) -> N
                 t.metrics[i] = replace(m, mde=estimates.finite(est.mde(alpha / max(size, 1), sided=2)))
 
 
-def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int = 10_000, confidence: float = 0.95) -> Comparison:
+def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int = 10_000, confidence: float = 0.95,
+                 columns=None) -> Comparison:
     """The table: one paired estimate per task x metric (no resampling; ``seed`` and
-    ``n_resamples`` are recorded for the suite-level gates, the one place that resamples)."""
+    ``n_resamples`` are recorded for the suite-level gates, the one place that resamples).
+    ``columns``: a ``columns.PairedRuns`` of these two runs already read (else built here)."""
+    from evalkit.compare.columns import PairedRuns, RunColumns
+
     tasks, found = [], {}
-    grouped = TaskSamples(base), TaskSamples(ft)
+    runs = columns if columns is not None and columns.of(base, ft) else PairedRuns(RunColumns(base), RunColumns(ft))
     for tb in base.tasks:
         tf = ft.task(tb.task)
         if tf is None:
             continue
-        tasks.append(compare_task(*grouped, tb, tf, confidence, found))
+        tasks.append(compare_task(runs, tb, tf, confidence, found))
     if not tasks:
         raise CompareError(f"'{base.model}' and '{ft.model}' share no task: nothing to compare")
     from evalkit.compare.groups import add_group_rows
@@ -295,7 +305,8 @@ def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int 
         base=base.model, candidate=ft.model, tasks=tasks, seed=seed, n_resamples=n_resamples,
         confidence=confidence, base_source=base.source, candidate_source=ft.source,
     )
-    c.estimates = found  # not a field (never serialised): the gates reuse them in this process
+    c.estimates = found  # not fields (never serialised): the gates reuse them in this process
+    c.columns = runs
     return c
 
 

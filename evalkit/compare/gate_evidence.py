@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from evalkit.compare import estimates
-from evalkit.compare.compare import Comparison, TaskComparison, TaskSamples, align_items, item_groups, paired_keep, resample_rng
+from evalkit.compare.compare import Comparison, TaskComparison, resample_rng
 from evalkit.compare.gain import DrawsEstimate, Oriented, gain_sign
-from evalkit.compare.outcomes import MISSING, impute
+from evalkit.compare.outcomes import impute
 from evalkit.errors import ConfigError
 
 __all__ = ["Evidence", "evidence", "gain_sign"]
@@ -38,31 +38,27 @@ class Unbounded(Exception):
     """A worst case was asked of a metric with no per-item range (a corpus metric)."""
 
 
-def _paired_stats(base_run: TaskSamples, ft_run: TaskSamples, task: str, metric: str, worst_case: bool = False):
-    """(base stats, candidate stats, groups, missing items). Plain: aligned exactly as
-    compare_runs aligns them (items whose request failed on either side left out).
-    ``worst_case``: every item, the candidate's failed ones scored at the metric's worst
-    per-item value and the base's at its best (raises Unbounded when it has none)."""
-    b, f = align_items(task, base_run.samples_for(task), ft_run.samples_for(task))
-    keep = paired_keep(b, f)
-    n_missing = len(b) - len(keep)
-    if worst_case:
-        m = base_run.metric(task, metric)  # the task's own direction: a refusal rate may be lower-is-better
-        hib = m.higher_is_better
-        width = next((len(s["stats"][metric]) for s in (*b, *f) if s["status"] != MISSING), 2)
-        rows = lambda side: np.array(  # noqa: E731
-            [s["stats"][metric] if s["status"] != MISSING else [np.nan] * width for s in side], dtype=float).reshape(len(side), width)
-        miss_a = np.array([s["status"] == MISSING for s in b])
-        miss_b = np.array([s["status"] == MISSING for s in f])
-        both = impute(metric, hib, rows(b), rows(f), miss_a, miss_b, m)
-        if both is None:
-            raise Unbounded(metric)
-        keep = list(range(len(b)))
-        sa, sb = both
-    else:
-        sa = np.array([b[i]["stats"][metric] for i in keep], dtype=float)
-        sb = np.array([f[i]["stats"][metric] for i in keep], dtype=float)
-    return sa, sb, item_groups(task, [b[i] for i in keep]), n_missing
+def _paired_stats(runs, task: str, metric: str, worst_case: bool = False):
+    """(base stats, candidate stats, groups, missing items) from ``runs`` (a
+    ``columns.PairedRuns``). Plain: the items compare_runs pairs (items whose request failed
+    on either side left out), the very arrays its table row read. ``worst_case``: every
+    item, the candidate's failed ones scored at the metric's worst per-item value and the
+    base's at its best (raises Unbounded when it has none)."""
+    pair = runs.pair(task)
+    if not worst_case:
+        sa, sb = pair.stats(metric)
+        return sa, sb, pair.groups(), pair.dropped
+    m = runs.base.metric(task, metric)  # the task's own direction: a refusal rate may be lower-is-better
+    hib = m.higher_is_better
+    width = pair.b.width(metric) or pair.f.width(metric) or 2
+
+    def rows(cols):  # a side that answered nothing takes the other side's width
+        return cols.stats(metric) if cols.width(metric) is not None else np.full((len(cols), width), np.nan)
+
+    both = impute(metric, hib, rows(pair.b), rows(pair.f), pair.b.missing, pair.f.missing, m)
+    if both is None:
+        raise Unbounded(metric)
+    return both[0], both[1], pair.all_groups(), pair.dropped
 
 
 def _task_comparison(comparison: Comparison, task: str, metric: str) -> tuple[TaskComparison | None, str | None]:
@@ -98,12 +94,12 @@ def _task_evidence(gate, task, comparison, runs, worst_case=False) -> Evidence:
         return Evidence(missing=missing)
     hib = next(m.higher_is_better for m in tc.metrics if m.metric == gate.metric)
     try:
-        sa, sb, groups, n_missing = _paired_stats(*runs, task, gate.metric, worst_case)
+        sa, sb, groups, n_missing = _paired_stats(runs, task, gate.metric, worst_case)
     except Unbounded:
         return Evidence(missing=(
             f"task '{task}': {tc.dropped} item(s) with a failed request, and {gate.metric} has no per-item worst "
             "case to score them at; rerun to retry them"))
-    m = runs[0].metric(task, gate.metric)
+    m = runs.base.metric(task, gate.metric)
     if gate.type == "min_score":
         est = estimates.one_sample(gate.metric, sb, groups, m)
     elif not worst_case and (task, gate.metric) in getattr(comparison, "estimates", {}):
@@ -121,7 +117,7 @@ def _suite_evidence(gate, comparison, runs, seed, n_resamples, worst_case) -> Ev
     also be usable on its own (enough items, finite statistics, enough clusters)."""
     from evalkit.stats import bootstrap_deltas
 
-    tasks = [t.task for t in comparison.tasks if t.suite == gate.suite and not _native_group(runs[0], t.task)]
+    tasks = [t.task for t in comparison.tasks if t.suite == gate.suite and not _native_group(runs.base, t.task)]
     if not tasks:
         return Evidence(missing=f"suite '{gate.suite}' has no task in this comparison")
     deltas, draws, n, n_missing, hib = [], [], 0, 0, True
@@ -129,8 +125,8 @@ def _suite_evidence(gate, comparison, runs, seed, n_resamples, worst_case) -> Ev
         ev = _task_evidence(gate, task, comparison, runs, worst_case)
         if ev.missing:
             return Evidence(missing=f"suite '{gate.suite}': {ev.missing}")
-        sa, sb, groups, _ = _paired_stats(*runs, task, gate.metric, worst_case)
-        f = runs[0].metric(task, gate.metric).from_stats
+        sa, sb, groups, _ = _paired_stats(runs, task, gate.metric, worst_case)
+        f = runs.base.metric(task, gate.metric).from_stats
         draws.append(bootstrap_deltas(sa, sb, f, n_resamples=n_resamples, rng=resample_rng(seed, task, gate.metric), groups=groups))
         deltas.append(float(f(sb.sum(axis=0)) - f(sa.sum(axis=0))))
         n, n_missing, hib = n + ev.n, n_missing + ev.n_missing, ev.higher_is_better

@@ -38,7 +38,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationError, model_validator
 
-from evalkit.compare.compare import Comparison, TaskSamples
+from evalkit.compare.compare import Comparison
 from evalkit.compare.gain import gain_sign
 from evalkit.compare.gate_evidence import Evidence, evidence
 from evalkit.config_base import StrictModel
@@ -215,8 +215,7 @@ def evaluate_gates_many(
     ``must_not_regress`` or ``min_score`` gate is one Holm family across the candidates, and
     all candidates' ``must_improve`` gates are one family: 5 equal candidates are not 5
     chances for one of them to pass by luck."""
-    base = TaskSamples(base_run)
-    runs = [(base, TaskSamples(r)) for r in ft_runs]
+    runs = _paired_runs(base_run, ft_runs, comparisons)
     found = [[evidence(g, c, rs, seed, n_resamples) for g in gates] for rs, c in zip(runs, comparisons)]
     results = _decide_all(gates, found)
     # Missing items never make a gate easier: a PASS must survive the candidate's failed
@@ -227,6 +226,23 @@ def evaluate_gates_many(
         results = [[_worst_case_check(g, r, a, w) for g, r, a, w in zip(gates, rr, ar, wr)]
                    for rr, ar, wr in zip(results, again, worst)]
     return [GateReport(c.base, c.candidate, seed, n_resamples, tuple(r)) for c, r in zip(comparisons, results)]
+
+
+def _paired_runs(base_run: RunResult, ft_runs: Sequence[RunResult], comparisons: Sequence[Comparison]):
+    """Each candidate's columns: compare's own when this comparison was computed on these
+    very runs in this process (no per-item field is read twice), else built here."""
+    from evalkit.compare.columns import PairedRuns, RunColumns
+
+    base = None
+    out = []
+    for r, c in zip(ft_runs, comparisons):
+        cols = getattr(c, "columns", None)
+        if cols is not None and cols.of(base_run, r):
+            out.append(cols)
+            continue
+        base = base or RunColumns(base_run)
+        out.append(PairedRuns(base, RunColumns(r)))
+    return out
 
 
 def _holm_divisors(ps: list[float]) -> list[int]:

@@ -75,17 +75,17 @@ def _single_assumed(m, n: int, level: float) -> tuple[float | None, float | None
 def _stored(gate, stored, task: str, n: int, level: float, effect: float):
     """(detectable, n needed, basis) from a stored base and candidate run, or None."""
     from evalkit.compare import estimates
-    from evalkit.compare.compare import TaskSamples
+    from evalkit.compare.columns import PairedRuns, RunColumns
     from evalkit.compare.gate_evidence import _paired_stats
     from evalkit.stats import power
 
     base, ft = stored
     if not (base.samples_for(task) and ft.samples_for(task)):
         return None
-    a, b = TaskSamples(base), TaskSamples(ft)
+    runs = PairedRuns(RunColumns(base), RunColumns(ft))
     try:
-        sa, sb, groups, _ = _paired_stats(a, b, task, gate.metric)
-        m = a.metric(task, gate.metric)
+        sa, sb, groups, _ = _paired_stats(runs, task, gate.metric)
+        m = runs.base.metric(task, gate.metric)
         est = (estimates.one_sample(gate.metric, sb, groups, m) if gate.type == "min_score"
                else estimates.paired(gate.metric, sa, sb, groups, m))
     except (ValueError, KeyError):

@@ -162,3 +162,22 @@ def test_non_inferiority_false_pass_rate_at_the_margin(n):
     if n == 200:
         # ...and the test is not vacuous: with no true drop it passes often.
         assert _false_pass_rate(n, 0.05, 0.05, 0.10, reps, rng) > 0.5
+
+
+def test_scalar_z_matches_the_vectorised_statistic():
+    """The root-finders' plain-float Z is the vectorised score_z, value for value (edges too)."""
+    import numpy as np
+
+    from evalkit.stats.paired_binary import _z_of, score_z
+
+    rng = np.random.default_rng(7)
+    cases = [(0, 0, 10), (10, 0, 10), (0, 10, 10), (0, 0, 1), (1, 0, 1), (40, 20, 400)]
+    for _ in range(300):
+        n = int(rng.integers(1, 300))
+        b = int(rng.integers(0, n + 1))
+        cases.append((b, int(rng.integers(0, n - b + 1)), n))
+    for b, c, n in cases:
+        for d in [*np.linspace(-1.0, 1.0, 21), (b - c) / n, 1e-15]:
+            with np.errstate(all="ignore"):
+                want = float(score_z(b, c, n, d))
+            assert _z_of(b, c, n, d) == want or (np.isnan(want) and np.isnan(_z_of(b, c, n, d)))
