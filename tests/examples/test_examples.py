@@ -194,3 +194,35 @@ def test_math_and_mc_examples_equal_lm_eval_on_the_same_ngram_model(model, tmp_p
     assert task.metrics["acc_norm"].value == pytest.approx(ref["results"]["acc_norm,none"], abs=1e-12)
     lls = [s["extra"]["loglikelihoods"] for s in run.samples_for("categories")]
     assert lls == [[r[0] for r in s["filtered_resps"]] for s in ref["samples"]]  # same requests, same order
+
+
+def test_mc_example_log_likelihoods_equal_hflm_bit_for_bit_on_cpu(tmp_path, offline):
+    """The embedded-options example on a tiny local GPT-2 through evalkit's hf backend and
+    through lm-eval's HFLM, at the same batch size on CPU: every log-likelihood identical
+    (measured max difference 0.0), so accuracy and acc_norm are too."""
+    pytest.importorskip("lm_eval", reason="needs lm-eval (pip install 'evalkit[lm-eval]')")
+    pytest.importorskip("torch", reason="needs torch (pip install 'evalkit[hf]')")
+    pytest.importorskip("transformers", reason="needs transformers (pip install 'evalkit[hf]')")
+    from lm_eval.models.huggingface import HFLM
+
+    from evalkit.backends.hf_tiny import build_tiny_model
+    from evalkit.config import load_project
+    from evalkit.runner.run import run_model
+
+    project = tmp_path / "mc"
+    shutil.copytree(EXAMPLES / "mc_embedded", project)
+    build_tiny_model(project / "models" / "tiny")
+    cfg = project / "evalkit.yaml"
+    head = cfg.read_text().split("models:")[0]
+    cfg.write_text(head + "models:\n  base: {backend: hf, model: models/tiny, batch_size: 4, device: cpu}\n")
+    run = run_model(load_project(cfg), "base")
+    hflm = HFLM(pretrained=str(project / "models" / "tiny"), device="cpu", batch_size=4)
+    ref = lm_eval_run(hflm, lm_eval_tasks(tmp_path / "lm_tasks"), "ex_categories")
+    ours = [s["extra"]["loglikelihoods"] for s in run.samples_for("categories")]
+    theirs = [[r[0] for r in s["filtered_resps"]] for s in ref["samples"]]
+    assert [len(x) for x in ours] == [len(y) for y in theirs] and {len(x) for x in ours} == {3, 4, 5}
+    assert max(abs(a - b) for x, y in zip(ours, theirs) for a, b in zip(x, y)) == 0.0
+    task = run.task("categories")
+    assert task.metrics["accuracy"].value == ref["results"]["acc,none"]
+    assert task.metrics["acc_norm"].value == ref["results"]["acc_norm,none"]
+    assert len({tuple(x) for x in ours}) > 1  # not a degenerate model
