@@ -215,8 +215,20 @@ def test_math_and_mc_examples_equal_lm_eval_on_the_same_ngram_model(model, tmp_p
     assert lls == [[r[0] for r in s["filtered_resps"]] for s in ref["samples"]]  # same requests, same order
 
 
+@pytest.mark.parametrize("model", ["base", "ft"])
+def test_translation_example_chrf_equals_lm_eval_on_the_same_ngram_model(model, tmp_path, offline):
+    pytest.importorskip("lm_eval", reason="needs lm-eval (pip install 'evalkit[lm-eval]')")
+    pytest.importorskip("evaluate")  # the example's second metric; chrF is what is compared
+    from evalkit.config import load_project
+    from evalkit.runner.run import run_model
+
+    project = load_project(EXAMPLES / "translate_evaluate" / "evalkit.yaml", trust_code=True)
+    ours = run_model(project, model).task("translate_es").metrics["chrf"].value
+    theirs = lm_eval_run(evalkit_lm(project.backend(model)), lm_eval_tasks(tmp_path / "lm_tasks"), "ex_translate")["results"]
+    assert ours == pytest.approx(theirs["chrf,none"], abs=1e-9) and 0 < ours < 100
+
 @pytest.mark.parametrize("batch_size", [1, 4])
-def test_mc_example_log_likelihoods_equal_hflm_within_one_float32_step(batch_size, tmp_path, offline):
+def test_mc_example_log_likelihoods_equal_hflm_to_relative_1e6(batch_size, tmp_path, offline):
     """The embedded-options example on a tiny local GPT-2 through evalkit's hf backend and
     through lm-eval's HFLM, at the same batch size on CPU. Measured: identical at batch sizes
     4 and 16; at batch size 1 some log-likelihoods differ by up to 9.5e-07 (relative 1.2e-07,
