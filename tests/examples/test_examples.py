@@ -85,6 +85,23 @@ def test_a_fine_tune_that_stops_refusing_is_worse_and_fails_its_gate(cli, tmp_pa
     assert gates == {"harmful": "FAIL", "over_refusal": "PASS"}
 
 
+def test_fewshot_example_draws_its_shots_from_the_pool(cli, tmp_path, offline):
+    folder = EXAMPLES / "fewshot_topic" / "tasks" / "data"
+    pool = {json.loads(line)["headline"] for line in (folder / "pool.jsonl").read_text().splitlines()}
+    items = [json.loads(line) for line in (folder / "headlines.jsonl").read_text().splitlines()]
+    code, _, err = cli("run", "base", "--config", EXAMPLES / "fewshot_topic" / "evalkit.yaml", "--output", tmp_path / "r")
+    assert code == 0, err
+    samples = [json.loads(line) for line in (tmp_path / "r" / "samples.jsonl").read_text().splitlines()]
+    assert [s["id"] for s in samples] == [i["id"] for i in items]
+    shot_sets = set()
+    for sample, item in zip(samples, items):
+        blocks = sample["prompt"].split("\n\n")  # the prompt as sent: three shots, then the item
+        assert len(blocks) == 4 and blocks[-1] == f"Headline: {item['headline']}\nTopic:"
+        shots = [b.split("\n")[0].removeprefix("Headline: ") for b in blocks[:3]]
+        assert set(shots) <= pool
+        shot_sets.add(tuple(shots))
+    assert len(shot_sets) > len(samples) // 2  # drawn per item, not one fixed set
+
 # --- the same items through lm-eval ------------------------------------------------------------
 
 GSM_YAML = r"""task: ex_gsm
