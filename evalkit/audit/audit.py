@@ -61,6 +61,7 @@ class AuditResult:
     tasks: list[TaskSummary]
     findings: list[ItemFinding] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     def contaminated_ids(self, task: str) -> set[str]:
         return {f.id for f in self.findings if f.task == task}
@@ -68,6 +69,7 @@ class AuditResult:
     def to_json(self) -> dict:
         return {
             "format": FORMAT, "settings": asdict(self.settings), "training": self.training, "seconds": self.seconds,
+            "notes": self.notes,
             "tasks": [{**asdict(t), "share": t.share} for t in self.tasks],
             "contaminated": [asdict(f) for f in self.findings],
         }
@@ -75,7 +77,7 @@ class AuditResult:
     @classmethod
     def from_json(cls, d: dict) -> "AuditResult":
         return cls(AuditSettings(**d["settings"]), d["training"], [TaskSummary(**{k: v for k, v in t.items() if k != "share"})
-                   for t in d["tasks"]], [ItemFinding(**f) for f in d["contaminated"]], d.get("seconds", 0.0))
+                   for t in d["tasks"]], [ItemFinding(**f) for f in d["contaminated"]], d.get("seconds", 0.0), d.get("notes", []))
 
 
 def run_audit(items: list[EvalText], training: list[Path], settings: AuditSettings = AuditSettings(),

@@ -138,8 +138,11 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         con.print(line)
     for message in pair_warnings(project, base_run, runs):
         con.print(f"[yellow]warning: {message}[/yellow]")
+    from evalkit.compare.contamination import contamination_hook  # clean / contaminated subsets (issue 14)
+
+    contam = contamination_hook(con, project, base_run, runs, comparisons, cache, seed=seed, n_resamples=n_resamples)
     if reports is None:  # a sequential compare decided its gates look by look
-        reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else {}
+        reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples, contam) if gate else {}
     ranking = rank(comparisons, reports if gate else None) if len(comparisons) > 1 else []
     claims = pairwise_claims(runs, comparisons, 1 - project.file.confidence) if ranking else []
     best = best_statement(ranking, claims)
@@ -152,9 +155,10 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         "ranking": [asdict(r) for r in ranking],
         "best": {"statement": best, "pairwise": [asdict(c) for c in claims]} if ranking else None,
         "provenance": provenance(project, base_run),
+        **contam.payload,
     }
     write_output(out / "compare.json", json.dumps(payload, indent=2) + "\n")
-    write_output(out / "compare.md", render(comparisons, ranking, best))
+    write_output(out / "compare.md", render(comparisons, ranking, best) + contam.markdown)
     report = write_report(out, cache, {r.model: r for r in [base_run, *runs]})
     con.print(f"wrote {out}/compare.json, compare.md and {report.name}")
     gate_code = max((r.exit_code for r in reports.values()), default=0)
@@ -201,7 +205,7 @@ def provenance(project, base_run) -> dict:
     }
 
 
-def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n_resamples: int) -> dict:
+def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n_resamples: int, contam=None) -> dict:
     """Evaluate the gates for each candidate and write their reports; {candidate: report}."""
     from rich.markdown import Markdown
 
@@ -215,7 +219,9 @@ def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n
             con.print(f"[yellow]gate '{g.label}' not evaluated: '{g.target}' was not run (--suite)[/yellow]")
     reports = {}
     # One call for all candidates: each gate is one Holm family across them.
-    for run, report in zip(runs, evaluate_gates_many(gates, base_run, runs, comparisons, seed=seed, n_resamples=n_resamples)):
+    clean = contam.clean_inputs if contam is not None else None  # for clean_only gates
+    for run, report in zip(runs, evaluate_gates_many(gates, base_run, runs, comparisons, seed=seed, n_resamples=n_resamples,
+                                                      clean=clean)):
         where = out if len(runs) == 1 else out / "gates" / run.model
         write_gate_outputs(report, where)
         con.print(Markdown(render_gate_md(report)))
