@@ -94,6 +94,8 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     project = load_project(config_path, trust_code=trust_code)
     if gate and not project.gates:
         raise ConfigError("--gate: the config has no gates: section", path=project.path)
+    if sequential and any(g.clean_only for g in project.gates):  # its looks would use every item
+        raise ConfigError("--sequential does not decide clean_only gates yet; run without --sequential", path=project.path)
     _check_args(project, [base, *candidates])
     from evalkit.cli.output import check_output_dir
 
@@ -141,6 +143,9 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
     from evalkit.compare.contamination import contamination_hook  # clean / contaminated subsets (issue 14)
 
     contam = contamination_hook(con, project, base_run, runs, comparisons, cache, seed=seed, n_resamples=n_resamples)
+    from evalkit.compare.drift import drift_hook  # length, distinct-n, self-BLEU (issue 14)
+
+    drift = drift_hook(con, base_run, runs, confidence=project.file.confidence, seed=seed, n_resamples=n_resamples)
     if reports is None:  # a sequential compare decided its gates look by look
         reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples, contam) if gate else {}
     ranking = rank(comparisons, reports if gate else None) if len(comparisons) > 1 else []
@@ -155,10 +160,10 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         "ranking": [asdict(r) for r in ranking],
         "best": {"statement": best, "pairwise": [asdict(c) for c in claims]} if ranking else None,
         "provenance": provenance(project, base_run),
-        **contam.payload,
+        **contam.payload, **drift.payload,
     }
     write_output(out / "compare.json", json.dumps(payload, indent=2) + "\n")
-    write_output(out / "compare.md", render(comparisons, ranking, best) + contam.markdown)
+    write_output(out / "compare.md", render(comparisons, ranking, best) + contam.markdown + drift.markdown)
     report = write_report(out, cache, {r.model: r for r in [base_run, *runs]})
     con.print(f"wrote {out}/compare.json, compare.md and {report.name}")
     gate_code = max((r.exit_code for r in reports.values()), default=0)
