@@ -11,9 +11,9 @@ self-BLEU, each as a paired delta (fine-tune - base) over the items both models 
   sacrebleu against all the *other* responses of the same model, and the scores averaged;
   high means the model says the same things to every prompt. Its interval is a paired
   bootstrap over items of those per-response scores with the reference pools held fixed
-  (it leaves out the pools' own sampling variation, so it is somewhat narrow). It costs
-  n^2 comparisons, so it uses at most ``SELF_BLEU_ITEMS`` items, a seeded sample shared by
-  both models.
+  (it leaves out the pools' own sampling variation, so it is somewhat narrow). More
+  references mean more matches, so the pool is at most ``SELF_BLEU_ITEMS`` items (a seeded
+  sample shared by both models): the score then does not grow with the task's size.
 """
 
 from __future__ import annotations
@@ -54,12 +54,40 @@ def _distinct_stats(responses, n: int) -> np.ndarray:
 
 
 def self_bleu_scores(responses: list[str]) -> np.ndarray:
-    """Each response's sentence BLEU (0-100) against every other response."""
+    """Each response's sentence BLEU (0-100, sacrebleu's defaults: 13a tokens, exp smoothing,
+    effective order) against every other response.
+
+    Equal to ``BLEU(effective_order=True).sentence_score(r_i, others)`` for each i, but each
+    response's n-grams are counted once: the clip count "max over the other responses" is the
+    largest count, or the second largest when response i holds the largest. That makes it
+    O(n-grams) instead of O(n^2) sacrebleu calls."""
+    from collections import Counter
+
     from sacrebleu.metrics import BLEU
+    from sacrebleu.metrics.helpers import extract_all_word_ngrams
 
     bleu = BLEU(effective_order=True)
-    return np.array([bleu.sentence_score(h or "", [r or "" for j, r in enumerate(responses) if j != i]).score
-                     for i, h in enumerate(responses)], dtype=float)
+    order = bleu.max_ngram_order
+    grams, lens = zip(*(extract_all_word_ngrams(bleu._preprocess_segment(r or ""), 1, order) for r in responses))
+    top: dict = {}  # n-gram -> (largest count, its owner, second largest count)
+    for i, counter in enumerate(grams):
+        for g, c in counter.items():
+            c1, owner, c2 = top.get(g, (0, -1, 0))
+            top[g] = (c, i, c1) if c > c1 else (c1, owner, max(c2, c))
+    len_counts = Counter(lens)
+    out = []
+    for i, counter in enumerate(grams):
+        correct, total = [0] * order, [0] * order
+        for g, c in counter.items():
+            c1, owner, c2 = top[g]
+            total[len(g) - 1] += c
+            correct[len(g) - 1] += min(c, c2 if owner == i else c1)
+        len_counts[lens[i]] -= 1  # the closest length among the others (ties: the shorter, as sacrebleu)
+        ref_len = min((abs(L - lens[i]), L) for L, k in len_counts.items() if k > 0)[1]
+        len_counts[lens[i]] += 1
+        out.append(BLEU.compute_bleu(correct, total, lens[i], ref_len, smooth_method=bleu.smooth_method,
+                                     smooth_value=bleu.smooth_value, effective_order=True, max_ngram_order=order).score)
+    return np.array(out, dtype=float)
 
 
 def _finite(x) -> float | None:

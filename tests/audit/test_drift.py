@@ -49,6 +49,17 @@ def test_self_bleu_known_answers():
     assert self_bleu_scores(["red green blue", "one two three", "sun moon stars", "alpha beta gamma"]) == pytest.approx([0.0] * 4)
 
 
+def test_self_bleu_equals_sacrebleu_one_sentence_at_a_time():
+    from sacrebleu.metrics import BLEU
+
+    rng = np.random.default_rng(5)
+    vocab = ["the", "a", "note", "sync", "plan", "fix", "error", "open", "settings", ">", "now", "."]
+    responses = [" ".join(rng.choice(vocab, rng.integers(0, 12))) for _ in range(25)] + ["", "the the the the"]
+    bleu = BLEU(effective_order=True)
+    slow = [bleu.sentence_score(h, [r for j, r in enumerate(responses) if j != i]).score for i, h in enumerate(responses)]
+    assert self_bleu_scores(responses) == pytest.approx(slow, abs=1e-9)
+
+
 def test_self_bleu_drift_when_a_fine_tune_says_the_same_thing_to_everyone():
     rng = np.random.default_rng(0)
     vocab = [f"w{k}" for k in range(500)]
