@@ -103,16 +103,19 @@ def run_audit(items: list[EvalText], training: list[Path], settings: AuditSettin
             if near is not None and not piece.continues:
                 near.scan(toks)
         index.flush()
+        if near is not None:
+            near.flush()
         described.append({"path": str(path), "bytes": path.stat().st_size})
     return _result(items, index, near, settings, described, time.perf_counter() - started)
 
 
 def _result(items, index: NgramIndex, near, settings, training, seconds) -> AuditResult:
     spans = index.longest()
+    near_found = near.found() if near is not None else {}
     findings, counts = [], {}
     for it in items:
         matched = [f for f in ("prompt", "reference") if (it.task, it.id, f) in spans]
-        jac = near.found.get((it.task, it.id)) if near is not None else None
+        jac = near_found.get((it.task, it.id))
         if jac is not None:
             matched.append("near_duplicate")
         total, bad = counts.get(it.task, (0, 0))

@@ -13,9 +13,6 @@ contaminated when the whole text occurs in the training text, from ``min_tokens`
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from evalkit.audit.normalize import tokens
@@ -37,42 +34,43 @@ def _powers(n: int) -> np.ndarray:
     return out
 
 
-def window_keys(h: np.ndarray, length: int, powers: np.ndarray) -> np.ndarray:
-    """The key of every window of ``length`` tokens (len(h) - length + 1 of them)."""
-    m = len(h) - length + 1
-    out = np.zeros(max(m, 0), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(length if m > 0 else 0):
-            out += h[j:j + m] * powers[j]
-    return out
-
-
-@dataclass
-class _Text:
-    tokens: list[str]
-    hits: set[int] = field(default_factory=set)  # start positions of matched windows
-    window: int = 0  # the window length matched on (n, or the whole text when shorter)
-
-
 class NgramIndex:
-    """The eval texts' n-grams; ``scan`` training pieces into it, then ``longest`` per text."""
+    """The eval texts' n-grams; ``scan`` training pieces into it, ``flush``, then ``longest``
+    per text. Built with numpy over all texts at once: 100,000 items are a few arrays, not
+    100,000 small ones."""
 
     def __init__(self, texts: dict[tuple, str], n: int = 13, min_tokens: int = 8, batch_tokens: int = 1 << 20):
         self.n, self.powers, self.batch_tokens = n, _powers(n), batch_tokens
         self._pending: list[str] = []
-        self.texts: dict[tuple, _Text] = {}
-        where: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))  # length -> key -> [(text, pos)]
+        self._carry = np.zeros(0, dtype=np.uint64)
+        self._hits: list[tuple[np.ndarray, np.ndarray]] = []  # (text index, window start) of matches
+        self.keys, self.tokens = [], []
         for key, text in texts.items():
             toks = tokens(text)
-            length = n if len(toks) >= n else len(toks)
-            if length < min(min_tokens, n):
-                continue  # too short to say anything
-            self.texts[key] = _Text(toks, window=length)
-            for pos, k in enumerate(window_keys(token_hashes(toks), length, self.powers).tolist()):
-                where[length][k].append((key, pos))
-        self._where = {L: dict(d) for L, d in where.items()}
-        self._sorted = {L: np.array(sorted(d), dtype=np.uint64) for L, d in self._where.items()}
-        self._carry = np.zeros(0, dtype=np.uint64)
+            if min(len(toks), n) >= min(min_tokens, n):  # shorter: too short to say anything
+                self.keys.append(key)
+                self.tokens.append(toks)
+        lens = np.array([len(t) for t in self.tokens], dtype=np.int64)
+        self.window = np.minimum(lens, n)
+        offsets = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+        flat = token_hashes([w for t in self.tokens for w in t])
+        self._tables = {}  # window length -> (sorted keys, text index, window start), in key order
+        acc = np.zeros(len(flat), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for length in range(1, n + 1):
+                m = len(flat) - length + 1
+                if m <= 0:
+                    break
+                acc = acc[:m] + flat[length - 1:] * self.powers[length - 1]
+                texts_here = np.flatnonzero(self.window == length)
+                if not len(texts_here):
+                    continue
+                counts = lens[texts_here] - length + 1  # windows per text (1 for a short, whole text)
+                idx = np.repeat(texts_here, counts)
+                pos = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+                keys = acc[offsets[idx] + pos]
+                order = np.argsort(keys, kind="stable")
+                self._tables[length] = (keys[order], idx[order], pos[order])
 
     def scan(self, toks: list[str], continues: bool = False) -> None:
         """One training piece, as normalised tokens; ``continues``: the same document as the
@@ -85,7 +83,7 @@ class NgramIndex:
             self.flush()
 
     def flush(self) -> None:
-        if not self._sorted or not self._pending:
+        if not self._tables or not self._pending:
             self._pending = []
             return
         h = np.concatenate([self._carry, token_hashes(self._pending)])
@@ -96,30 +94,35 @@ class NgramIndex:
         with np.errstate(over="ignore"):
             for length in range(1, min(self.n, m) + 1):  # acc[i] = key of the window of `length` at i
                 acc = acc[:m - length + 1] + h[length - 1:] * self.powers[length - 1]
-                if length in self._sorted:
+                if length in self._tables:
                     self._lookup(length, acc)
 
     def _lookup(self, length: int, keys: np.ndarray) -> None:
-        table = self._sorted[length]
-        idx = np.minimum(np.searchsorted(table, keys), len(table) - 1)
-        found = np.unique(keys[table[idx] == keys])
-        for k in found.tolist():
-            for text_key, pos in self._where[length][k]:
-                self.texts[text_key].hits.add(pos)
+        table, idx, pos = self._tables[length]
+        at = np.minimum(np.searchsorted(table, keys), len(table) - 1)
+        found = np.unique(keys[table[at] == keys])
+        if not len(found):
+            return
+        lo, hi = np.searchsorted(table, found, "left"), np.searchsorted(table, found, "right")
+        rows = np.repeat(lo, hi - lo) + np.arange((hi - lo).sum()) - np.repeat(np.cumsum(hi - lo) - (hi - lo), hi - lo)
+        self._hits.append((idx[rows], pos[rows]))
 
     def longest(self) -> dict[tuple, str]:
-        """Call after ``flush``. {text key: the longest span of the text whose every window occurs in the training
-        text} for each matched text. Consecutive matched windows chain into one span; the
-        windows may come from different places of the training text."""
+        """Call after ``flush``. {text key: the longest span of the text whose every window
+        occurs in the training text} for each matched text. Consecutive matched windows chain
+        into one span; the windows may come from different places of the training text."""
+        if not self._hits:
+            return {}
+        idx = np.concatenate([h[0] for h in self._hits])
+        pos = np.concatenate([h[1] for h in self._hits])
+        pairs = np.unique(np.stack([idx, pos], axis=1), axis=0)  # sorted by text, then position
         out = {}
-        for key, t in self.texts.items():
-            if not t.hits:
-                continue
-            best_start, best_len, run_start, prev = 0, 0, None, None
-            for pos in sorted(t.hits):
-                run_start = pos if prev is None or pos != prev + 1 else run_start
-                if pos - run_start + 1 > best_len:
-                    best_start, best_len = run_start, pos - run_start + 1
-                prev = pos
-            out[key] = " ".join(t.tokens[best_start:best_start + best_len + t.window - 1])
+        bounds = np.flatnonzero(np.diff(pairs[:, 0])) + 1
+        for group in np.split(pairs, bounds):
+            text, ps = int(group[0, 0]), group[:, 1]
+            breaks = np.flatnonzero(np.diff(ps) != 1) + 1  # runs of consecutive window starts
+            runs = np.split(ps, breaks)
+            best = max(runs, key=len)
+            w = int(self.window[text])
+            out[self.keys[text]] = " ".join(self.tokens[text][int(best[0]):int(best[-1]) + w])
         return out

@@ -122,3 +122,23 @@ def test_streaming_in_tiny_chunks_finds_the_same(tmp_path):
     tiny = run_audit(items(), [train], AuditSettings(near_duplicate=None), chunk_chars=7)
     assert [(f.id, f.longest_span) for f in tiny.findings] == [(f.id, f.longest_span) for f in whole.findings]
     assert len(tiny.findings) == 2
+
+
+def test_minhash_signatures_equal_datasketch():
+    """The numpy signatures are datasketch's affine32 MinHash, value for value, given the same
+    shingle hash and permutations."""
+    import numpy as np
+
+    ds = pytest.importorskip("datasketch")
+    from evalkit.audit.minhash import shingle_hash, shingle_hashes, signatures
+
+    texts = [filler(k, k).split() for k in (1, 2, 3, 10, 40)] + [PLANTED.split()]
+    hashes, counts = shingle_hashes(texts)
+    assert list(counts) == [1, 1, 1, 8, 38, 18]
+    a, b = ds.MinHash(num_perm=64, seed=7, scheme="affine32").permutations
+    ours = signatures(hashes, counts, a.astype(np.uint32), b.astype(np.uint32))
+    for toks, row in zip(texts, ours):
+        grams = [" ".join(toks[i:i + 3]) for i in range(max(len(toks) - 2, 1))]
+        mh = ds.MinHash(num_perm=64, seed=7, scheme="affine32", hashfunc=lambda x: shingle_hash(x.decode().split()))
+        mh.update_batch([g.encode() for g in grams])
+        assert np.array_equal(row, mh.hashvalues)
