@@ -61,6 +61,7 @@ class AuditResult:
     tasks: list[TaskSummary]
     findings: list[ItemFinding] = field(default_factory=list)
     seconds: float = 0.0
+    index_seconds: float = 0.0  # of ``seconds``: reading the eval items (the rest scales with the training text)
     notes: list[str] = field(default_factory=list)
 
     def contaminated_ids(self, task: str) -> set[str]:
@@ -68,7 +69,7 @@ class AuditResult:
 
     def to_json(self) -> dict:
         return {
-            "format": FORMAT, "settings": asdict(self.settings), "training": self.training, "seconds": self.seconds,
+            "format": FORMAT, "settings": asdict(self.settings), "training": self.training, "seconds": self.seconds, "index_seconds": self.index_seconds,
             "notes": self.notes,
             "tasks": [{**asdict(t), "share": t.share} for t in self.tasks],
             "contaminated": [asdict(f) for f in self.findings],
@@ -77,7 +78,7 @@ class AuditResult:
     @classmethod
     def from_json(cls, d: dict) -> "AuditResult":
         return cls(AuditSettings(**d["settings"]), d["training"], [TaskSummary(**{k: v for k, v in t.items() if k != "share"})
-                   for t in d["tasks"]], [ItemFinding(**f) for f in d["contaminated"]], d.get("seconds", 0.0), d.get("notes", []))
+                   for t in d["tasks"]], [ItemFinding(**f) for f in d["contaminated"]], d.get("seconds", 0.0), d.get("index_seconds", 0.0), d.get("notes", []))
 
 
 def run_audit(items: list[EvalText], training: list[Path], settings: AuditSettings = AuditSettings(),
@@ -94,6 +95,7 @@ def run_audit(items: list[EvalText], training: list[Path], settings: AuditSettin
         from evalkit.audit.minhash import NearDuplicates
 
         near = NearDuplicates({(it.task, it.id): f"{it.prompt}\n{it.reference or ''}" for it in items}, settings.near_duplicate)
+    indexed = time.perf_counter() - started
     described = []
     for path in training:
         n_bytes = 0
@@ -106,7 +108,9 @@ def run_audit(items: list[EvalText], training: list[Path], settings: AuditSettin
         if near is not None:
             near.flush()
         described.append({"path": str(path), "bytes": path.stat().st_size})
-    return _result(items, index, near, settings, described, time.perf_counter() - started)
+    result = _result(items, index, near, settings, described, time.perf_counter() - started)
+    result.index_seconds = round(indexed, 3)
+    return result
 
 
 def _result(items, index: NgramIndex, near, settings, training, seconds) -> AuditResult:

@@ -8,11 +8,17 @@ import re
 
 # Anything that is not a letter, digit or whitespace (Unicode-aware: accents stay letters).
 _PUNCT = re.compile(r"[^\w\s]|_")
-
-
-def normalize(text: str) -> str:
-    return " ".join(_PUNCT.sub(" ", text.lower()).split())
+# The same for ASCII text, as a translate table: several times faster than the regex, and
+# training files are mostly ASCII.
+_ASCII = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c.isspace())})
 
 
 def tokens(text: str) -> list[str]:
-    return _PUNCT.sub(" ", text.lower()).split()
+    text = text.lower()
+    if text.isascii():
+        return text.translate(_ASCII).split()
+    return _PUNCT.sub(" ", text).split()
+
+
+def normalize(text: str) -> str:
+    return " ".join(tokens(text))

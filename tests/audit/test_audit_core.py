@@ -132,9 +132,9 @@ def test_minhash_signatures_equal_datasketch():
     ds = pytest.importorskip("datasketch")
     from evalkit.audit.minhash import shingle_hash, shingle_hashes, signatures
 
-    texts = [filler(k, k).split() for k in (1, 2, 3, 10, 40)] + [PLANTED.split()]
+    texts = [filler(k, k).split() for k in (1, 2, 3, 10, 40)] + [PLANTED.split(), ["café", "señal", "naïve", "x"]]
     hashes, counts = shingle_hashes(texts)
-    assert list(counts) == [1, 1, 1, 8, 38, 18]
+    assert list(counts) == [1, 1, 1, 8, 38, 18, 2]
     a, b = ds.MinHash(num_perm=64, seed=7, scheme="affine32").permutations
     ours = signatures(hashes, counts, a.astype(np.uint32), b.astype(np.uint32))
     for toks, row in zip(texts, ours):
@@ -142,3 +142,14 @@ def test_minhash_signatures_equal_datasketch():
         mh = ds.MinHash(num_perm=64, seed=7, scheme="affine32", hashfunc=lambda x: shingle_hash(x.decode().split()))
         mh.update_batch([g.encode() for g in grams])
         assert np.array_equal(row, mh.hashvalues)
+
+
+def test_ascii_fast_path_normalises_as_the_regex():
+    import re
+    import string
+
+    from evalkit.audit.normalize import tokens
+
+    text = string.printable + " Ünïcode café, ¿qué? x_y \x00\x07 end"
+    for t in (text, text.encode("ascii", "ignore").decode()):
+        assert tokens(t) == re.sub(r"[^\w\s]|_", " ", t.lower()).split()
