@@ -72,6 +72,8 @@ def test_warning_when_most_of_a_target_gain_is_contaminated(tmp_path, cli, monke
     flat = " ".join(out.split())
     assert "warning: ft: qa: 100% of the exact_match gain comes from the 30 of 30 items" in flat
     assert "no clean item" in flat
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert "<h2>Contamination</h2>" in html and "100% of the exact_match gain" in html and "<h2>Generation drift</h2>" in html
 
 
 def test_clean_only_gate_decides_on_clean_items(tmp_path, cli, monkeypatch):
