@@ -112,7 +112,10 @@ def contamination_report(project, base_run: RunResult, runs, comparisons, cache,
 
     audit = audit_project(project, None, cache)
     dirty = {t.task: audit.contaminated_ids(t.task) for t in audit.tasks}
-    counts = {t.task: (t.items, t.contaminated) for t in audit.tasks}
+    counts: dict[str, tuple[int, int]] = {}  # of the items compared (--limit may take fewer than the audit saw)
+    for smp in base_run.samples:
+        n, bad = counts.get(smp["task"], (0, 0))
+        counts[smp["task"]] = (n + 1, bad + (smp["id"] in dirty.get(smp["task"], ())))
     report = ContaminationReport(audit={k: v for k, v in audit.to_json().items() if k != "contaminated"})
     clean_base, dirty_base = (subset_run(base_run, dirty, keep_dirty=k) for k in (False, True))
     clean_fts = []

@@ -40,8 +40,13 @@ class DriftRow:
     method: str
 
 
+def _text(response) -> str:
+    """A response as text: None (no answer) is empty; a non-text one (an lm-eval choice index) its str."""
+    return response if isinstance(response, str) else "" if response is None else str(response)
+
+
 def _words(text) -> list[str]:
-    return (text or "").lower().split()
+    return _text(text).lower().split()
 
 
 def _distinct_stats(responses, n: int) -> np.ndarray:
@@ -131,7 +136,7 @@ def task_drift(task: str, b: list[dict], f: list[dict], *, confidence: float, se
     if not b:
         return []
     alpha, groups = 1 - confidence, item_groups(task, b)
-    rb, rf = [s.get("response") or "" for s in b], [s.get("response") or "" for s in f]
+    rb, rf = [_text(s.get("response")) for s in b], [_text(s.get("response")) for s in f]
     length = [np.array([[len(_words(r)), 1.0] for r in rs]) for rs in (rb, rf)]
     rows = [_ratio_row(task, "length_words", *length, groups, alpha)]
     for n in (1, 2):
