@@ -62,7 +62,6 @@ class AuditResult:
     findings: list[ItemFinding] = field(default_factory=list)
     seconds: float = 0.0
     index_seconds: float = 0.0  # of ``seconds``: reading the eval items (the rest scales with the training text)
-    notes: list[str] = field(default_factory=list)
 
     def contaminated_ids(self, task: str) -> set[str]:
         return {f.id for f in self.findings if f.task == task}
@@ -70,15 +69,15 @@ class AuditResult:
     def to_json(self) -> dict:
         return {
             "format": FORMAT, "settings": asdict(self.settings), "training": self.training, "seconds": self.seconds, "index_seconds": self.index_seconds,
-            "notes": self.notes,
             "tasks": [{**asdict(t), "share": t.share} for t in self.tasks],
             "contaminated": [asdict(f) for f in self.findings],
         }
 
     @classmethod
     def from_json(cls, d: dict) -> "AuditResult":
-        return cls(AuditSettings(**d["settings"]), d["training"], [TaskSummary(**{k: v for k, v in t.items() if k != "share"})
-                   for t in d["tasks"]], [ItemFinding(**f) for f in d["contaminated"]], d.get("seconds", 0.0), d.get("index_seconds", 0.0), d.get("notes", []))
+        tasks = [TaskSummary(**{k: v for k, v in t.items() if k != "share"}) for t in d["tasks"]]
+        return cls(AuditSettings(**d["settings"]), d["training"], tasks, [ItemFinding(**f) for f in d["contaminated"]],
+                   d.get("seconds", 0.0), d.get("index_seconds", 0.0))
 
 
 def run_audit(items: list[EvalText], training: list[Path], settings: AuditSettings = AuditSettings(),

@@ -32,19 +32,8 @@ def project_items(project, suites=None) -> tuple[list[EvalText], list[str]]:
     return items, skipped
 
 
-def settings_of(cfg) -> tuple[AuditSettings, list[str]]:
-    """The settings and notes on them. Near duplicates need datasketch (the ``audit`` extra):
-    asked for explicitly it must be there; left at the default, the audit runs without it and
-    says so, so that a plain install (the built-in demo) still audits n-grams."""
-    near = cfg.near_duplicate
-    notes = []
-    if near is not None and "near_duplicate" not in cfg.model_fields_set:
-        import importlib.util
-
-        if importlib.util.find_spec("datasketch") is None:
-            near = None
-            notes.append("near duplicates not checked: pip install 'evalkit[audit]' (datasketch) to check them")
-    return AuditSettings(ngram=cfg.ngram, min_tokens=cfg.min_tokens, near_duplicate=near), notes
+def settings_of(cfg) -> AuditSettings:
+    return AuditSettings(ngram=cfg.ngram, min_tokens=cfg.min_tokens, near_duplicate=cfg.near_duplicate)
 
 
 def training_paths(project) -> list[Path]:
@@ -56,7 +45,7 @@ def audit_project(project, suites=None, cache=None) -> AuditResult:
 
     items, _ = project_items(project, suites)
     paths = training_paths(project)
-    settings, notes = settings_of(project.file.contamination)
+    settings = settings_of(project.file.contamination)
     for p in paths:
         if not p.is_file():
             from evalkit.errors import ConfigError
@@ -69,7 +58,6 @@ def audit_project(project, suites=None, cache=None) -> AuditResult:
     if cache is not None and (hit := cache.memo_get(key)) is not None:
         return AuditResult.from_json(hit)
     result = run_audit(items, paths, settings)
-    result.notes = notes
     if cache is not None:
         cache.memo_put(key, "audit", result.to_json())
     return result

@@ -37,8 +37,6 @@ def audit(config_path, suites, no_cache, trust_code, output):
         cache.close()
     con = console()
     print_audit(con, result)
-    for note in result.notes:
-        con.print(f"[yellow]{note}[/yellow]")
     for name in project_items(project, list(suites) or None)[1]:
         con.print(f"[yellow]{name}: not audited (an lm-eval task: its items are in lm-eval's datasets)[/yellow]")
     out.mkdir(parents=True, exist_ok=True)

@@ -181,8 +181,6 @@ def contamination_hook(con, project, base_run, runs, comparisons, cache, *, seed
     report = contamination_report(project, base_run, runs, comparisons, cache, seed=seed, n_resamples=n_resamples)
     if report is None:
         return Hook({})
-    for note in report.audit.get("notes", []):
-        con.print(f"[yellow]contamination: {note}[/yellow]")
     for line in console_lines(report):
         con.print(line, markup=False)
     for w in report.warnings():

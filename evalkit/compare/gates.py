@@ -209,11 +209,11 @@ def evaluate_gates_many(
     gates: Sequence[Gate], base_run: RunResult, ft_runs: Sequence[RunResult], comparisons: Sequence[Comparison], *,
     seed: int, n_resamples: int, clean=None,
 ) -> list[GateReport]:
-    """Decide every gate for every candidate of one sweep. ``clean``: (base run, candidate
-    runs, comparisons) on the clean items, which ``clean_only`` gates are decided on. With several candidates, each
+    """Decide every gate for every candidate of one sweep. With several candidates, each
     ``must_not_regress`` or ``min_score`` gate is one Holm family across the candidates, and
     all candidates' ``must_improve`` gates are one family: 5 equal candidates are not 5
-    chances for one of them to pass by luck."""
+    chances for one of them to pass by luck. ``clean``: (base run, candidate runs,
+    comparisons) on the clean items, which ``clean_only`` gates are decided on."""
     inputs = _gate_inputs(gates, base_run, ft_runs, comparisons, clean)
     found = [[evidence(g, c, rs, seed, n_resamples) for g, (rs, c) in zip(gates, row)] for row in inputs]
     results = _decide_all(gates, found)

@@ -26,6 +26,10 @@ def test_audit_writes_table_and_json(tmp_path, cli):
     ids = {f["id"] for f in data["contaminated"] if f["task"] == "qa"}
     assert ids == {f"q{i}" for i in range(30)}
     assert all(f["longest_span"].startswith("question how do i fix error") for f in data["contaminated"] if f["task"] == "qa")
+    # again: served from the cache's memo, the same findings
+    code, _, err = cli("audit", "--config", cfg, "--output", tmp_path / "again")
+    again = json.loads((tmp_path / "again" / "contamination.json").read_text())
+    assert code == 0 and again["contaminated"] == data["contaminated"] and again["tasks"] == data["tasks"]
 
 
 def test_unknown_contamination_key_is_one_line_error(tmp_path, cli):
