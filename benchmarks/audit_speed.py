@@ -6,7 +6,7 @@ folder, audited with the default settings (13-grams, whole texts from 8 tokens, 
 duplicates at Jaccard 0.8) and deleted. Writing the file is not timed. Prints items/s and
 MB/s and the time a 1 GB file would take at that rate.
 
-    python benchmarks/audit_speed.py            # 50 MB
+    python benchmarks/audit_speed.py            # 100 MB
     python benchmarks/audit_speed.py --mb 20 --no-near
 """
 
@@ -59,7 +59,7 @@ def write_training(path: Path, mb: int, rng, words, items: list[EvalText]) -> tu
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mb", type=int, default=50, help="training file size in MB (default 50: about a minute on a busy 2-core machine)")
+    ap.add_argument("--mb", type=int, default=100, help="training file size in MB (default 100: about a minute on a busy 2-core machine)")
     ap.add_argument("--no-near", action="store_true", help="n-gram overlap only (no MinHash)")
     args = ap.parse_args()
     rng = np.random.default_rng(2026)

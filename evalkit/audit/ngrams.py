@@ -34,6 +34,22 @@ def _powers(n: int) -> np.ndarray:
     return out
 
 
+_FILTER_BITS = 27  # 16 MB per window length: about 1 % of bits set for a million keys
+
+
+def _bit_filter(keys: np.ndarray) -> np.ndarray:
+    bits = np.zeros(1 << (_FILTER_BITS - 3), dtype=np.uint8)
+    top = keys >> np.uint64(64 - _FILTER_BITS)
+    np.bitwise_or.at(bits, (top >> np.uint64(3)).astype(np.int64), (np.uint8(1) << (top & np.uint64(7)).astype(np.uint8)))
+    return bits
+
+
+def _maybe(bits: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """True where a key may be in the filter's set (never False for one that is)."""
+    top = keys >> np.uint64(64 - _FILTER_BITS)
+    return (bits[(top >> np.uint64(3)).astype(np.int64)] >> (top & np.uint64(7)).astype(np.uint8)) & np.uint8(1) == 1
+
+
 class NgramIndex:
     """The eval texts' n-grams; ``scan`` training pieces into it, ``flush``, then ``longest``
     per text. Built with numpy over all texts at once: 100,000 items are a few arrays, not
@@ -55,6 +71,7 @@ class NgramIndex:
         offsets = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
         flat = token_hashes([w for t in self.tokens for w in t])
         self._tables = {}  # window length -> (sorted keys, text index, window start), in key order
+        self._filters = {}  # window length -> bit set of the keys' top bits: most windows fail it at once
         acc = np.zeros(len(flat), dtype=np.uint64)
         with np.errstate(over="ignore"):
             for length in range(1, n + 1):
@@ -71,6 +88,7 @@ class NgramIndex:
                 keys = acc[offsets[idx] + pos]
                 order = np.argsort(keys, kind="stable")
                 self._tables[length] = (keys[order], idx[order], pos[order])
+                self._filters[length] = _bit_filter(keys)
 
     def scan(self, toks: list[str], continues: bool = False) -> None:
         """One training piece, as normalised tokens; ``continues``: the same document as the
@@ -99,6 +117,9 @@ class NgramIndex:
 
     def _lookup(self, length: int, keys: np.ndarray) -> None:
         table, idx, pos = self._tables[length]
+        keys = keys[_maybe(self._filters[length], keys)]  # a bit test is cheaper than a binary search
+        if not len(keys):
+            return
         at = np.minimum(np.searchsorted(table, keys), len(table) - 1)
         found = np.unique(keys[table[at] == keys])
         if not len(found):

@@ -153,3 +153,11 @@ def test_ascii_fast_path_normalises_as_the_regex():
     text = string.printable + " Ünïcode café, ¿qué? x_y \x00\x07 end"
     for t in (text, text.encode("ascii", "ignore").decode()):
         assert tokens(t) == re.sub(r"[^\w\s]|_", " ", t.lower()).split()
+
+
+def test_bands_and_rows_as_datasketch_chooses_them():
+    lsh = pytest.importorskip("datasketch.lsh")
+    from evalkit.audit.minhash import bands_for
+
+    for t in (0.5, 0.8, 0.9):
+        assert bands_for(t) == lsh._optimal_param(t, 128, 0.5, 0.5)
