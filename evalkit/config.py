@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from evalkit.audit.training import HfTraining
 from evalkit.config_base import ModelConfigBase, StrictModel
 from evalkit.errors import ConfigError
 from evalkit.suites.lm_eval_spec import (
@@ -48,7 +49,10 @@ class SuiteConfig(StrictModel):
 
 
 class ContaminationConfig(StrictModel):
-    training: list[str] = Field(..., min_length=1, description="fine-tuning files (chat/prompt-completion/text JSONL, or plain text), relative to this file")
+    training: list[str | HfTraining] = Field(
+        ..., min_length=1,
+        description="fine-tuning files (chat/prompt-completion/text JSONL, or plain text), relative to this file, or {hf: {...}}",
+    )
     ngram: int = Field(13, ge=2, le=100, description="n-gram length that counts as overlap (13: the GPT-3 paper's)")
     min_tokens: int = Field(8, ge=1, le=100, description="a text shorter than ngram counts when it occurs whole, from this many tokens")
     near_duplicate: float | None = Field(0.8, gt=0, le=1, description="MinHash Jaccard threshold for near duplicates; null: off")

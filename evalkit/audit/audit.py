@@ -106,7 +106,7 @@ def run_audit(items: list[EvalText], training: list[Path], settings: AuditSettin
         index.flush()
         if near is not None:
             near.flush()
-        described.append({"path": str(path), "bytes": path.stat().st_size})
+        described.append({"path": str(path), "bytes": path.stat().st_size if isinstance(path, Path) else None})
     result = _result(items, index, near, settings, described, time.perf_counter() - started)
     result.index_seconds = round(indexed, 3)
     return result

@@ -36,8 +36,22 @@ def settings_of(cfg) -> AuditSettings:
     return AuditSettings(ngram=cfg.ngram, min_tokens=cfg.min_tokens, near_duplicate=cfg.near_duplicate)
 
 
-def training_paths(project) -> list[Path]:
-    return [(project.root / p).expanduser() for p in project.file.contamination.training]
+def training_paths(project) -> list:
+    """Each training entry as a Path (a file, relative to the config) or an HfSource."""
+    from evalkit.audit.training import HfSource
+
+    return [HfSource(t.hf, project.root) if not isinstance(t, str) else (project.root / t).expanduser()
+            for t in project.file.contamination.training]
+
+
+def _identity(source) -> list:
+    """What stands for a source's content in the memo key: a file's size and mtime (hashing
+    1 GB on every compare would cost more than the memo saves), a dataset's fingerprint."""
+    if isinstance(source, Path):
+        return [str(source.resolve()), source.stat().st_size, source.stat().st_mtime_ns]
+    from evalkit.suites.hf_data import dataset_fingerprint
+
+    return [str(source), dataset_fingerprint(source.params, source.base, None)]
 
 
 def audit_project(project, suites=None, cache=None) -> AuditResult:
@@ -47,13 +61,12 @@ def audit_project(project, suites=None, cache=None) -> AuditResult:
     paths = training_paths(project)
     settings = settings_of(project.file.contamination)
     for p in paths:
-        if not p.is_file():
+        if isinstance(p, Path) and not p.is_file():
             from evalkit.errors import ConfigError
 
             raise ConfigError(f"contamination.training: '{p}' is not a file; give the fine-tuning file's path", path=project.path)
-    # size + mtime stand for the file's content: hashing 1 GB on every compare would cost more than the memo saves
     key = digest({"v": 1, "code": code_version(), "items": [list(vars(i).values()) for i in items],
-                  "files": [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths],
+                  "files": [_identity(p) for p in paths],
                   "settings": vars(settings)})
     if cache is not None and (hit := cache.memo_get(key)) is not None:
         return AuditResult.from_json(hit)

@@ -15,10 +15,33 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalkit.config_base import StrictModel
 from evalkit.errors import DataError
+from evalkit.suites.sources import HfParams
 
 CHUNK_CHARS = 1 << 22  # 4 Mi characters: large enough for numpy to pay off, small next to memory
 _PARAGRAPH = re.compile(r"\n[ \t\r]*\n")
+
+
+class HfTrainingParams(HfParams):
+    split: str = "train"  # a fine-tuning set's split, not a test set's
+
+
+class HfTraining(StrictModel):
+    """``{hf: {path, name, split, revision}}``: a Hugging Face dataset read offline from the
+    local cache (or a local dataset folder), row by row from its memory-mapped Arrow files."""
+
+    hf: HfTrainingParams
+
+
+@dataclass(frozen=True)
+class HfSource:
+    params: HfTrainingParams
+    base: Path  # a relative dataset folder is relative to the config
+
+    def __str__(self) -> str:
+        p = self.params
+        return f"hf:{p.path}" + (f"/{p.name}" if p.name else "") + f"/{p.split}"
 
 
 @dataclass(frozen=True)
@@ -31,7 +54,13 @@ def is_jsonl(path: Path) -> bool:
     return path.suffix.lower() in (".jsonl", ".ndjson")
 
 
-def iter_pieces(path: Path, chunk_chars: int = CHUNK_CHARS) -> Iterator[Piece]:
+def iter_pieces(path: Path | HfSource, chunk_chars: int = CHUNK_CHARS) -> Iterator[Piece]:
+    if isinstance(path, HfSource):
+        from evalkit.suites.hf_data import iter_rows
+
+        for row, record in iter_rows(path.params, path.base, None):
+            yield Piece(record_text(record, Path(str(path)), row), False)
+        return
     if not path.is_file():
         raise DataError("training file not found; fix contamination.training in evalkit.yaml", path=path)
     try:

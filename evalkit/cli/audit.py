@@ -50,7 +50,7 @@ def print_audit(con, result) -> None:
 
     s = result.settings
     near = f", near duplicate at Jaccard >= {s.near_duplicate}" if s.near_duplicate is not None else ""
-    mb = sum(t["bytes"] for t in result.training) / 1e6
+    mb = sum(t["bytes"] or 0 for t in result.training) / 1e6  # a Hugging Face dataset has no file size
     table = Table(title=f"Contamination: {s.ngram}-gram overlap{near}; {mb:.1f} MB of training text in {result.seconds:.1f} s")
     for col, just in (("task", "left"), ("items", "right"), ("contaminated", "right"), ("share", "right")):
         table.add_column(col, justify=just)

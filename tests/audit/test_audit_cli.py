@@ -49,3 +49,21 @@ def test_audit_without_section_says_what_to_add(tmp_path, cli):
     cfg = make_project(tmp_path / "p")
     code, out, err = cli("audit", "--config", cfg)
     assert code == 2 and "contamination:" in err
+
+
+def test_training_from_a_hugging_face_dataset_folder(tmp_path, cli, monkeypatch):
+    """A local dataset folder read by datasets (offline, in a cache of the test's own); its
+    default split is train, and chat records are read as in a JSONL file."""
+    datasets_config = __import__("pytest").importorskip("datasets.config")
+    monkeypatch.setattr(datasets_config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    folder = tmp_path / "ft_data"
+    folder.mkdir()
+    rows = [{"messages": [{"role": "user", "content": f"Question: How do I fix error E{100 + i}?\nAnswer:"},
+                          {"role": "assistant", "content": f"patch{i} fixes it."}]} for i in range(5)]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = _with_contamination(tmp_path / "p", f"contamination: {{training: [{{hf: {{path: {folder}}}}}], min_tokens: 5}}\n")
+    code, out, err = cli("audit", "--config", cfg, "--output", tmp_path / "out")
+    assert code == 0, err
+    data = json.loads((tmp_path / "out" / "contamination.json").read_text())
+    assert sorted(f["id"] for f in data["contaminated"] if f["task"] == "qa") == [f"q{i}" for i in range(5)]
+    assert data["training"][0]["path"].startswith("hf:")
