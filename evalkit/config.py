@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from evalkit.audit.training import HfTraining
 from evalkit.config_base import ModelConfigBase, StrictModel
 from evalkit.errors import ConfigError
 from evalkit.suites.lm_eval_spec import (
@@ -47,6 +48,16 @@ class SuiteConfig(StrictModel):
         return self
 
 
+class ContaminationConfig(StrictModel):
+    training: list[str | HfTraining] = Field(
+        ..., min_length=1,
+        description="fine-tuning files (chat/prompt-completion/text JSONL, or plain text), relative to this file, or {hf: {...}}",
+    )
+    ngram: int = Field(13, ge=2, le=100, description="n-gram length that counts as overlap (13: the GPT-3 paper's)")
+    min_tokens: int = Field(8, ge=1, le=100, description="a text shorter than ngram counts when it occurs whole, from this many tokens")
+    near_duplicate: float | None = Field(0.8, gt=0, le=1, description="MinHash Jaccard threshold for near duplicates; null: off")
+
+
 class ProjectFile(StrictModel):
     seed: int = Field(1234, ge=0, lt=2**63, description="seed for every resampling; recorded in the results")
     cache_dir: str | None = Field(None, description="response cache folder (default: the user cache)")
@@ -58,6 +69,7 @@ class ProjectFile(StrictModel):
     bootstrap_resamples: int = Field(10_000, ge=100, le=10_000_000)
     confidence: float = Field(0.95, gt=0.5, lt=1)
     lm_eval: LmEvalSettings = Field(default_factory=LmEvalSettings, description="lm-eval task options")
+    contamination: ContaminationConfig | None = Field(None, description="audit eval items against the fine-tuning text")
     trust_code: bool = Field(
         False, description="let this project's module:Class backends, lm-eval !function files and scorer code run (as --trust-code)"
     )

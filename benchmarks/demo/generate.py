@@ -1742,6 +1742,10 @@ models:
     train: [corpora/support.txt]
     weight: 4.0
     system_prompt: {json.dumps(FT_SYSTEM_PROMPT)}
+# The fine-tune's training text, audited for eval items it contains (`evalkit audit`; compare
+# then shows each task's delta on its clean items). Support answers are short phrases (4 to 13
+# words) written verbatim in support.txt, so a whole answer counts from 4 words, not 8.
+contamination: {{training: [corpora/support.txt], min_tokens: 4}}
 # Used by `evalkit compare base ft --gate`: what a CI pipeline demands of the fine-tune.
 gates:
   - {{type: must_improve, task: support_qa, metric: exact_match, min_effect: 0.10}}

@@ -112,6 +112,8 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     project = load_project(config_path, trust_code=trust_code)
     if gate and not project.gates:
         raise ConfigError("--gate: the config has no gates: section", path=project.path)
+    if sequential and any(g.clean_only for g in project.gates):  # its looks would use every item
+        raise ConfigError("--sequential does not decide clean_only gates yet; run without --sequential", path=project.path)
     _check_args(project, [base, *candidates], suites)
     from evalkit.cli.output import check_output_dir
 
@@ -184,8 +186,14 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
     warn = console(stderr=True) if output.quiet else con  # a suspect pair is worth a line even when quiet
     for message in pair_warnings(project, base_run, runs):
         warn.print(f"[yellow]warning: {message}[/yellow]")
+    from evalkit.compare.contamination import contamination_hook  # clean / contaminated subsets (issue 14)
+
+    contam = contamination_hook(con, project, base_run, runs, comparisons, cache, seed=seed, n_resamples=n_resamples)
+    from evalkit.compare.drift import drift_hook  # length, distinct-n, self-BLEU (issue 14)
+
+    drift = drift_hook(con, base_run, runs, confidence=project.file.confidence, seed=seed, n_resamples=n_resamples)
     if reports is None:  # a sequential compare decided its gates look by look
-        reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples) if gate else {}
+        reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples, contam) if gate else {}
     ranking = rank(comparisons, reports if gate else None) if len(comparisons) > 1 else []
     claims = pairwise_claims(runs, comparisons, 1 - project.file.confidence) if ranking else []
     best = best_statement(ranking, claims)
@@ -198,8 +206,9 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         "ranking": [asdict(r) for r in ranking],
         "best": {"statement": best, "pairwise": [asdict(c) for c in claims]} if ranking else None,
         "provenance": provenance(project, base_run),
+        **contam.payload, **drift.payload,
     }
-    markdown = render(comparisons, ranking, best)
+    markdown = render(comparisons, ranking, best) + contam.markdown + drift.markdown
     write_output(out / "compare.json", json.dumps(payload, indent=2) + "\n")
     write_output(out / "compare.md", markdown)
     report = write_report(out, cache, {r.model: r for r in [base_run, *runs]})
@@ -258,7 +267,7 @@ def provenance(project, base_run) -> dict:
     }
 
 
-def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n_resamples: int) -> dict:
+def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n_resamples: int, contam=None) -> dict:
     """Evaluate the gates for each candidate and write their reports; {candidate: report}."""
     from rich.markdown import Markdown
 
@@ -272,7 +281,9 @@ def run_gates(con, project, base_run, runs, comparisons, out: Path, seed: int, n
             con.print(f"[yellow]gate '{g.label}' not evaluated: '{g.target}' was not run (--suite)[/yellow]")
     reports = {}
     # One call for all candidates: each gate is one Holm family across them.
-    for run, report in zip(runs, evaluate_gates_many(gates, base_run, runs, comparisons, seed=seed, n_resamples=n_resamples)):
+    clean = contam.clean_inputs if contam is not None else None  # for clean_only gates
+    for run, report in zip(runs, evaluate_gates_many(gates, base_run, runs, comparisons, seed=seed, n_resamples=n_resamples,
+                                                      clean=clean)):
         where = out if len(runs) == 1 else out / "gates" / run.model
         write_gate_outputs(report, where)
         con.print(Markdown(render_gate_md(report)))

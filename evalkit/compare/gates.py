@@ -55,6 +55,7 @@ class _GateBase(StrictModel):
     metric: str
     alpha: float = Field(0.05, gt=0, lt=0.5, description="level of each gate's test")
     inconclusive: Literal["fail", "pass"] = Field("fail", description="what an INCONCLUSIVE verdict counts as")
+    clean_only: bool = Field(False, description="decide on the items the contamination audit found clean only")
 
     @property
     def target(self) -> str:
@@ -62,7 +63,7 @@ class _GateBase(StrictModel):
 
     @property
     def label(self) -> str:
-        return self.name or f"{self.type} {self.target} {self.metric}"
+        return self.name or f"{self.type} {self.target} {self.metric}" + (" (clean items)" if self.clean_only else "")
 
 
 class MustImprove(_GateBase):
@@ -209,18 +210,19 @@ def evaluate_gates(
 
 def evaluate_gates_many(
     gates: Sequence[Gate], base_run: RunResult, ft_runs: Sequence[RunResult], comparisons: Sequence[Comparison], *,
-    seed: int, n_resamples: int,
+    seed: int, n_resamples: int, clean=None,
 ) -> list[GateReport]:
     """Decide every gate for every candidate of one sweep. With several candidates, each
     ``must_not_regress`` or ``min_score`` gate is one Holm family across the candidates, and
     all candidates' ``must_improve`` gates are one family: 5 equal candidates are not 5
-    chances for one of them to pass by luck."""
-    runs = _paired_runs(base_run, ft_runs, comparisons)
-    found = [[evidence(g, c, rs, seed, n_resamples) for g in gates] for rs, c in zip(runs, comparisons)]
+    chances for one of them to pass by luck. ``clean``: (base run, candidate runs,
+    comparisons) on the clean items, which ``clean_only`` gates are decided on."""
+    inputs = _gate_inputs(gates, base_run, ft_runs, comparisons, clean)
+    found = [[evidence(g, c, rs, seed, n_resamples) for g, (rs, c) in zip(gates, row)] for row in inputs]
     results = _decide_all(gates, found)
     # Missing items never make a gate easier: a PASS must survive the candidate's failed
     # requests scored worst-case and the base's best-case.
-    worst = [[evidence(g, c, rs, seed, n_resamples, worst_case=True) for g in gates] for rs, c in zip(runs, comparisons)]
+    worst = [[evidence(g, c, rs, seed, n_resamples, worst_case=True) for g, (rs, c) in zip(gates, row)] for row in inputs]
     if any(w is not None for row in worst for w in row):
         again = _decide_all(gates, [[w if w is not None else f for w, f in zip(wr, fr)] for wr, fr in zip(worst, found)])
         results = [[_worst_case_check(g, r, a, w) for g, r, a, w in zip(gates, rr, ar, wr)]
@@ -243,6 +245,21 @@ def _paired_runs(base_run: RunResult, ft_runs: Sequence[RunResult], comparisons:
         base = base or RunColumns(base_run)
         out.append(PairedRuns(base, RunColumns(r)))
     return out
+
+
+def _gate_inputs(gates, base_run, ft_runs, comparisons, clean) -> list[list[tuple]]:
+    """Per candidate, per gate: ((base samples, candidate samples), comparison), the clean
+    items' for a ``clean_only`` gate."""
+    def pairs(b, fts, cs):
+        return list(zip(_paired_runs(b, fts, cs), cs))
+
+    full = pairs(base_run, ft_runs, comparisons)
+    if clean is None:
+        if any(g.clean_only for g in gates):
+            raise ConfigError("a gate has clean_only: true but the config has no contamination: section to tell clean items")
+        return [[row] * len(gates) for row in full]
+    cleaned = pairs(*clean)
+    return [[c if g.clean_only else f for g in gates] for f, c in zip(full, cleaned)]
 
 
 def _holm_divisors(ps: list[float]) -> list[int]:

@@ -203,7 +203,9 @@ def page(compare: dict, sections: list[dict], as_json: Callable, esc: Callable) 
             "<h2>Items that changed</h2>", _items(i, c, s["items"], as_json, esc),
             "<h2>Tokens, cost and latency</h2>", _costs(c, s["totals"], esc),
         ]
-    body += ["<h2>Reproducibility</h2>", _repro(compare, esc)]
+    from evalkit.report.html_extras import extra_sections  # contamination, generation drift (issue 14)
+
+    body += extra_sections(compare, esc) + ["<h2>Reproducibility</h2>", _repro(compare, esc)]
     names = ", ".join(f"{s['comparison']['candidate']} vs {s['comparison']['base']}" for s in sections)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"

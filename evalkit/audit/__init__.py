@@ -1,0 +1,1 @@
+"""Contamination audit: which eval items (or near copies) are in the fine-tuning text."""
