@@ -191,7 +191,8 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
     contam = contamination_hook(con, project, base_run, runs, comparisons, cache, seed=seed, n_resamples=n_resamples)
     from evalkit.compare.drift import drift_hook  # length, distinct-n, self-BLEU (issue 14)
 
-    drift = drift_hook(con, base_run, runs, confidence=project.file.confidence, seed=seed, n_resamples=n_resamples)
+    drift = drift_hook(con, base_run, runs, confidence=project.file.confidence, seed=seed, n_resamples=n_resamples,
+                       cache=cache)
     if reports is None:  # a sequential compare decided its gates look by look
         reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples, contam) if gate else {}
     ranking = rank(comparisons, reports if gate else None) if len(comparisons) > 1 else []

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from evalkit.compare.compare import Comparison, compare_runs
+from evalkit.compare.compare import Comparison, cached_compare
 from evalkit.compare.gain import gain_sign
 from evalkit.results import RunResult
 
@@ -123,8 +123,9 @@ def contamination_report(project, base_run: RunResult, runs, comparisons, cache,
         clean_ft = subset_run(run, dirty, keep_dirty=False)
         clean_fts.append(clean_ft)
         kw = dict(seed=seed, n_resamples=n_resamples, confidence=full.confidence)
-        clean = compare_runs(clean_base, clean_ft, **kw)
-        bad = compare_runs(dirty_base, subset_run(run, dirty, keep_dirty=True), **kw)
+        # Memoised like the full compare, so a repeated compare recomputes neither subset.
+        clean = cached_compare(cache, clean_base, clean_ft, **kw)
+        bad = cached_compare(cache, dirty_base, subset_run(run, dirty, keep_dirty=True), **kw)
         report.clean[run.model] = clean
         report.rows[run.model] = subset_rows(full, clean, bad, counts)
     report.clean_runs = (clean_base, clean_fts)

@@ -171,11 +171,31 @@ def _fmt(x, signed=False) -> str:
     return sgn(x) if signed else num(x)
 
 
-def drift_hook(con, base_run, runs, *, confidence: float, seed: int, n_resamples: int) -> DriftHook:
+def _memo_drift(cache, base_run, run, **kw) -> list[DriftRow]:
+    """generation_drift, memoised in the response cache by everything it depends on (a
+    repeated compare then spends nothing on self-BLEU's resamples)."""
+    from dataclasses import asdict
+
+    from evalkit.compare.compare import run_fingerprint
+    from evalkit.runner.cache import code_version, digest
+
+    if cache is None:
+        return generation_drift(base_run, run, **kw)
+    key = digest({"v": 1, "drift": True, "code": code_version(), "base": run_fingerprint(base_run),
+                  "ft": run_fingerprint(run), **kw})
+    hit = cache.memo_get(key)
+    if hit is not None:
+        return [DriftRow(**row) for row in hit]
+    rows = generation_drift(base_run, run, **kw)
+    cache.memo_put(key, "drift", [asdict(row) for row in rows])
+    return rows
+
+
+def drift_hook(con, base_run, runs, *, confidence: float, seed: int, n_resamples: int, cache=None) -> DriftHook:
     """Compute and print the generation drift section; compare.json and compare.md parts."""
     from rich.table import Table
 
-    by = {r.model: generation_drift(base_run, r, confidence=confidence, seed=seed, n_resamples=min(n_resamples, 2000))
+    by = {r.model: _memo_drift(cache, base_run, r, confidence=confidence, seed=seed, n_resamples=min(n_resamples, 2000))
           for r in runs}
     if not any(by.values()):
         return DriftHook({})
