@@ -128,7 +128,8 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
         from evalkit.cli.sequential import run_sequential
 
         load = functools.partial(_load_or_run, quiet=quiet)
-        base_run, runs, reports = run_sequential(project, base, candidates, options, out, seed, looks, load)
+        base_run, runs, reports = run_sequential(project, base, candidates, options, out, seed, looks, load,
+                                                 con=Output(fmt, quiet).human(), say=Output(fmt, quiet).brief())
     else:
         base_run = _load_or_run(project, base, options, out, quiet)
         runs = [_load_or_run(project, c, options, out, quiet) for c in candidates]

@@ -51,8 +51,11 @@ def _per_item_cost(run) -> float | None:
     return sum(costs) / len(costs) if costs and all(c is not None for c in costs) else None
 
 
-def run_sequential(project, base: str, candidates, options, out: Path, seed: int, looks: int, load_or_run):
-    """(base run, candidate runs, {candidate: GateReport}); prints what stopping early saved."""
+def run_sequential(project, base: str, candidates, options, out: Path, seed: int, looks: int, load_or_run, *,
+                   con=None, say=None):
+    """(base run, candidate runs, {candidate: GateReport}); prints what stopping early saved.
+    ``con`` gets the gate tables and ``say`` the one-line summaries (compare's --format and
+    --quiet choose them: stderr, or nowhere, so that stdout stays machine-readable)."""
     from rich.markdown import Markdown
 
     from evalkit.cli.common import console
@@ -75,7 +78,8 @@ def run_sequential(project, base: str, candidates, options, out: Path, seed: int
         for c in open_:
             latest[c] = _get(project, c, options, out, seed, fraction, load_or_run)
             states[c].look(_align_to(base_run, latest[c]), latest[c])
-    con = console()
+    con = con or console()
+    say = say or con
     total = sum(planned.values())
     reports = {}
     for c in candidates:
@@ -89,7 +93,7 @@ def run_sequential(project, base: str, candidates, options, out: Path, seed: int
         saved = total - used
         money = [(m.model, _per_item_cost(m)) for m in (base_run, run)]
         cost = ", ".join(f"{name} ~${cpi * saved:.4f}" for name, cpi in money if cpi is not None)
-        con.print(f"sequential: {run.model} decided after {states[c].looks} of {looks} looks: {used:,} of {total:,} "
+        say.print(f"sequential: {run.model} decided after {states[c].looks} of {looks} looks: {used:,} of {total:,} "
                   f"items per model ({100 * saved / max(total, 1):.0f} % not run){'; saved ' + cost if cost else ''}")
     runs = [latest[c] for c in candidates]
     # The compare table shows the items every candidate ran: the base cut to the shortest.

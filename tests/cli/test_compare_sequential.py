@@ -44,3 +44,13 @@ def test_sequential_needs_gate(tmp_path, cli):
     config = make_project(tmp_path / "p")
     code, out, err = cli("compare", "base", "ft", "--config", config, "--sequential", "--output", tmp_path / "o")
     assert code == 2 and "--gate" in err
+
+
+def test_sequential_keeps_stdout_machine_readable_with_format_json(tmp_path, cli):
+    config = _with_gates(make_project(tmp_path / "p"), "  - {type: must_improve, task: qa, metric: exact_match}\n")
+    code, out, err = cli("compare", "base", "ft", "--config", config, "--gate", "--sequential", "--looks", "5",
+                         "--format", "json", "--output", tmp_path / "out")
+    assert code == 0, err
+    payload = json.loads(out)  # nothing but the JSON on stdout
+    assert payload["comparisons"][0]["candidate"] == "ft"
+    assert "sequential: ft decided" in err
