@@ -480,7 +480,11 @@ def test_ctrl_c_stores_the_answers_already_received(tmp_path):
     with serve(latency=0.25) as server:
         cfg = write_project(tmp_path / "proj", server.base_url, concurrency=2)
         cmd = [sys.executable, "-m", "evalkit.cli.main", "run", "chat", "--config", str(cfg), "--output", str(tmp_path / "run")]
-        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A shell that started this test run in the background (nohup, `&` without job control)
+        # leaves SIGINT ignored, and Python then installs no KeyboardInterrupt handler: give the
+        # child the default disposition, as a terminal's Ctrl-C would find it.
+        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 60
         while server.stats["answered"] < 10 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.01)
