@@ -90,15 +90,14 @@ def shifted(p: np.ndarray, effect: float) -> np.ndarray:
     return p + effect * p / np.mean(p)
 
 
-def _cluster_effects(rng, design: Design, n: int) -> tuple[np.ndarray | None, np.ndarray]:
-    """(cluster label per item or None, the fine-tune's extra effect per item)."""
+def _cluster_effects(rng, design: Design, n: int) -> np.ndarray:
+    """The fine-tune's extra effect per item: topics it helped and topics it hurt, zero on
+    average over the population of clusters, not in every draw (that is what a
+    cluster-robust interval has to cover). Items are labelled as in :func:`_truth`."""
     if design.clusters is None:
-        return None, np.zeros(n)
-    labels = np.arange(n) * design.clusters // n
-    # Topics the fine-tune helped and topics it hurt: zero on average over the population of
-    # clusters, not in every draw (that is what a cluster-robust interval has to cover).
+        return np.zeros(n)
     u = rng.normal(0.0, design.cluster_sd, size=design.clusters)
-    return labels, u[labels]
+    return u[np.arange(n) * design.clusters // n]
 
 
 @dataclass(frozen=True)
@@ -168,7 +167,7 @@ def simulate_runs(design: Design, effects: dict[str, float], seed: int, candidat
         stats, silent = _answers(rng, design, truth, 0.0, np.zeros(design.n_items), 0.0)
         base_tasks[task] = (suite, stats, truth.labels, silent)
         for c in range(candidates):
-            _, extra = _cluster_effects(rng, design, design.n_items)
+            extra = _cluster_effects(rng, design, design.n_items)
             stats, silent = _answers(rng, design, truth, effects.get(task, 0.0), extra, design.silent)
             cand_tasks[c][task] = (suite, stats, truth.labels, silent)
     base = _run("base", design, base_tasks)

@@ -9,7 +9,6 @@ whitespace and the pieces say that they continue, so n-grams across the cut are 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 from evalkit.config_base import StrictModel
 from evalkit.errors import DataError
 from evalkit.suites.sources import HfParams
+from evalkit.yamlio import iter_jsonl
 
 CHUNK_CHARS = 1 << 22  # 4 Mi characters: large enough for numpy to pay off, small next to memory
 _PARAGRAPH = re.compile(r"\n[ \t\r]*\n")
@@ -64,8 +64,11 @@ def iter_pieces(path: Path | HfSource, chunk_chars: int = CHUNK_CHARS) -> Iterat
     if not path.is_file():
         raise DataError("training file not found; fix contamination.training in evalkit.yaml", path=path)
     try:
+        if is_jsonl(path):
+            yield from _jsonl(path)
+            return
         with path.open(encoding="utf-8") as f:
-            yield from (_jsonl(f, path) if is_jsonl(path) else _plain(f, chunk_chars))
+            yield from _plain(f, chunk_chars)
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text (byte {exc.start} of a chunk); convert the file to UTF-8", path=path) from None
 
@@ -88,14 +91,9 @@ def _plain(f, chunk_chars: int) -> Iterator[Piece]:
         yield Piece(buf, cont)
 
 
-def _jsonl(f, path: Path) -> Iterator[Piece]:
-    for line_no, line in enumerate(f, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"not valid JSON ({exc.msg}); one JSON object per line", path=path, line=line_no) from None
+def _jsonl(path: Path) -> Iterator[Piece]:
+    # The project's JSONL reader streams line by line and names a bad line.
+    for line_no, record in iter_jsonl(path):
         yield Piece(record_text(record, path, line_no), False)
 
 

@@ -116,27 +116,6 @@ class Comparison:
         return d
 
 
-class TaskSamples:
-    """A run's samples grouped by task once: ``RunResult.samples_for`` scans every sample on
-    each call, which at 20 tasks x 100,000 items costs more than all the statistics."""
-
-    def __init__(self, run: RunResult):
-        self.model = run.model
-        self.task = run.task  # the run's task rows (native groups are read from them)
-        self._by: dict[str, list[dict]] = {}
-        for s in run.samples:
-            self._by.setdefault(s["task"], []).append(s)
-        self._values = {t.task: t.metrics for t in run.tasks}
-
-    def samples_for(self, task: str) -> list[dict]:
-        return self._by.get(task, [])
-
-    def metric(self, task: str, name: str):
-        """The metric as this run recorded it for ``task``: the task's own direction, and a
-        scorer metric's kind and range (rebuilt from the record, no user code)."""
-        return metric_for_result(name, self._values.get(task, {}).get(name))
-
-
 def align_items(task: str, base: list[dict], ft: list[dict]) -> tuple[list[dict], list[dict]]:
     if len(base) == len(ft) and all(a["id"] == b["id"] for a, b in zip(base, ft)):
         return base, ft  # the usual case: both runs list the items in the same order

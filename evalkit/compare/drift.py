@@ -146,9 +146,9 @@ def task_drift(task: str, b: list[dict], f: list[dict], *, confidence: float, se
 
 
 def generation_drift(base_run, run, *, confidence: float, seed: int, n_resamples: int = 2000) -> list[DriftRow]:
-    from evalkit.compare.compare import TaskSamples
+    from evalkit.compare.columns import RunColumns
 
-    sb, sf = TaskSamples(base_run), TaskSamples(run)
+    sb, sf = RunColumns(base_run), RunColumns(run)
     rows = []
     for tb in base_run.tasks:
         tf = run.task(tb.task)

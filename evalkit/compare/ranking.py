@@ -87,10 +87,10 @@ def pairwise_claims(runs, comparisons: list[Comparison], alpha: float = 0.05) ->
     with its own family-wise error control, not a reading of two separate comparisons."""
     from dataclasses import replace
 
-    from evalkit.compare.compare import TaskSamples
+    from evalkit.compare.columns import RunColumns
     from evalkit.stats import holm
 
-    grouped = [TaskSamples(r) for r in runs]
+    grouped = [RunColumns(r) for r in runs]
     primary = [(t.task, t.metrics[0]) for t in comparisons[0].tasks
                if t.status == "ok" and t.role == "target" and t.metrics and t.metrics[0].tested]
     claims = []

@@ -62,6 +62,13 @@ def as_stats(value: Any, what: str) -> tuple[float, float]:
     raise TypeError(f"{what} returned {type(value).__name__} {value!r}; expected a number, a bool or (numerator, denominator)")
 
 
+class BinaryScorerMetric(ScorerMetric):
+    """A 0/1 score per item (a match, a valid document, a refusal)."""
+
+    binary = True
+    value_range = (0.0, 1.0)
+
+
 class Scorer(ABC):
     """Turns one answer into values for the metrics it declares."""
 

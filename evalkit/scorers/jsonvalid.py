@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import ConfigError
-from evalkit.scorers.base import Scorer, ScorerMetric
+from evalkit.scorers.base import BinaryScorerMetric, Scorer
 
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(.*)\n\s*```$", re.DOTALL)
 
@@ -31,17 +31,13 @@ def parse_json(answer: str | None) -> tuple[bool, Any]:
         return False, None
 
 
-class JsonValid(ScorerMetric):
+class JsonValid(BinaryScorerMetric):
     name = "json_valid"
-    binary = True
-    value_range = (0.0, 1.0)
     source = "json:stdlib"
 
 
-class JsonSchemaMetric(ScorerMetric):
+class JsonSchemaMetric(BinaryScorerMetric):
     name = "json_schema"
-    binary = True
-    value_range = (0.0, 1.0)
     source = "json:jsonschema"
 
 

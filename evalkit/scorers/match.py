@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import re
 
-from evalkit.scorers.base import Scorer, ScorerMetric
+from evalkit.scorers.base import BinaryScorerMetric, Scorer
 
 
-class RegexMatch(ScorerMetric):
+class RegexMatch(BinaryScorerMetric):
     name = "regex_match"
-    binary = True
-    value_range = (0.0, 1.0)
     source = "regex"
 
 
-class Contains(ScorerMetric):
+class Contains(BinaryScorerMetric):
     name = "contains"
-    binary = True
-    value_range = (0.0, 1.0)
     source = "contains"
 
 

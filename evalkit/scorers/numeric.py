@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from evalkit.scorers.base import Scorer, ScorerMetric
+from evalkit.scorers.base import BinaryScorerMetric, Scorer
 
 # A comma is a thousands separator only between a digit and exactly three digits, so that
 # "1,5" is not read as 15.
@@ -35,10 +35,8 @@ def parse_number(text: str | None) -> Decimal | None:
         return None
 
 
-class NumericMatch(ScorerMetric):
+class NumericMatch(BinaryScorerMetric):
     name = "numeric_match"
-    binary = True
-    value_range = (0.0, 1.0)
     source = "numeric:decimal-equal/v1"
 
 

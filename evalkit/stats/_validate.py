@@ -37,3 +37,12 @@ def group_codes(groups, n: int) -> tuple[np.ndarray, int]:
     codes = codes.reshape(-1)  # numpy 2.x may keep the input shape; force 1-D
     n_groups = int(codes.max()) + 1 if codes.size else 0
     return codes.astype(np.intp), n_groups
+
+
+def check_power_args(alpha: float, power: float, sided: int) -> None:
+    """Raise ValueError unless 0 < alpha < 1, 0 < power < 1 and sided is 1 or 2."""
+    check_alpha(alpha)
+    if not 0.0 < power < 1.0:
+        raise ValueError(f"power must be in (0, 1), got {power}")
+    if sided not in (1, 2):
+        raise ValueError(f"sided must be 1 or 2, got {sided}")

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evalkit.stats._validate import check_power_args
+
 # cbrt(machine epsilon): balances truncation (h^2) and rounding (eps / h) error of a
 # central difference.
 _REL_STEP = 6e-6
@@ -160,7 +162,7 @@ class TEstimate:
 
     def mde(self, alpha: float, power: float = 0.8, sided: int = 2) -> float:
         """(t_{1-alpha/sided} + t_{power}) * SE on this estimate's df."""
-        _check_power(alpha, power, sided)
+        check_power_args(alpha, power, sided)
         return (self._q(1.0 - alpha / sided) + self._q(power)) * self.se
 
     def n_needed(self, effect: float, alpha: float, power: float = 0.8, sided: int = 1) -> float:
@@ -168,7 +170,7 @@ class TEstimate:
         growing in proportion when grouped) and the t df updated; a few fixed-point steps."""
         from scipy.special import stdtrit
 
-        _check_power(alpha, power, sided)
+        check_power_args(alpha, power, sided)
         e = abs(effect)
         if e == 0.0 or not math.isfinite(e):
             return math.inf
@@ -184,16 +186,6 @@ class TEstimate:
             needed = new
         items_per_unit = self.n / units
         return float(math.ceil(needed * items_per_unit - 1e-9))
-
-
-def _check_power(alpha: float, power: float, sided: int) -> None:
-    from evalkit.stats._validate import check_alpha
-
-    check_alpha(alpha)
-    if not 0.0 < power < 1.0:
-        raise ValueError(f"power must be in (0, 1), got {power}")
-    if sided not in (1, 2):
-        raise ValueError(f"sided must be 1 or 2, got {sided}")
 
 
 def t_estimate(delta: float, d: np.ndarray, *, method: str, groups=None, value_range=None,

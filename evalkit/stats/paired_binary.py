@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evalkit.stats._validate import check_alpha
+from evalkit.stats._validate import check_alpha, check_power_args
 
 # Score-test inversion searches the open interval (-1, 1); at the ends the statistic is 0/0.
 _EDGE = 1e-12
@@ -142,11 +142,7 @@ def mid_p_mcnemar(fixed: int, broke: int) -> tuple[float, float]:
 def _z_quantiles(alpha: float, power: float, sided: int) -> tuple[float, float]:
     from scipy.special import ndtri
 
-    check_alpha(alpha)
-    if not 0.0 < power < 1.0:
-        raise ValueError(f"power must be in (0, 1), got {power}")
-    if sided not in (1, 2):
-        raise ValueError(f"sided must be 1 or 2, got {sided}")
+    check_power_args(alpha, power, sided)
     return float(ndtri(1.0 - alpha / sided)), float(ndtri(power))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from evalkit.stats._validate import check_alpha
+from evalkit.stats._validate import check_power_args
 
 # n_needed(sd, minimum_detectable_effect(sd, n)) would otherwise become n + 1 when
 # float rounding lands the exact integer a hair above n.
@@ -19,11 +19,7 @@ def _z_total(alpha: float, power: float, sided: int) -> float:
     """z_{1 - alpha/sided} + z_{power}."""
     from scipy import stats
 
-    check_alpha(alpha)
-    if not 0.0 < power < 1.0:
-        raise ValueError(f"power must be in (0, 1), got {power}")
-    if sided not in (1, 2):
-        raise ValueError(f"sided must be 1 or 2, got {sided}")
+    check_power_args(alpha, power, sided)
     return float(stats.norm.ppf(1.0 - alpha / sided) + stats.norm.ppf(power))
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import string
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from evalkit.errors import DataError
@@ -15,7 +13,6 @@ from evalkit.suites.select import filter_records, sample
 from evalkit.suites.spec import TaskSpec
 from evalkit.suites.template import fill
 from evalkit.textfiles import undecodable_line
-from evalkit.yamlio import iter_jsonl
 
 LETTERS = string.ascii_uppercase
 
@@ -114,18 +111,6 @@ def _label_target(spec: TaskSpec, raw, texts, labels) -> str:
     if target not in labels:
         raise ChoiceError(f"target {target!r} is not among this item's options ({', '.join(labels)})")
     return target
-
-
-def data_sha256(path: Path) -> str:
-    """The data file's hash; a missing file or a folder in its place is the same DataError
-    ``evalkit validate`` gives, not an OSError from deep inside a run."""
-    if not path.exists():
-        if path.is_symlink():  # exists() follows links: a loop or a dangling link reads as absent
-            raise DataError("a symbolic link that leads nowhere (dangling, or a loop); fix or remove the link", path=path)
-        raise DataError("data file not found", path=path)
-    if path.is_dir():
-        raise DataError("expected a JSONL file, found a directory", path=path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_items(spec: TaskSpec, limit: int | None = None, seed: int | None = None) -> list[Item]:
