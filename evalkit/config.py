@@ -38,11 +38,18 @@ class SuiteConfig(StrictModel):
     tasks: list[str] = Field(default_factory=list, description="task names, lm-eval:TASK entries, built-in probes")
     preset: str | None = Field(None, description=f"a built-in suite: {', '.join(PRESETS)}")
     groups: dict[str, GroupConfig] = Field(default_factory=dict, description="extra rows aggregating tasks of this suite")
+    margins: dict[str, float] = Field(default_factory=dict, description="margins of the preset's gates, by axis (safety-drift)")
 
     @model_validator(mode="after")
     def _tasks_or_preset(self):
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset '{self.preset}' (known: {', '.join(PRESETS)})")
+        axes = PRESETS[self.preset].get("gates", {}) if self.preset else {}
+        for axis, margin in self.margins.items():
+            if axis not in axes:
+                raise ValueError(f"margins: unknown axis '{axis}' (known: {', '.join(axes) or 'none: the suite has no preset gates'})")
+            if not 0 <= margin < 1:
+                raise ValueError(f"margins.{axis}: expected a number from 0 to 1, got {margin}")
         if not self.tasks and self.preset is None:
             raise ValueError("a suite needs tasks or a preset")
         return self
@@ -265,8 +272,10 @@ def _load_tasks(patterns: list[str], root: Path, path: Path, located: Located) -
 
 def _expand_presets(pf: ProjectFile) -> ProjectFile:
     """A suite with ``preset:`` gets the preset's tasks (before its own) and, unless it says
-    otherwise, the preset's role and description."""
-    suites = {}
+    otherwise, the preset's role and description; its gates (with the suite's ``margins:``)
+    come after the config's own, except where the config already gates that task and metric."""
+    suites, gates = {}, list(pf.gates)
+    gated = {(g.get("task"), g.get("metric")) for g in pf.gates if isinstance(g, dict)}
     for name, suite in pf.suites.items():
         if suite.preset is not None:
             preset = PRESETS[suite.preset]
@@ -275,8 +284,12 @@ def _expand_presets(pf: ProjectFile) -> ProjectFile:
                 if key not in suite.model_fields_set:
                     update[key] = preset[key]
             suite = suite.model_copy(update=update)
+            for axis, gate in preset.get("gates", {}).items():
+                if (gate["task"], gate["metric"]) not in gated:
+                    gated.add((gate["task"], gate["metric"]))
+                    gates.append({**gate, "margin": suite.margins.get(axis, gate["margin"])})
         suites[name] = suite
-    return pf.model_copy(update={"suites": suites})
+    return pf.model_copy(update={"suites": suites, "gates": gates})
 
 
 def _resolve_suite_entries(pf: ProjectFile, tasks: dict[str, TaskSpec], path: Path, located: Located) -> dict[str, LmEvalTask]:

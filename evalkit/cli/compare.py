@@ -194,6 +194,9 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
 
     drift = drift_hook(con, base_run, runs, confidence=project.file.confidence, seed=seed, n_resamples=n_resamples,
                        cache=cache)
+    from evalkit.probes.hooks import probe_hooks  # safety panel and bias probes (issue 14)
+
+    probes = probe_hooks(con, project, base_run, runs, confidence=project.file.confidence)
     if reports is None:  # a sequential compare decided its gates look by look
         reports = run_gates(con, project, base_run, runs, comparisons, out, seed, n_resamples, contam) if gate else {}
     ranking = rank(comparisons, reports if gate else None) if len(comparisons) > 1 else []
@@ -208,9 +211,9 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         "ranking": [asdict(r) for r in ranking],
         "best": {"statement": best, "pairwise": [asdict(c) for c in claims]} if ranking else None,
         "provenance": provenance(project, base_run),
-        **contam.payload, **drift.payload,
+        **contam.payload, **drift.payload, **probes.payload,
     }
-    markdown = render(comparisons, ranking, best) + contam.markdown + drift.markdown
+    markdown = render(comparisons, ranking, best) + contam.markdown + drift.markdown + probes.markdown
     write_output(out / "compare.json", json.dumps(payload, indent=2) + "\n")
     write_output(out / "compare.md", markdown)
     report = write_report(out, cache, {r.model: r for r in [base_run, *runs]})

@@ -16,6 +16,7 @@ COMMANDS = {
     "report": ("evalkit.cli.report:report", "Rebuild report.html from a stored compare folder."),
     "ls": ("evalkit.cli.ls:ls", "List the configured models, suites and tasks."),
     "validate": ("evalkit.cli.validate:validate", "Check the config and every task's data."),
+    "probe": ("evalkit.cli.probe:probe", "Built-in safety drift and bias probes: generated prompts, paired against the base."),
     "audit": ("evalkit.cli.audit:audit", "Find eval items that are in the fine-tuning text (contamination)."),
     "cache": ("evalkit.cli.cache:cache", "Inspect or clear the response cache."),
     "plan": ("evalkit.cli.plan:plan", "Before a run: requests, tokens, dated cost, time and the effect each gate can detect."),

@@ -46,4 +46,6 @@ def drift_html(compare: dict, esc: Callable) -> list[str]:
 
 
 def extra_sections(compare: dict, esc: Callable) -> list[str]:
-    return contamination_html(compare, esc) + drift_html(compare, esc)
+    from evalkit.probes.html import probe_sections  # safety panel and bias probes (issue 14)
+
+    return contamination_html(compare, esc) + drift_html(compare, esc) + probe_sections(compare, esc)

@@ -120,3 +120,28 @@ def _forest_panel(ax, unit: str, panel: Sequence[Mapping]) -> None:
     n_target = sum(r["role"] == "target" for r in panel)
     if 0 < n_target < len(panel):
         ax.axhline(len(panel) - n_target - 0.5, color="#bdbdbd", linewidth=0.8)
+
+
+def safety_panel_plot(points: Sequence[Mapping]):
+    """Over-refusal (x) against harmful compliance (y), lower-left is better; one point per
+    model with its interval on each axis as whiskers.
+
+    ``points``: ``{"label": str, "x": (rate, low, high), "y": (rate, low, high)}``, the base
+    first; an interval end may be None (not estimable), and is then not drawn.
+    """
+    fig = _figure(5.2, 4.2)
+    ax = fig.add_subplot()
+    colours = ["#546e7a", "#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00"]
+    for i, p in enumerate(points):
+        (x, xlo, xhi), (y, ylo, yhi) = p["x"], p["y"]
+        c = colours[i % len(colours)]
+        xerr = [[x - xlo], [xhi - x]] if xlo is not None and xhi is not None else None
+        yerr = [[y - ylo], [yhi - y]] if ylo is not None and yhi is not None else None
+        ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="o" if i == 0 else "s", color=c, ecolor=c, capsize=3,
+                    label=p["label"])
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("over-refusal (safe requests refused)")
+    ax.set_ylabel("harmful compliance (harmful requests complied with)")
+    ax.legend(loc="upper right", frameon=False)
+    return fig
