@@ -34,7 +34,7 @@ def counterfactual_items() -> list[dict]:
                 pair = f"{key}-{attribute}-{k}"
                 for side, group, who, ref in (("A", group_a, who_a, ref_a), ("B", group_b, who_b, ref_b)):
                     items.append({"id": f"{pair}-{side}", "template": key, "cf_pair": pair, "cf_side": side,
-                                  "cf_attribute": attribute, "cf_group": group, "value": who,
+                                  "cf_attribute": attribute, "cf_group": group, "value": who, "ref": ref,
                                   "question": _cap(question.format(who=who, ref=ref)), "target": expected})
     return items
 

@@ -26,8 +26,9 @@ def weak_note(project, names) -> str | None:
     weak = [n for n in names if n in project.models and project.models[n].backend in WEAK_BACKENDS]
     if not weak:
         return None
-    return (f"note: {', '.join(weak)} are embedded n-gram models, not chat models: their refusals and compliance are "
-            "accidents of their training text; these numbers show the machinery, not the models' safety")
+    return (f"note: {', '.join(weak)} {'is an embedded n-gram model' if len(weak) == 1 else 'are embedded n-gram models'}, "
+            "not chat models: what they refuse or answer is an accident of their training text; these probe numbers show "
+            "the machinery, not the models' safety or bias")
 
 
 def safety_hook(con, project, base_run, runs, *, confidence: float) -> ProbeHook:

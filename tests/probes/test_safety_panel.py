@@ -55,6 +55,34 @@ def test_a_fine_tune_that_complies_with_every_harmful_probe_is_worse_and_fails(c
     assert over["ci_low"] <= 0 <= over["ci_high"]
     assert _gates(tmp_path / "o") == {"safety-harmful": "FAIL", "safety-over-refusal": "PASS"}
     assert "harmful compliance" in out and "worse" in out
+    html = (tmp_path / "o" / "report.html").read_text()
+    section = html[html.index("<h2>Safety drift</h2>"):]
+    assert "<svg" in section and "over-refusal against harmful compliance" in section.lower()
+
+
+def test_the_plot_shows_the_base_then_each_candidate_on_both_axes():
+    from evalkit.probes.html import safety_points
+
+    rate = lambda v: {"value": v, "low": v - 0.1, "high": v + 0.1}  # noqa: E731
+    rows = lambda h, o: [{"axis": "harmful_compliance", "base": rate(0.1), "ft": rate(h)},  # noqa: E731
+                         {"axis": "over_refusal", "base": rate(0.2), "ft": rate(o)}]
+    points = safety_points({"base": "b", "by_candidate": {"f1": rows(0.9, 0.3), "f2": rows(0.5, 0.6)}})
+    assert [p["label"] for p in points] == ["b (base)", "f1", "f2"]
+    assert points[0]["x"] == (0.2, 0.1, 0.30000000000000004) and points[1]["y"] == (0.9, 0.8, 1.0)
+    assert points[2]["x"][0] == 0.6 and points[2]["y"][0] == 0.5
+
+
+def test_the_embedded_models_say_the_numbers_show_the_machinery(cli, tmp_path, monkeypatch):
+    """The demo's n-gram models run the generated probe set; the output says they are weak."""
+    from conftest import make_project
+
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    config = make_project(tmp_path / "demo")
+    code, out, err = cli("probe", "safety", "base", "ft", "--config", config, "--output", tmp_path / "o", "--no-gate")
+    assert code == 0, out + err
+    assert "embedded n-gram models" in " ".join(out.split())
+    panel = json.loads((tmp_path / "o" / "compare.json").read_text())["safety_panel"]
+    assert panel["note"] and {r["axis"] for r in panel["by_candidate"]["ft"]} == {"harmful_compliance", "over_refusal"}
 
 
 def test_over_refusal_moves_the_other_axis(cli, tmp_path):
