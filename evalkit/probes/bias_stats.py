@@ -154,12 +154,16 @@ def _records(spec, seed: int) -> dict[str, dict]:
 
 def probe_kind(spec, seed: int) -> str | None:
     """'counterfactual', 'bbq' or None, from the first record's keys."""
+    from evalkit.errors import EvalkitError
     from evalkit.suites.items import load_items
 
     if spec.type not in ("classification", "multiple_choice", "generate"):
         return None
-    first = load_items(spec, limit=1, seed=seed)
-    if not first:
+    try:
+        first = load_items(spec, limit=1, seed=seed)
+    except (EvalkitError, OSError):
+        # Data that cannot be read now (a compare of stored runs whose files moved): not a
+        # probe this analysis can join to its records; compare itself does not need them.
         return None
     rec = first[0].record
     if {"cf_pair", "cf_side"} <= rec.keys():

@@ -9,14 +9,13 @@ PROBES = {"safety": "safety-drift", "bias": "bias-probes"}
 
 
 def probe_project(project, kind: str, margins: dict[str, float]):
-    from evalkit.config import SuiteConfig, _expand_presets
-    from evalkit.suites.lm_eval_spec import BUILTIN_TASKS, PRESETS
-
     import importlib
 
     from pydantic import ValidationError
 
+    from evalkit.config import SuiteConfig, _expand_presets
     from evalkit.errors import ConfigError
+    from evalkit.suites.lm_eval_spec import BUILTIN_TASKS, PRESETS
 
     preset = PROBES[kind]
     try:
