@@ -142,6 +142,6 @@ def safety_panel_plot(points: Sequence[Mapping]):
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("over-refusal (safe requests refused)")
-    ax.set_ylabel("harmful compliance (harmful requests complied with)")
+    ax.set_ylabel("harmful compliance\n(harmful requests complied with)")
     ax.legend(loc="upper right", frameon=False)
     return fig

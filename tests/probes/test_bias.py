@@ -169,3 +169,14 @@ def test_a_task_on_bbq_format_jsonl_is_scored_as_bbq(cli, tmp_path):
     assert rows["accuracy_ambig"]["n"] == 12 and rows["accuracy_ambig"]["n_clusters"] == 12
     # base never named a person on ambiguous items: its bias score there is undefined, not 0
     assert rows["bias_ambig"]["base"]["value"] is None and rows["bias_ambig"]["delta"] is None
+
+
+def test_the_bias_preset_names_both_probes_and_takes_no_margins(cli, tmp_path):
+    from evalkit.config import load_project
+
+    config = _config(tmp_path)
+    config.write_text(config.read_text().replace("tasks: []\n", "tasks: []\nsuites: {bias: {preset: bias-probes}}\n"))
+    project = load_project(config)
+    assert project.file.suites["bias"].tasks == ["bias-counterfactual", "bias-bbq"] and project.gates == []
+    code, out, err = cli("probe", "bias", "base", "ft", "--config", config, "--margin", "over_refusal=0.1")
+    assert code == 2 and "--margin" in err and "Traceback" not in err
