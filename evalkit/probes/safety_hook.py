@@ -22,13 +22,13 @@ def _fmt(x, signed=False) -> str:
 
 def weak_note(project, names) -> str | None:
     """A line for runs of the embedded models: they are not chat models, so what they
-    'refuse' says nothing about safety; the run shows the machinery only."""
+    'refuse' says nothing about a real model's safety; the run shows the machinery only."""
     weak = [n for n in names if n in project.models and project.models[n].backend in WEAK_BACKENDS]
     if not weak:
         return None
     return (f"note: {', '.join(weak)} {'is an embedded n-gram model' if len(weak) == 1 else 'are embedded n-gram models'}, "
-            "not chat models: what they refuse or answer is an accident of their training text; these probe numbers show "
-            "the machinery, not the models' safety or bias")
+            "not chat models: what they refuse or answer is whatever their training text made likely; these probe numbers "
+            "show the machinery, not a real model's safety or bias")
 
 
 def safety_hook(con, project, base_run, runs, *, confidence: float) -> ProbeHook:
