@@ -103,7 +103,7 @@ def _demo_model(name: str) -> dict[str, Any]:
 def parse_gate(kind: str, text: str) -> dict[str, Any]:
     """``TASK:METRIC:NUMBER`` -> a gates: entry of ``kind``."""
     key = {"must_improve": "min_effect", "must_not_regress": "margin", "min_score": "min"}[kind]
-    parts = text.rsplit(":", 2)  # the task may itself hold a colon (lm-eval:...)
+    parts = text.rsplit(":", 2)  # the task may itself hold a colon (lm-eval:arc_easy)
     if len(parts) != 3 or not all(parts):
         raise ConfigError(f"gate '{text}': expected TASK:METRIC:NUMBER")
     task, metric, raw = parts
@@ -111,7 +111,7 @@ def parse_gate(kind: str, text: str) -> dict[str, Any]:
         number = float(raw)
     except ValueError:
         raise ConfigError(f"gate '{text}': '{raw}' is not a number") from None
-    return {"type": kind, "task": task.removeprefix("lm-eval:"), "metric": metric, key: number}
+    return {"type": kind, "task": task, "metric": metric, key: number}
 
 
 def _task_entries(entries, root: Path) -> tuple[list[str], list[str]]:
@@ -185,3 +185,23 @@ def to_yaml(config: dict[str, Any], command: str) -> str:
     head = (f"# evalkit.yaml built by: {command}\n"
             "# Save it as evalkit.yaml in this folder and run `evalkit compare base ft` for the same comparison.\n")
     return head + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100)
+
+
+def stored_run_gates(project, args, raw: list[dict[str, Any]]):
+    """Gate flags for a compare of stored runs (or a YAML project's models): checked against
+    the tasks and suites the config and the stored runs have."""
+    from evalkit.compare.gates import parse_gates
+    from evalkit.results import RunResult, is_run_dir
+
+    from evalkit.scorers.plan import declared_metric_names
+
+    tasks = set(project.tasks) | {t.name for t in project.lm_eval_tasks.values()}
+    suites = set(project.file.suites)
+    metrics = {n for spec in project.tasks.values() for n in declared_metric_names(spec)}
+    for arg in args:
+        if is_run_dir(arg):
+            run = RunResult.load(Path(arg))
+            tasks |= {t.task for t in run.tasks}
+            suites |= {t.suite for t in run.tasks}
+            metrics |= {m for t in run.tasks for m in t.metrics}  # an imported scorer's (inspect's match)
+    return parse_gates(raw, known_tasks=tasks, known_suites=suites, known_metrics=metrics)

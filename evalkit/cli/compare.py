@@ -123,9 +123,16 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     stored = not (inline is not None and inline.given)  # config-free: names are models, never folders
     if stored and (base is None or not candidates):
         raise click.UsageError("name BASE and at least one CANDIDATE, or use --base, --ft and --tasks")
+    extra_gates = inline.gate_entries() if stored and inline is not None and inline.gates else []
+    gate = gate or bool(extra_gates)
     if sequential and not gate:
         raise click.UsageError("--sequential decides gates: use it with --gate")
     project = load_project(config_path, trust_code=trust_code)
+    if extra_gates:  # gate flags on a config's models or on stored (e.g. imported) runs
+        from evalkit.inline_config import stored_run_gates
+
+        kept = [] if project.is_demo else project.gates  # the demo's gates are about the demo's tasks
+        project.gates = [*kept, *stored_run_gates(project, [base, *candidates], extra_gates)]
     if gate and not project.gates:
         raise ConfigError("--gate: the config has no gates: section", path=project.path)
     if sequential and any(g.clean_only for g in project.gates):  # its looks would use every item

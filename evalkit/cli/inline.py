@@ -30,7 +30,14 @@ class Inline:
 
     @property
     def given(self) -> bool:
-        return bool(self.base or self.ft or self.tasks or self.forgetting or self.gates or self.print_config)
+        """Config-free: the flags name the models and tasks (gate flags alone add gates to a
+        compare of a config's models or of stored runs)."""
+        return bool(self.base or self.ft or self.tasks or self.forgetting or self.print_config)
+
+    def gate_entries(self) -> list[dict]:
+        from evalkit.inline_config import parse_gate
+
+        return [parse_gate(kind, text) for kind, text in self.gates]
 
     @property
     def has_gates(self) -> bool:
@@ -55,9 +62,9 @@ class Inline:
         return shlex.join(words)
 
     def config(self, seed) -> dict:
-        from evalkit.inline_config import InlineSpec, build_config, parse_gate
+        from evalkit.inline_config import InlineSpec, build_config
 
-        gates = tuple(parse_gate(kind, text) for kind, text in self.gates)
+        gates = tuple(self.gate_entries())
         spec = InlineSpec(self._names(), self.tasks, self.forgetting, gates, seed)
         return build_config(spec, Path.cwd())
 
@@ -99,11 +106,11 @@ def inline_options(fn):
     @click.option("--forgetting", "inline_forgetting", metavar="LIST", multiple=True,
                   help="Without a config: forgetting probes (tasks the fine-tune must not lose), as --tasks.")
     @click.option("--gate-improve", "gate_improve", metavar="TASK:METRIC:MIN_EFFECT", multiple=True,
-                  help="Without a config: a must_improve gate (repeatable; implies --gate).")
+                  help="Add a must_improve gate (repeatable; implies --gate), also to a config's or stored runs' compare.")
     @click.option("--gate-not-regress", "gate_not_regress", metavar="TASK:METRIC:MARGIN", multiple=True,
-                  help="Without a config: a must_not_regress gate (repeatable; implies --gate).")
+                  help="Add a must_not_regress gate (repeatable; implies --gate), as --gate-improve.")
     @click.option("--gate-min", "gate_min", metavar="TASK:METRIC:MIN", multiple=True,
-                  help="Without a config: a min_score gate on the fine-tune (repeatable; implies --gate).")
+                  help="Add a min_score gate on the fine-tune (repeatable; implies --gate), as --gate-improve.")
     @click.option("--print-config", is_flag=True,
                   help="Print the evalkit.yaml that --base/--ft/--tasks make, and stop.")
     @functools.wraps(fn)

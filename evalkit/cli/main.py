@@ -18,6 +18,7 @@ COMMANDS = {
     "validate": ("evalkit.cli.validate:validate", "Check the config and every task's data."),
     "audit": ("evalkit.cli.audit:audit", "Find eval items that are in the fine-tuning text (contamination)."),
     "cache": ("evalkit.cli.cache:cache", "Inspect or clear the response cache."),
+    "import": ("evalkit.cli.import_:import_cmd", "Turn lm-eval --log_samples output or inspect_ai logs into a run folder."),
     "plan": ("evalkit.cli.plan:plan", "Before a run: requests, tokens, dated cost, time and the effect each gate can detect."),
 }
 

@@ -113,4 +113,4 @@ def test_bad_flags_are_one_line_exit_2(cli, tmp_path, args, message):
 
 def test_gate_strings():
     assert parse_gate("must_not_regress", "lm-eval:arc_easy:acc_norm:0.01") == {
-        "type": "must_not_regress", "task": "arc_easy", "metric": "acc_norm", "margin": 0.01}
+        "type": "must_not_regress", "task": "lm-eval:arc_easy", "metric": "acc_norm", "margin": 0.01}
