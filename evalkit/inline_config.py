@@ -132,11 +132,9 @@ def _task_entries(entries, root: Path) -> tuple[list[str], list[str]]:
     return files, names
 
 
-def build_config(spec: InlineSpec, root: Path) -> dict[str, Any]:
-    """The evalkit.yaml mapping for ``spec``, paths as typed (relative to ``root``)."""
-    if not spec.tasks:
-        raise ConfigError("--tasks: name at least one task (lm-eval:TASK, a task YAML file, or a built-in probe)")
-    models = {name: parse_model(text) for name, text in spec.models.items()}
+def models_config(strings: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The models: mapping for model strings by name."""
+    models = {name: parse_model(text) for name, text in strings.items()}
     for entry in list(models.values()):  # ngram:demo-ft continues the demo's base: add it
         init = entry.get("init")
         if entry["backend"] == "ngram" and isinstance(init, str) and init.startswith("demo-"):
@@ -146,6 +144,14 @@ def build_config(spec: InlineSpec, root: Path) -> dict[str, Any]:
                 entry["init"] = same[0]
             else:
                 models.setdefault(init, parent)
+    return models
+
+
+def build_config(spec: InlineSpec, root: Path) -> dict[str, Any]:
+    """The evalkit.yaml mapping for ``spec``, paths as typed (relative to ``root``)."""
+    if not spec.tasks:
+        raise ConfigError("--tasks: name at least one task (lm-eval:TASK, a task YAML file, or a built-in probe)")
+    models = models_config(spec.models)
     files, target = _task_entries(spec.tasks, root)
     suites: dict[str, Any] = {"target": {"role": "target", "tasks": target}}
     if spec.forgetting:

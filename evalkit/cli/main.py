@@ -10,6 +10,7 @@ import sys
 import click
 
 COMMANDS = {
+    "init": ("evalkit.cli.init:init", "Write a starter evalkit.yaml and a task from your JSONL data."),
     "run": ("evalkit.cli.run:run", "Run one model on the suites and write a run directory."),
     "compare": ("evalkit.cli.compare:compare", "Compare a base model with one or more fine-tunes, item by item."),
     "review": ("evalkit.cli.review:review", "Blind side-by-side human review of responses."),
