@@ -114,3 +114,34 @@ def test_bad_flags_are_one_line_exit_2(cli, tmp_path, args, message):
 def test_gate_strings():
     assert parse_gate("must_not_regress", "lm-eval:arc_easy:acc_norm:0.01") == {
         "type": "must_not_regress", "task": "lm-eval:arc_easy", "metric": "acc_norm", "margin": 0.01}
+
+
+def test_the_config_free_command_reproduces_a_yaml_compare_of_a_local_checkpoint_and_its_lora(cli, tmp_path, monkeypatch):
+    pytest.importorskip("torch", reason="needs torch (pip install 'evalkit[hf]')")
+    pytest.importorskip("peft", reason="needs peft (pip install 'evalkit[hf]')")
+    from evalkit.backends.hf_tiny import build_lora_adapter, build_tiny_model
+
+    root = tmp_path / "proj"
+    make_project(root, models=(
+        "  base: {backend: hf, model: models/base, batch_size: 8, device: cpu}\n"
+        "  ft: {backend: hf, model: models/base, adapter: models/lora, batch_size: 8, device: cpu}\n"))
+    build_tiny_model(root / "models" / "base")
+    build_lora_adapter(root / "models" / "base", root / "models" / "lora")
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    code, _, err = cli("compare", "base", "ft", "--suite", "forgetting", "--limit", 8, "--no-cache", "--output", tmp_path / "yaml",
+                       cwd=root)
+    assert code == 0, err
+    (root / "evalkit.yaml").unlink()
+    flags = ["--base", "hf:./models/base+batch_size=8+device=cpu", "--ft", "hf:./models/base+adapter=./models/lora+batch_size=8+device=cpu",
+             "--forgetting", "tasks/mc.yaml,tasks/ppl.yaml", "--tasks", "tasks/qa.yaml"]
+    code, out, err = cli("compare", *flags, "--print-config", cwd=root)
+    assert code == 0, err
+    assert yaml.safe_load(out)["models"]["ft"] == {"backend": "hf", "model": "./models/base", "adapter": "./models/lora",
+                                                 "batch_size": 8, "device": "cpu"}
+    code, _, err = cli("compare", *flags, "--suite", "forgetting", "--limit", 8, "--no-cache", "--seed", 7, "--resamples", 2000,
+                       "--output", tmp_path / "flags", cwd=root)
+    assert code == 0, err
+    want, got = _metrics(tmp_path / "yaml" / "compare.json"), _metrics(tmp_path / "flags" / "compare.json")
+    assert set(want) == set(got) and {task for task, _ in want} == {"mc", "ppl"}
+    assert got == want
+    assert any(v[2] != 0 for v in want.values())  # the adapter changes the model
