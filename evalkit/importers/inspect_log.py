@@ -207,6 +207,7 @@ def read(path: Path) -> dict[str, Any]:
     spec = header["eval"]
     model = models.pop()
     identity = {"backend": "inspect_ai (imported)", "model": model, "model_base_url": spec.get("model_base_url"),
+                "status": {t.name: h.get("status") for t, (_, h) in zip(tasks, headers)},  # an unfinished log has fewer items
                 "tasks": {t.name: (h["eval"].get("task"), h["eval"].get("task_version")) for t, (_, h) in zip(tasks, headers)},
                 "eval_ids": [h["eval"].get("eval_id") for _, h in headers], "log": str(path)}
     return {"model": model, "identity": identity, "tasks": tasks, "started": spec.get("created"),

@@ -145,3 +145,17 @@ def test_the_config_free_command_reproduces_a_yaml_compare_of_a_local_checkpoint
     assert set(want) == set(got) and {task for task, _ in want} == {"mc", "ppl"}
     assert got == want
     assert any(v[2] != 0 for v in want.values())  # the adapter changes the model
+
+
+@pytest.mark.parametrize("sequential", [[], ["--sequential"]])
+def test_config_free_names_are_models_even_where_a_run_folder_has_that_name(cli, tmp_path, monkeypatch, sequential):
+    root = tmp_path / "proj"
+    make_project(root)
+    (root / "evalkit.yaml").unlink()
+    (root / "base").mkdir()
+    (root / "base" / "results.json").write_text("{}")  # a stored run called base would be refused as damaged
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    code, _, err = cli("compare", *FLAGS, "--gate-not-regress", "mc:accuracy:0.5", *sequential, "--quiet",
+                       "--output", tmp_path / "out", cwd=root)
+    assert code in (0, 1) and "error" not in err, err
+    assert json.loads((tmp_path / "out" / "gate.json").read_text())["gates"][0]["target"] == "mc"
