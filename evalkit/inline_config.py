@@ -15,7 +15,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,6 @@ class InlineSpec:
     forgetting: tuple[str, ...] = ()
     gates: tuple[dict[str, Any], ...] = ()
     seed: int | None = None
-    extra_models: dict[str, dict] = field(default_factory=dict)
 
 
 def _value(raw: str):

@@ -114,6 +114,7 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     from evalkit.errors import ConfigError
     from evalkit.runner.run import RunOptions, open_cache
 
+    default_output = output is None  # then evalkit-runs/latest links to it
     if inline is not None and inline.given:
         written = inline.write(base, candidates, config_path, output, seed)
         if written is None:  # --print-config
@@ -167,7 +168,7 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
                        Output(fmt, quiet))
     finally:
         cache.close()
-    if output is None:
+    if default_output:
         link_latest(out)  # evalkit-runs/latest: the newest finished compare
     return code
 

@@ -159,3 +159,17 @@ def test_config_free_names_are_models_even_where_a_run_folder_has_that_name(cli,
                        "--output", tmp_path / "out", cwd=root)
     assert code in (0, 1) and "error" not in err, err
     assert json.loads((tmp_path / "out" / "gate.json").read_text())["gates"][0]["target"] == "mc"
+
+
+def test_config_free_without_output_writes_under_evalkit_runs_with_a_latest_link(cli, tmp_path, monkeypatch):
+    import os
+
+    root = tmp_path / "proj"
+    make_project(root)
+    (root / "evalkit.yaml").unlink()
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    code, out, err = cli("compare", *FLAGS, "--quiet", cwd=root)
+    assert code == 0, err
+    [folder] = [p for p in (root / "evalkit-runs").iterdir() if p.name != "latest"]
+    assert folder.name.endswith("-base-vs-ft") and os.readlink(root / "evalkit-runs" / "latest") == folder.name
+    assert (folder / "evalkit.yaml").is_file() and f"wrote evalkit-runs/{folder.name}/compare.json" in out
