@@ -236,3 +236,30 @@ def test_bad_logs_are_one_line_exit_2(cli, tmp_path, setup, message):
     code, _, err = cli("import", target.name, "--name", "m", cwd=tmp_path)
     assert code == 2
     assert message in err and err.startswith("evalkit: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_inspect_json_logs_and_several_logs_of_one_model(cli, tmp_path):
+    _eval_zip(tmp_path / "a.eval", "m", 1, task="first")
+    with zipfile.ZipFile(tmp_path / "a.eval") as zf:  # the same log in inspect's JSON format: one EvalLog document
+        header = json.loads(zf.read("header.json"))
+        samples = [json.loads(zf.read(n)) for n in zf.namelist() if n.startswith("samples/")]
+    header["eval"]["task"] = "inspect_evals/second"
+    (tmp_path / "b.json").write_text(json.dumps({**header, "samples": samples}))
+    code, out, err = cli("import", "a.eval", "b.json", "--name", "m", "--forgetting", "second", cwd=tmp_path)
+    assert code == 0, err
+    run = RunResult.load(tmp_path / "runs" / "m")
+    assert [(t.task, t.role, t.n) for t in run.tasks] == [("first", "target", N), ("second", "forgetting", N)]
+    assert run.task("first").metrics["match"].value == run.task("second").metrics["match"].value == pytest.approx(10 / 30)
+
+
+@pytest.mark.parametrize("second, args, message", [
+    ("other-model", [], "logs of several models"),
+    ("m", ["--forgetting", "nope"], "--forgetting names nope, not in these logs"),
+])
+def test_logs_that_do_not_make_one_run_are_refused(cli, tmp_path, second, args, message):
+    (tmp_path / "logs").mkdir()
+    _eval_zip(tmp_path / "logs" / "a.eval", "m", 1, task="first")
+    _eval_zip(tmp_path / "logs" / "b.eval", second, 1, task="second")
+    code, _, err = cli("import", "logs", "--name", "m", *args, cwd=tmp_path)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
