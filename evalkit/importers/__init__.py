@@ -29,6 +29,9 @@ def detect(path: Path) -> str:
             return "lm-eval"
         if any(path.glob("*.eval")):
             return "inspect"
+        inner = sorted({p.parent.name for p in path.glob("*/results_*.json")})
+        if inner:  # lm-eval writes OUTPUT_PATH/<model>/results_*.json
+            raise DataError(f"lm-eval wrote one folder per model here ({', '.join(inner[:3])}); name one of them", path=path)
         raise DataError("no samples_*.jsonl (lm-eval --log_samples) and no .eval log (inspect_ai) in this folder", path=path)
     if path.suffix == ".eval":
         return "inspect"

@@ -226,6 +226,8 @@ def test_inspect_epochs_are_clustered_items(cli, tmp_path):
     (lambda p: (p / "x.eval").write_text("not a zip"), "not a readable .eval log"),
     (lambda p: zipfile.ZipFile(p / "x.eval", "w").writestr("foo.json", "{}"), "no header.json"),
     (lambda p: (p / "x").mkdir(), "no samples_*.jsonl"),
+    (lambda p: ((p / "x" / "org__m").mkdir(parents=True), (p / "x" / "org__m" / "results_1.json").write_text("{}")),
+     "one folder per model here (org__m); name one"),
     (lambda p: ((p / "x").mkdir(), (p / "x" / "results_1.json").write_text('{"results": {}}')), "run lm-eval with --log_samples"),
     (lambda p: ((p / "x").mkdir(), (p / "x" / "results_1.json").write_text('{"results": {}}'),
                 (p / "x" / "samples_t_1.jsonl").write_text('{"doc_id": 0}\n{oops\n')), ":2: invalid JSON"),
