@@ -22,14 +22,19 @@ from evalkit.cli.common import (
     trust_code_option,
     warn_limit,
 )
+from evalkit.cli.inline import inline_options
 
 
-def _check_args(project, args, suites=()) -> None:
+def _check_args(project, args, suites=(), stored: bool = True) -> None:
     """Before anything runs: every argument is a stored run or a model that can start, and
-    the data of every selected task can be read."""
+    the data of every selected task can be read. ``stored=False``: arguments are only model
+    names (config-free: a folder ./base is not the --base model)."""
     from evalkit.errors import ConfigError
     from evalkit.preflight import check_data, check_models
-    from evalkit.results import is_run_dir
+    from evalkit.results import is_run_dir as _is_run_dir
+
+    def is_run_dir(arg):
+        return stored and _is_run_dir(arg)
 
     for arg in args:
         if not is_run_dir(arg) and arg not in project.models:
@@ -47,13 +52,13 @@ def _label(arg: str) -> str:
     return path.resolve().name if path.is_symlink() else path.name
 
 
-def _load_or_run(project, arg: str, options, out: Path, quiet: bool = False):
+def _load_or_run(project, arg: str, options, out: Path, quiet: bool = False, stored: bool = True):
     from evalkit.errors import DataError
     from evalkit.names import unsafe_name
     from evalkit.results import RunResult, is_run_dir
     from evalkit.runner.run import run_models
 
-    if is_run_dir(arg):
+    if stored and is_run_dir(arg):
         run = RunResult.load(Path(arg))
         if (why := unsafe_name(run.model)) is not None:  # it names folders under --output
             raise DataError(f"the stored model name {why}", path=Path(arg) / "results.json")
@@ -71,8 +76,9 @@ def _load_or_run(project, arg: str, options, out: Path, quiet: bool = False):
 
 
 @click.command()
-@click.argument("base")
-@click.argument("candidates", nargs=-1, required=True)
+@click.argument("base", required=False)
+@click.argument("candidates", nargs=-1)
+@inline_options
 @config_option
 @suite_option
 @limit_option
@@ -96,25 +102,43 @@ def _load_or_run(project, arg: str, options, out: Path, quiet: bool = False):
               help="What stdout gets: the table, compare.md's Markdown or compare.json's payload (the rest goes to stderr).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the verdict line of each candidate and the paths written.")
 def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, output, resamples, seed, gate, sequential,
-            looks, fmt, quiet):
+            looks, fmt, quiet, inline=None):
     """Compare BASE with each candidate on identical items.
 
     BASE and each candidate are model names from the config or run directories written
-    earlier (a stored baseline is not run again).
+    earlier (a stored baseline is not run again). Without a config: --base, --ft and
+    --tasks name the models and tasks (see --print-config for the evalkit.yaml they make).
     """
     from evalkit.compare.compare import cached_compare
     from evalkit.config import load_project
     from evalkit.errors import ConfigError
     from evalkit.runner.run import RunOptions, open_cache
 
+    default_output = output is None  # then evalkit-runs/latest links to it
+    if inline is not None and inline.given:
+        written = inline.write(base, candidates, config_path, output, seed)
+        if written is None:  # --print-config
+            return 0
+        config_path, output, base, candidates = written
+        gate = gate or inline.has_gates
+    stored = not (inline is not None and inline.given)  # config-free: names are models, never folders
+    if stored and (base is None or not candidates):
+        raise click.UsageError("name BASE and at least one CANDIDATE, or use --base, --ft and --tasks")
+    extra_gates = inline.gate_entries() if stored and inline is not None and inline.gates else []
+    gate = gate or bool(extra_gates)
     if sequential and not gate:
         raise click.UsageError("--sequential decides gates: use it with --gate")
     project = load_project(config_path, trust_code=trust_code)
+    if extra_gates:  # gate flags on a config's models or on stored (e.g. imported) runs
+        from evalkit.inline_config import stored_run_gates
+
+        kept = [] if project.is_demo else project.gates  # the demo's gates are about the demo's tasks
+        project.gates = [*kept, *stored_run_gates(project, [base, *candidates], extra_gates)]
     if gate and not project.gates:
         raise ConfigError("--gate: the config has no gates: section", path=project.path)
     if sequential and any(g.clean_only for g in project.gates):  # its looks would use every item
         raise ConfigError("--sequential does not decide clean_only gates yet; run without --sequential", path=project.path)
-    _check_args(project, [base, *candidates], suites)
+    _check_args(project, [base, *candidates], suites, stored)
     from evalkit.cli.output import check_output_dir
 
     default = Path("evalkit-runs") / f"{stamp()}-{_label(base)}-vs-{'-'.join(_label(c) for c in candidates)}"
@@ -127,12 +151,12 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     if sequential:
         from evalkit.cli.sequential import run_sequential
 
-        load = functools.partial(_load_or_run, quiet=quiet)
+        load = functools.partial(_load_or_run, quiet=quiet, stored=stored)
         base_run, runs, reports = run_sequential(project, base, candidates, options, out, seed, looks, load,
                                                  con=Output(fmt, quiet).human(), say=Output(fmt, quiet).brief())
     else:
-        base_run = _load_or_run(project, base, options, out, quiet)
-        runs = [_load_or_run(project, c, options, out, quiet) for c in candidates]
+        base_run = _load_or_run(project, base, options, out, quiet, stored)
+        runs = [_load_or_run(project, c, options, out, quiet, stored) for c in candidates]
     n_resamples = resamples or project.file.bootstrap_resamples
     cache = open_cache(project, options.use_cache)
     try:
@@ -144,7 +168,7 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
                        Output(fmt, quiet))
     finally:
         cache.close()
-    if output is None:
+    if default_output:
         link_latest(out)  # evalkit-runs/latest: the newest finished compare
     return code
 

@@ -10,6 +10,7 @@ import sys
 import click
 
 COMMANDS = {
+    "init": ("evalkit.cli.init:init", "Write a starter evalkit.yaml and a task from your JSONL data."),
     "run": ("evalkit.cli.run:run", "Run one model on the suites and write a run directory."),
     "compare": ("evalkit.cli.compare:compare", "Compare a base model with one or more fine-tunes, item by item."),
     "review": ("evalkit.cli.review:review", "Blind side-by-side human review of responses."),
@@ -19,6 +20,7 @@ COMMANDS = {
     "probe": ("evalkit.cli.probe:probe", "Built-in safety drift and bias probes: generated prompts, paired against the base."),
     "audit": ("evalkit.cli.audit:audit", "Find eval items that are in the fine-tuning text (contamination)."),
     "cache": ("evalkit.cli.cache:cache", "Inspect or clear the response cache."),
+    "import": ("evalkit.cli.import_:import_cmd", "Turn lm-eval --log_samples output or inspect_ai logs into a run folder."),
     "plan": ("evalkit.cli.plan:plan", "Before a run: requests, tokens, dated cost, time and the effect each gate can detect."),
 }
 

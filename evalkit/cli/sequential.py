@@ -41,7 +41,8 @@ def _align_to(base_run, candidate_run):
 def _get(project, arg: str, options, out: Path, seed: int, fraction: float, load_or_run):
     from evalkit.results import is_run_dir
 
-    if is_run_dir(arg):
+    stored = getattr(load_or_run, "keywords", {}).get("stored", True)  # config-free: names are never folders
+    if stored and is_run_dir(arg):
         return _prefix_of(load_or_run(project, arg, options, out), seed, fraction)
     return load_or_run(project, arg, replace(options, fraction=fraction, order_seed=seed), out)
 

@@ -1,0 +1,105 @@
+"""Imported per-item rows -> a RunResult, aggregated the way evalkit's runner aggregates its own.
+
+Every imported metric is a mean of per-item (numerator, denominator) statistics, so compare
+and gates read it exactly as they read a run of evalkit; a name evalkit knows (accuracy,
+exact_match, bits_per_byte...) is read by that metric, any other by the generic
+numerator/denominator metric with the direction and range the importer recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from evalkit.results import MetricValue, RunResult, TaskResult
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    higher_is_better: bool
+    binary: bool
+    value_range: tuple[float, float] | None
+    signature: str
+
+
+@dataclass
+class ImportedTask:
+    name: str
+    type: str  # generate | multiple_choice | perplexity | classification | loglikelihood
+    method: str | None
+    samples: list[dict[str, Any]]  # task, id, status, prompt, response, reference, metrics, stats, extra
+    metrics: dict[str, MetricInfo]
+    item_hashes: dict[str, str] = field(default_factory=dict)  # id -> hash of the item's content
+
+
+def sample(task: str, sid: str, *, prompt, response, reference, metrics: dict, stats: dict, extra: dict,
+           error: str | None = None, prompt_tokens: int = 0, completion_tokens: int = 0,
+           group: str | None = None, latency_s: float = 0.0) -> dict[str, Any]:
+    """One evalkit sample. An empty generated answer is the model's behaviour and is scored
+    ("empty"); only a failed request ("error") is missing data."""
+    if error is not None:
+        status = "error"
+    elif isinstance(response, str) and not response.strip():
+        status = "empty"
+    else:
+        status = "ok"
+    row = {"task": task, "suite": "", "id": sid, "group": group, "prompt": prompt, "reference": reference,
+           # latency 0.0, not None: the logs rarely say, and the reports take the percentiles of it
+           "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "latency_s": latency_s, "cost_usd": None,
+           "status": status, "response": response, "metrics": {} if error else metrics, "stats": {} if error else stats,
+           "extra": extra}
+    if error is not None:
+        row["error"] = error
+    return row
+
+
+def _task_result(task: ImportedTask, suite: str) -> TaskResult:
+    import numpy as np
+
+    from evalkit.metrics.registry import metric_for_result
+
+    ok = [s for s in task.samples if s["status"] != "error"]
+    result = TaskResult(task=task.name, suite=suite, role=suite, type=task.type, status="ok", method=task.method,
+                        n=len(task.samples), n_errors=len(task.samples) - len(ok),
+                        n_empty=sum(s["status"] == "empty" for s in task.samples))
+    for name, info in task.metrics.items():
+        mv = MetricValue(None, info.higher_is_better, info.signature, info.binary,
+                         list(info.value_range) if info.value_range else None)
+        rows = [s["stats"][name] for s in ok if name in s["stats"]]
+        if rows:
+            value = float(metric_for_result(name, mv).from_stats(np.sum(rows, axis=0)))
+            mv.value = value if np.isfinite(value) else None
+        result.metrics[name] = mv
+    if ok:
+        result.prompt_tokens_mean = sum(s["prompt_tokens"] for s in ok) / len(ok)
+        result.completion_tokens_mean = sum(s["completion_tokens"] for s in ok) / len(ok)
+    h = hashlib.sha256()
+    for sid in sorted(task.item_hashes):  # the items, not the answers: equal for base and fine-tune
+        h.update(f"{sid}\0{task.item_hashes[sid]}\n".encode())
+    result.data_sha256 = h.hexdigest() if task.item_hashes else None
+    return result
+
+
+def build_run(model: str, backend: str, identity: dict[str, Any], tasks: list[ImportedTask], *, source: str,
+              forgetting: set[str] = frozenset(), started: str | None = None,
+              versions: dict[str, str] | None = None) -> RunResult:
+    """The run folder's content. ``forgetting``: task names reported as forgetting probes
+    (the rest are targets), as a suite's role would say."""
+    from importlib.metadata import version
+
+    results, samples = [], []
+    for task in tasks:
+        suite = "forgetting" if task.name in forgetting else "target"
+        for s in task.samples:
+            s["suite"] = suite
+        samples += task.samples
+        results.append(_task_result(task, suite))
+    return RunResult(
+        model=model, backend=backend, identity=identity, model_config={"imported_from": source},
+        project=source, tasks=results, samples=samples,
+        started=started or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        versions={"evalkit": version("evalkit"), **(versions or {})},  # the harness's, from its log
+        data_hashes={r.task: r.data_sha256 for r in results if r.data_sha256},
+    )

@@ -1,0 +1,214 @@
+"""inspect_ai's eval logs -> imported tasks.
+
+A ``.eval`` log is a zip of JSON: the header (``header.json``; ``_journal/start.json`` while
+a run is going or in older files; ``start.json`` + ``results.json`` in the oldest) with
+``eval.task`` and ``eval.model``, and one ``samples/<id>_epoch_<n>.json`` per sample and
+epoch. A ``.json`` log is the same EvalLog as one document, samples inline. Only the JSON
+is read (no pickle, nothing executes); inspect_ai need not be installed.
+
+Each scorer becomes a metric named after it, its value read as inspect's ``value_to_float``
+reads it (C=1, I=0, P=0.5, N=0, yes/no, true/false, numbers); a dict value gives one metric
+per key (``scorer.key``). With several epochs every epoch is an item and the epochs of one
+sample are a cluster (``group``), so intervals account for their correlation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import DataError
+from evalkit.importers.build import ImportedTask, MetricInfo, sample
+
+_LETTERS = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
+_WORDS = {"yes": 1.0, "true": 1.0, "no": 0.0, "false": 0.0}
+MAX_MEMBER = 512 * 1024 * 1024  # a zip member larger than this is not a log (a zip bomb is refused)
+
+
+def _value(v) -> float | None:
+    """inspect's value_to_float: a score value as a number; None when it is not one."""
+    if isinstance(v, bool):
+        return float(v)
+    if isinstance(v, (int, float)):
+        return float(v) if v == v and abs(v) != float("inf") else None
+    if isinstance(v, str):
+        s = v.strip()
+        if s in _LETTERS:
+            return _LETTERS[s]
+        if s.lower() in _WORDS:
+            return _WORDS[s.lower()]
+        try:
+            return float(s)
+        except ValueError:
+            return None
+    return None
+
+
+def _text(content) -> str:
+    """A message's content: a string, or inspect's list of content parts (text parts kept)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
+    return ""
+
+
+def _prompt(inp) -> str:
+    if isinstance(inp, list):
+        return "\n\n".join(f"{m.get('role', '')}: {_text(m.get('content'))}" for m in inp if isinstance(m, dict))
+    return str(inp or "")
+
+
+def _response(output: dict) -> str:
+    if isinstance(output.get("completion"), str):
+        return output["completion"]
+    choices = output.get("choices") or []
+    message = choices[0].get("message", {}) if choices and isinstance(choices[0], dict) else {}
+    return _text(message.get("content")) if isinstance(message, dict) else ""
+
+
+def _json(raw: bytes, where: Path, member: str):
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{member}: invalid JSON ({getattr(exc, 'msg', type(exc).__name__)}); not a log inspect_ai wrote",
+                        path=where) from None
+
+
+def _read_zip(path: Path) -> tuple[dict, list[dict]]:
+    """(header, samples) of a .eval zip."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"not a readable .eval log (a zip of JSON): {exc}", path=path) from None
+    with zf:
+        def load(name):
+            info = zf.getinfo(name)
+            if info.file_size > MAX_MEMBER:
+                raise DataError(f"{name} is {info.file_size:,} bytes uncompressed; too large for a log", path=path)
+            return _json(zf.read(name), path, name)
+
+        names = set(zf.namelist())
+        if "header.json" in names:
+            header = load("header.json")
+        elif "_journal/start.json" in names:
+            header = load("_journal/start.json")
+        elif "start.json" in names:
+            header = {**load("start.json"), **(load("results.json") if "results.json" in names else {})}
+        else:
+            raise DataError("no header.json (nor _journal/start.json) in this zip; not an inspect_ai .eval log", path=path)
+        samples = [load(n) for n in sorted(names) if n.startswith("samples/") and n.endswith(".json")]
+    return header, samples
+
+
+def _read_json_log(path: Path) -> tuple[dict, list[dict]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DataError("not UTF-8 text; not a log inspect_ai wrote", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    if not isinstance(data, dict):
+        raise DataError("expected a JSON object (an inspect_ai EvalLog)", path=path)
+    return data, list(data.get("samples") or [])
+
+
+def _scores(scores: dict) -> dict[str, float]:
+    out = {}
+    for scorer, score in (scores or {}).items():
+        value = score.get("value") if isinstance(score, dict) else score
+        if isinstance(value, dict):
+            for key, v in value.items():
+                if (x := _value(v)) is not None:
+                    out[f"{scorer}.{key}"] = x
+        elif (x := _value(value)) is not None:
+            out[scorer] = x
+    return out
+
+
+def _metric_name(scorer: str) -> str:
+    """The scorer's name, unless it is one of evalkit's metrics (``f1``), which reads its
+    statistics its own way: then ``f1_score``."""
+    from evalkit.metrics.registry import METRICS
+
+    name = re.sub(r"[\[\]]", "_", scorer)  # brackets mean a filter variant in evalkit
+    return f"{name}_score" if name in METRICS else name
+
+
+def _task(header: dict, rows: list[dict], path: Path) -> ImportedTask:
+    spec = header.get("eval") or {}
+    logged = str(spec.get("task") or path.stem)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", logged.rsplit("/", 1)[-1]) or "task"
+    epochs = {r.get("epoch", 1) for r in rows}
+    samples, hashes, values = [], {}, {}
+    for r in rows:
+        if not isinstance(r, dict) or "id" not in r:
+            raise DataError("a sample without an id; not a log inspect_ai wrote", path=path)
+        sid = str(r["id"]) if len(epochs) == 1 else f"{r['id']}#epoch{r.get('epoch', 1)}"
+        output = r.get("output") or {}
+        usage = output.get("usage") or {}
+        err = r.get("error")
+        error = (err.get("message") if isinstance(err, dict) else str(err)) if err else None
+        scored = {_metric_name(k): v for k, v in _scores(r.get("scores")).items()}
+        for k, v in scored.items():
+            values.setdefault(k, []).append(v)
+        target = r.get("target")
+        reference = " | ".join(map(str, target)) if isinstance(target, list) else target
+        hashes[sid] = hashlib.sha256(json.dumps([r.get("input"), target], sort_keys=True, default=str).encode()).hexdigest()
+        samples.append(sample(
+            name, sid, prompt=_prompt(r.get("input")), response=_response(output), reference=reference,
+            metrics=scored, stats={k: [v, 1.0] for k, v in scored.items()},
+            extra={"inspect": {"id": r["id"], "epoch": r.get("epoch", 1),
+                               "answers": {k: s.get("answer") for k, s in (r.get("scores") or {}).items() if isinstance(s, dict)}}},
+            error=error, prompt_tokens=int(usage.get("input_tokens") or 0), completion_tokens=int(usage.get("output_tokens") or 0),
+            group=str(r["id"]) if len(epochs) > 1 else None, latency_s=float(output.get("time") or 0.0),
+        ))
+    infos = {}
+    for metric, vals in values.items():
+        binary = all(v in (0.0, 1.0) for v in vals)
+        bounded = all(0.0 <= v <= 1.0 for v in vals)
+        sig = f"{metric}|inspect_ai:{logged}|v{(spec.get('packages') or {}).get('inspect_ai', '?')}|imported"
+        infos[metric] = MetricInfo(True, binary, (0.0, 1.0) if bounded else None, sig)
+    return ImportedTask(name, "generate", "generate", samples, infos, hashes)
+
+
+def _logs(path: Path) -> list[Path]:
+    if path.is_dir():
+        found = sorted(path.glob("*.eval"))
+        if not found:
+            raise DataError("no .eval log in this folder", path=path)
+        return found
+    return [path]
+
+
+def read(path: Path) -> dict[str, Any]:
+    """{"model", "identity", "tasks", "versions", "started"} of one model's inspect logs."""
+    tasks, models, headers = [], set(), []
+    for log in _logs(path):
+        header, rows = _read_zip(log) if log.suffix == ".eval" else _read_json_log(log)
+        spec = header.get("eval") if isinstance(header.get("eval"), dict) else None
+        if spec is None:
+            raise DataError("no \"eval\" section in the header; not a log inspect_ai wrote", path=log)
+        if not rows:
+            raise DataError("the log has no samples (was it written with --no-log-samples, or cancelled?)", path=log)
+        models.add(str(spec.get("model")))
+        task = _task(header, rows, log)
+        if task.name in {t.name for t in tasks}:
+            raise DataError(f"task '{task.name}' is in two logs here; keep one (a retried run?)", path=log)
+        tasks.append(task)
+        headers.append((log, header))
+    if len(models) > 1:
+        raise DataError(f"logs of several models ({', '.join(sorted(models))}); import each model's separately", path=path)
+    log, header = headers[0]
+    spec = header["eval"]
+    model = models.pop()
+    identity = {"backend": "inspect_ai (imported)", "model": model, "model_base_url": spec.get("model_base_url"),
+                "status": {t.name: h.get("status") for t, (_, h) in zip(tasks, headers)},  # an unfinished log has fewer items
+                "tasks": {t.name: (h["eval"].get("task"), h["eval"].get("task_version")) for t, (_, h) in zip(tasks, headers)},
+                "eval_ids": [h["eval"].get("eval_id") for _, h in headers], "log": str(path)}
+    return {"model": model, "identity": identity, "tasks": tasks, "started": spec.get("created"),
+            "versions": {"inspect_ai": str((spec.get("packages") or {}).get("inspect_ai", "?"))}}
