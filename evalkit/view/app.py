@@ -100,7 +100,9 @@ def explorer(view) -> None:
     items = explorer_order(view.items)
     shown = apply(items, _filters(items))
     pages = max(1, -(-len(shown) // PAGE_SIZE))
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="f_page") - 1
+    if st.session_state.get("f_page", 1) > pages:  # the filters shrank the list: back to its first page
+        st.session_state.f_page = 1
+    page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="f_page") - 1
     st.text(f"{len(shown)} of {len(items)} changed items")
     parts = [CSS]
     for title, rows in groups(shown[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]):

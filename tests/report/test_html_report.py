@@ -58,6 +58,15 @@ def test_report_is_rebuilt_from_the_stored_compare(cli, report_dir):
     assert code == 0 and (report_dir / "report.html").read_text() == first
 
 
+def test_plot_metric_chooses_the_forest_plot_metric_or_says_what_exists(cli, report_dir):
+    code, _, err = cli("report", report_dir, "--plot-metric", "qa=nope")
+    assert code == 2 and "exact_match, f1, chrf" in err and "Traceback" not in err
+    code, _, err = cli("report", report_dir, "--plot-metric", "qa")
+    assert code == 2 and "TASK=METRIC" in err
+    code, _, err = cli("report", report_dir, "--plot-metric", "qa=chrf")
+    assert code == 0, err
+
+
 def test_report_of_a_missing_folder_is_a_one_line_error(cli, tmp_path):
     (tmp_path / "empty").mkdir()
     code, _, err = cli("report", tmp_path / "empty")
