@@ -15,6 +15,7 @@ COMMANDS = {
     "compare": ("evalkit.cli.compare:compare", "Compare a base model with one or more fine-tunes, item by item."),
     "review": ("evalkit.cli.review:review", "Blind side-by-side human review of responses."),
     "report": ("evalkit.cli.report:report", "Rebuild report.html from a stored compare folder."),
+    "view": ("evalkit.cli.view:view", "Browse the compares under a folder in a local web app (flip explorer)."),
     "ls": ("evalkit.cli.ls:ls", "List the configured models, suites and tasks."),
     "validate": ("evalkit.cli.validate:validate", "Check the config and every task's data."),
     "probe": ("evalkit.cli.probe:probe", "Built-in safety drift and bias probes: generated prompts, paired against the base."),

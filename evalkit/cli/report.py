@@ -11,13 +11,21 @@ from evalkit.cli.common import console
 
 @click.command()
 @click.argument("directory", type=click.Path(path_type=Path, exists=True, file_okay=False))
-def report(directory):
+@click.option("--plot-metric", "plot_metric", multiple=True, metavar="TASK=METRIC",
+              help="The metric the forest plot shows for TASK (default: the gated metrics, else the primary one). Repeatable.")
+def report(directory, plot_metric):
     """Rebuild DIR/report.html from the compare.json, gate.json and runs in DIR."""
-    from evalkit.errors import DataError
+    from evalkit.errors import ConfigError, DataError
     from evalkit.report.html import write_report
 
+    chosen = {}
+    for pair in plot_metric:
+        task, sep, metric = pair.partition("=")
+        if not sep or not task or not metric:
+            raise ConfigError(f"--plot-metric {pair}: expected TASK=METRIC, e.g. translate_es=chrf")
+        chosen[task] = metric
     try:
-        path = write_report(directory)
+        path = write_report(directory, plot_metric=chosen or None)
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
         # The report reads compare.json, gate.json and the runs' samples as evalkit wrote
         # them; a hand-edited or truncated one lacks a key or has a value of another type.

@@ -1,5 +1,6 @@
-"""report.html: one self-contained file (no CDN, no network) with the verdict, the gate table,
-a forest plot, per-task numbers, the items that changed, cost and reproducibility.
+"""report.html: one self-contained file (no CDN, no network) led by the decision: the verdict,
+the gates, the regressions that decide a failing gate, then a forest plot, per-task numbers,
+every changed item (paged), cost and provenance.
 
 Built only from what a compare folder holds (compare.json, gate.json, the run directories),
 so ``evalkit report DIR`` rebuilds it later. Model text is untrusted: it is put into the page
@@ -22,7 +23,6 @@ UNITS = {
     "bleu": "BLEU / chrF (0-100)", "chrf": "BLEU / chrF (0-100)", "bits_per_byte": "bits per byte",
     "word_perplexity": "perplexity", "token_perplexity": "perplexity",
 }
-MAX_TEXT = 2000  # characters of one response shown; the run directory has the rest
 
 
 def _load(path: Path) -> Any:
@@ -57,17 +57,39 @@ def _gate_for(out: Path, candidate: str, several: bool) -> dict | None:
     return _load(path) if path.is_file() else None
 
 
-def _forest_rows(comparison: dict, gate: dict | None) -> list[dict]:
+def plot_metrics(comparison: dict, gate: dict | None, chosen: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """Each task's metrics in the forest plot: the one chosen for it (``evalkit report
+    --plot-metric TASK=METRIC``), else those its gates test (the ones a team decided matter,
+    e.g. chrF over BLEU), else its primary (first) metric."""
+    gated: dict[str, list[str]] = {}
+    for g in (gate or {}).get("gates", []):
+        if g["metric"] not in gated.setdefault(g["target"], []):
+            gated[g["target"]].append(g["metric"])
+    out = {}
+    for t in comparison["tasks"]:
+        names = [m["metric"] for m in t["metrics"]]
+        if chosen and t["task"] in chosen:
+            if chosen[t["task"]] not in names:
+                raise DataError(f"--plot-metric {t['task']}={chosen[t['task']]}: the task has no such metric; "
+                                f"choose one of {', '.join(names)}")
+            out[t["task"]] = [chosen[t["task"]]]
+        else:
+            out[t["task"]] = [n for n in gated.get(t["task"], []) if n in names] or names[:1]
+    return out
+
+
+def _forest_rows(comparison: dict, gate: dict | None, chosen: dict[str, str] | None = None) -> list[dict]:
     gated: dict[tuple[str, str], dict] = {}
     for g in (gate or {}).get("gates", []):
         gated.setdefault((g["target"], g["metric"]), {})[g["type"]] = g.get("threshold")
+    shown = plot_metrics(comparison, gate, chosen)
     rows = []
     for t in comparison["tasks"]:
         if t["status"] != "ok":
             continue
-        for i, m in enumerate(t["metrics"]):
+        for m in t["metrics"]:
             gates = gated.get((t["task"], m["metric"]), {})
-            if (i > 0 and not gates) or m["delta"] is None:
+            if m["metric"] not in shown.get(t["task"], []) or m["delta"] is None:
                 continue
             sign = 1.0 if m["higher_is_better"] else -1.0
             low, high = (m["ci_low"], m["ci_high"]) if sign > 0 else (m["ci_high"], m["ci_low"])
@@ -76,20 +98,46 @@ def _forest_rows(comparison: dict, gate: dict | None) -> list[dict]:
                 "gain": sign * m["delta"], "low": None if low is None else sign * low, "high": None if high is None else sign * high,
                 "improved": m.get("improved"), "margin": gates.get("must_not_regress"), "min_effect": gates.get("must_improve"),
             })
-    return rows
+    return _by_scale(rows)
 
 
-def forest_svg(comparison: dict, gate: dict | None, cache=None) -> str:
+SCALE_RATIO = 10.0  # rows whose extents differ more than this share no panel
+
+
+def _extent(r: dict) -> float:
+    return max(abs(x) for x in (r["gain"], r["low"], r["high"], r["margin"], r["min_effect"]) if x is not None)
+
+
+def _by_scale(rows: list[dict]) -> list[dict]:
+    """Split a unit's rows into panels of similar size (by the largest of gain, interval and
+    gate threshold), so a forgetting regression of 0.02 bits per byte is not drawn as a dot on
+    zero next to a 2-bit gain. Each row's ``unit`` becomes its panel title."""
+    out = []
+    for unit in dict.fromkeys(r["unit"] for r in rows):
+        group = sorted((r for r in rows if r["unit"] == unit), key=_extent, reverse=True)
+        panels: list[list[dict]] = []
+        for r in group:
+            if panels and _extent(panels[-1][0]) <= SCALE_RATIO * max(_extent(r), 1e-12):
+                panels[-1].append(r)
+            else:
+                panels.append([r])
+        for k, panel in enumerate(panels):
+            title = unit if len(panels) == 1 else f"{unit}, scale {k + 1} of {len(panels)}"
+            out += [{**r, "unit": title} for r in panel]
+    return out
+
+
+def forest_svg(comparison: dict, gate: dict | None, cache=None, chosen: dict[str, str] | None = None) -> str:
     """The forest plot as inline SVG; memoised by its rows, since drawing it costs more than
     a whole cached compare."""
-    rows = _forest_rows(comparison, gate)
+    rows = _forest_rows(comparison, gate, chosen)
     if not rows:
         return ""
     key = None
     if cache is not None:
         from evalkit.runner.cache import code_version, digest
 
-        key = digest({"v": 1, "code": code_version(), "forest": rows})
+        key = digest({"v": 2, "code": code_version(), "forest": rows})
         hit = cache.memo_get(key)
         if hit is not None:
             return hit
@@ -102,71 +150,38 @@ def forest_svg(comparison: dict, gate: dict | None, cache=None) -> str:
     return svg
 
 
-def _item_score(metric, sample: dict) -> float | None:
-    stats = (sample.get("stats") or {}).get(metric.name)
-    if stats is None:
-        return None
-    value = float(metric.from_stats(np.asarray(stats, dtype=float)))
-    return None if value != value else value
-
-
-def _clip(text: Any) -> str:
-    text = "" if text is None else text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " […]"
-
-
-def changed_items(comparison: dict, base: dict, ft: dict) -> list[dict]:
-    """Items whose primary per-item score differs between base and fine-tune."""
-    from evalkit.metrics.registry import metric_for_result
-
-    by_task: dict[str, list] = {}
-    for (task, item_id), fs in ft.items():
-        by_task.setdefault(task, []).append((item_id, fs))
-    items = []
-    for t in comparison["tasks"]:
-        if t["status"] != "ok" or not t["metrics"]:
-            continue
-        task = t["task"]
-        metric = metric_for_result(t["metrics"][0]["metric"])
-        sign = 1.0 if t["metrics"][0]["higher_is_better"] else -1.0
-        for item_id, fs in by_task.get(task, []):
-            bs = base.get((task, item_id))
-            if bs is None or fs.get("response") is None and bs.get("response") is None:
-                continue
-            b, f = _item_score(metric, bs), _item_score(metric, fs)
-            if b is None or f is None or b == f:
-                continue
-            items.append({
-                "task": task, "id": item_id, "metric": metric.name, "gain": round(sign * (f - b), 6),
-                "base_score": b, "ft_score": f, "prompt": _clip(fs.get("prompt")), "base": _clip(bs.get("response")),
-                "ft": _clip(fs.get("response")), "reference": _clip(fs.get("reference")),
-            })
-    return items
-
-
 def _safe_json(data: Any) -> str:
     # Inside <script type="application/json">: no "<" may survive, so no "</script>" either.
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def build(out: Path, cache=None, runs: dict | None = None) -> str:
+def build(out: Path, cache=None, runs: dict | None = None, plot_metric: dict[str, str] | None = None) -> str:
     """The report's HTML for the compare folder ``out``. ``runs`` (model name -> RunResult)
-    saves re-reading run directories that the caller has in memory."""
+    saves re-reading run directories that the caller has in memory; ``plot_metric`` (task ->
+    metric) chooses what the forest plot shows for a task."""
     from evalkit.report.html_page import page
+    from evalkit.report.html_provenance import model_info
+    from evalkit.report.items import changed_items
 
     compare = _load(out / "compare.json")
     comparisons = compare["comparisons"]
     several = len(comparisons) > 1
-    sections = []
+    sections, infos = [], {}
     for c in comparisons:
-        base = _in_memory(runs, c["base"]) or _samples(_run_dir(out, c.get("base_source"), c["base"]))
-        ft = _in_memory(runs, c["candidate"]) or _samples(_run_dir(out, c.get("candidate_source"), c["candidate"]))
+        dirs = {}
+        for key, source in (("base", "base_source"), ("candidate", "candidate_source")):
+            name = c[key]
+            dirs[key] = None if _in_memory(runs, name) is not None else _run_dir(out, c.get(source), name)
+            if name not in infos:
+                infos[name] = model_info(name, (runs or {}).get(name), dirs[key])
+        base = _in_memory(runs, c["base"]) or _samples(dirs["base"])
+        ft = _in_memory(runs, c["candidate"]) or _samples(dirs["candidate"])
         gate = _gate_for(out, c["candidate"], several)
         sections.append({
-            "comparison": c, "gate": gate, "forest": forest_svg(c, gate, cache),
-            "items": changed_items(c, base, ft), "totals": _totals(c, base, ft),
+            "comparison": c, "gate": gate, "forest": forest_svg(c, gate, cache, plot_metric),
+            "items": changed_items(c, base, ft, gate), "totals": _totals(c, base, ft),
         })
-    return page(compare, sections, _safe_json, html.escape)
+    return page(compare, sections, _safe_json, html.escape, list(infos.values()))
 
 
 def _totals(c: dict, base: dict, ft: dict) -> list[dict]:
@@ -184,7 +199,7 @@ def _totals(c: dict, base: dict, ft: dict) -> list[dict]:
     return rows
 
 
-def write_report(out: Path, cache=None, runs: dict | None = None) -> Path:
+def write_report(out: Path, cache=None, runs: dict | None = None, plot_metric: dict[str, str] | None = None) -> Path:
     path = Path(out) / "report.html"
-    path.write_text(build(Path(out), cache, runs), encoding="utf-8")
+    path.write_text(build(Path(out), cache, runs, plot_metric), encoding="utf-8")
     return path

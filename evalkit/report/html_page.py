@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from evalkit.report.html_script import SCRIPT
+
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
 main{max-width:1180px;margin:0 auto;padding:24px}
@@ -26,43 +28,10 @@ th{background:#f3f3f3;text-align:left} td.n{text-align:right;font-variant-numeri
 .cols div{min-width:0} .cols b{display:block;font-size:12px;color:#555}
 pre{white-space:pre-wrap;word-break:break-word;margin:2px 0;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;background:#f7f7f7;padding:6px;border-radius:4px}
 details pre{max-height:220px;overflow:auto} .muted{color:#666;font-size:12px}
+.item.decisive{border-left:4px solid #b71c1c} .tag{background:#ffebee;color:#b71c1c;border-radius:3px;padding:0 5px;font-size:11px}
+.banner{margin:-6px 0 12px;color:#333} nav.toc{background:#fff;border:1px solid #e0e0e0;border-radius:6px;padding:6px 12px;margin:14px 0}
+nav.toc a{margin-right:14px} .controls button:disabled{opacity:.4;cursor:default}
 """
-
-SCRIPT = """
-(function(){
-  for (const box of document.querySelectorAll('[data-items]')) {
-    const items = JSON.parse(document.getElementById(box.dataset.items).textContent);
-    const list = box.querySelector('.list'), count = box.querySelector('.count');
-    const search = box.querySelector('input'), task = box.querySelector('select');
-    let kind = 'all';
-    const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; };
-    function draw(){
-      const q = search.value.toLowerCase();
-      const shown = items.filter(it => (kind === 'all' || (kind === 'up') === (it.gain > 0))
-        && (task.value === '' || it.task === task.value)
-        && (q === '' || [it.prompt, it.base, it.ft, it.reference, it.id].join('\\n').toLowerCase().includes(q)));
-      list.replaceChildren();
-      for (const it of shown.slice(0, 300)) {
-        const card = el('div', 'item');
-        const head = el('div', 'head');
-        head.append(el('span', it.gain > 0 ? 'up' : 'down', it.gain > 0 ? 'improved ' : 'regressed '),
-          el('span', '', it.task + ' / ' + it.id + ' · ' + it.metric + ' ' + it.base_score.toFixed(3) + ' → ' + it.ft_score.toFixed(3)));
-        const prompt = el('details'); prompt.append(el('summary', 'muted', 'prompt'), el('pre', '', it.prompt));
-        const cols = el('div', 'cols');
-        for (const [label, text] of [['base', it.base], ['fine-tune', it.ft], ['reference', it.reference]]) {
-          const c = el('div'); c.append(el('b', '', label), el('pre', '', text)); cols.append(c);
-        }
-        card.append(head, prompt, cols); list.append(card);
-      }
-      count.textContent = shown.length + ' of ' + items.length + ' changed items' + (shown.length > 300 ? ' (first 300 shown; search to narrow)' : '');
-    }
-    for (const b of box.querySelectorAll('button')) b.addEventListener('click', () => {
-      kind = b.dataset.kind; box.querySelectorAll('button').forEach(x => x.classList.toggle('on', x === b)); draw(); });
-    search.addEventListener('input', draw); task.addEventListener('change', draw); draw();
-  }
-})();
-"""
-
 
 def _num(x: Any, digits: int = 3) -> str:
     if x is None or x != x:
@@ -121,19 +90,38 @@ def _gate_table(gate: dict | None, esc: Callable) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _direction(m: dict) -> bool | None:
+    """A tested metric's Holm-adjusted verdict; any other metric's by its 95% interval (the
+    reader sees every metric that moved, e.g. chrF next to a tested BLEU)."""
+    if m.get("tested") is not False or m.get("improved") is not None:
+        return m.get("improved")
+    if m.get("ci_low") is None or m.get("ci_high") is None:
+        return None
+    sign = 1.0 if m["higher_is_better"] else -1.0
+    low, high = sorted((sign * m["ci_low"], sign * m["ci_high"]))
+    return True if low > 0 else False if high < 0 else None
+
+
+def banner(c: dict) -> str:
+    """One line counting every metric measured, by role: better, worse, unclear."""
+    parts = []
+    for role, label in (("target", "target tasks"), ("forgetting", "forgetting probes")):
+        ms = [m for t in c["tasks"] if t["status"] == "ok" and t["role"] == role for m in t["metrics"]]
+        if ms:
+            d = [_direction(m) for m in ms]
+            parts.append(f"{label}: better on {d.count(True)} of {len(ms)} metrics, worse on {d.count(False)}, "
+                         f"no clear difference on {d.count(None)}")
+    return "; ".join(parts) + " (primary metrics Holm-adjusted; the others by their 95% interval)"
+
+
 def _verdict(c: dict, gate: dict | None, esc: Callable) -> str:
+    line = f"<p class=banner>{esc(banner(c))}</p>"
     if gate:
         verdict = gate.get("verdict", "NONE")
         counts = {v: sum(g["verdict"] == v for g in gate["gates"]) for v in ("PASS", "FAIL", "INCONCLUSIVE")}
         text = f"{verdict}: {counts['PASS']} gates passed, {counts['FAIL']} failed, {counts['INCONCLUSIVE']} inconclusive"
-        return f"<div class='verdict {esc(verdict)}'>{esc(c['candidate'])} vs {esc(c['base'])}: {esc(text)}</div>"
-    primary = [(t, t["metrics"][0]) for t in c["tasks"] if t["status"] == "ok" and t["metrics"]]
-    better = sum(1 for t, m in primary if t["role"] == "target" and m.get("improved") is True)
-    n_target = sum(1 for t, _ in primary if t["role"] == "target")
-    worse = sum(1 for t, m in primary if t["role"] == "forgetting" and m.get("improved") is False)
-    n_forget = sum(1 for t, _ in primary if t["role"] == "forgetting")
-    text = f"better on {better} of {n_target} target tasks; worse on {worse} of {n_forget} forgetting probes"
-    return f"<div class='verdict NONE'>{esc(c['candidate'])} vs {esc(c['base'])} (no gates): {esc(text)}</div>"
+        return f"<div class='verdict {esc(verdict)}'>{esc(c['candidate'])} vs {esc(c['base'])}: {esc(text)}</div>" + line
+    return f"<div class='verdict NONE'>{esc(c['candidate'])} vs {esc(c['base'])} (no gates)</div>" + line
 
 
 def _costs(c: dict, totals: list[dict], esc: Callable) -> str:
@@ -159,18 +147,42 @@ def _costs(c: dict, totals: list[dict], esc: Callable) -> str:
     )
 
 
-def _items(idx: int, c: dict, items: list[dict], as_json: Callable, esc: Callable) -> str:
+def _items(idx: int, items: list[dict], as_json: Callable, esc: Callable) -> str:
     tasks = sorted({it["task"] for it in items})
     options = "".join(f"<option value='{esc(t)}'>{esc(t)}</option>" for t in tasks)
     return (
-        f"<div data-items='items-{idx}'><div class=controls>"
-        "<button data-kind=all class=on>all</button><button data-kind=down>regressions only</button>"
+        f"<div class=items data-items='items-{idx}' data-mode=all><div class=controls>"
+        "<button data-kind=all class=on>all, most important first</button><button data-kind=down>regressions only</button>"
         "<button data-kind=up>improvements only</button>"
         f"<select><option value=''>every task</option>{options}</select>"
         "<input type=search placeholder='search prompts, answers, references' size=36>"
+        "<button class=prev>previous</button><button class=next>next</button>"
         "<span class='count muted'></span></div><div class=list></div></div>"
         f"<script type='application/json' id='items-{idx}'>{as_json(items)}</script>"
     )
+
+
+def _deciding(idx: int, gate: dict | None, items: list[dict], esc: Callable) -> list[str]:
+    from evalkit.report.items import is_failing
+
+    failed = [g for g in (gate or {}).get("gates", []) if is_failing(g)]
+    if not failed:
+        return []
+    names = ", ".join(f"{g['target']} · {g['metric']}" for g in failed)
+    n = sum(it["decisive"] for it in items)
+    return [
+        f"<h2 id=deciding-{idx}>Regressions that decide the failing gate</h2>",
+        f"<p class=muted>{n} item(s) got worse on {esc(names)}; the full list of changed items is further down.</p>",
+        f"<div class=items data-items='items-{idx}' data-mode=decisive><div class=controls>"
+        "<button class=prev>previous</button><button class=next>next</button><span class='count muted'></span></div>"
+        "<div class=list></div></div>",
+    ]
+
+
+def _toc(n: int) -> str:
+    links = [("forest", "forest plot"), ("tasks", "per task"), ("changed", "items that changed"), ("cost", "tokens, cost and latency")]
+    rows = "".join(f"<a href='#{a}-{i}'>{t}{'' if n == 1 else f' ({i + 1})'}</a>" for i in range(n) for a, t in links)
+    return f"<nav class=toc><b>Contents</b>: {rows}<a href='#extras'>audits</a><a href='#provenance'>provenance</a></nav>"
 
 
 def _repro(compare: dict, esc: Callable) -> str:
@@ -190,22 +202,31 @@ def _repro(compare: dict, esc: Callable) -> str:
     )
 
 
-def page(compare: dict, sections: list[dict], as_json: Callable, esc: Callable) -> str:
+def page(compare: dict, sections: list[dict], as_json: Callable, esc: Callable, models: list[dict] | None = None) -> str:
+    from evalkit.report.html_extras import extra_sections  # contamination, generation drift (issue 14)
+    from evalkit.report.html_provenance import provenance_html
+
+    # The decision first: verdicts, gates and the regressions behind a failing gate, for
+    # every comparison, then the contents, then the detail.
     body = []
     for i, s in enumerate(sections):
+        body += [_verdict(s["comparison"], s["gate"], esc), "<h2>Gates</h2>", _gate_table(s["gate"], esc),
+                 *_deciding(i, s["gate"], s["items"], esc)]
+    body.append(_toc(len(sections)))
+    for i, s in enumerate(sections):
         c = s["comparison"]
+        title = "" if len(sections) == 1 else f": {esc(c['candidate'])} vs {esc(c['base'])}"
         body += [
-            _verdict(c, s["gate"], esc), "<h2>Gates</h2>", _gate_table(s["gate"], esc),
-            "<h2>Deltas with 95% intervals</h2>",
+            f"<h2 id=forest-{i}>Deltas with 95% intervals{title}</h2>",
             "<p class=muted>Right of zero: the fine-tune is better (lower-is-better metrics are flipped). Diamonds: target tasks; "
-            "circles: forgetting probes. Red dashes: non-inferiority margins; green dots: required improvements.</p>",
-            f"<div class=forest>{s['forest']}</div>", "<h2>Per task</h2>", _task_table(c, esc),
-            "<h2>Items that changed</h2>", _items(i, c, s["items"], as_json, esc),
-            "<h2>Tokens, cost and latency</h2>", _costs(c, s["totals"], esc),
+            "circles: forgetting probes. Red dashes: non-inferiority margins; green dots: required improvements. "
+            "One panel per unit and scale, so a small regression is not squashed next to a large gain.</p>",
+            f"<div class=forest>{s['forest']}</div>", f"<h2 id=tasks-{i}>Per task</h2>", _task_table(c, esc),
+            f"<h2 id=changed-{i}>Items that changed</h2>", _items(i, s["items"], as_json, esc),
+            f"<h2 id=cost-{i}>Tokens, cost and latency</h2>", _costs(c, s["totals"], esc),
         ]
-    from evalkit.report.html_extras import extra_sections  # contamination, generation drift (issue 14)
-
-    body += extra_sections(compare, esc) + ["<h2>Reproducibility</h2>", _repro(compare, esc)]
+    body += ["<div id=extras></div>", *extra_sections(compare, esc), "<h2 id=provenance>Provenance</h2>",
+             provenance_html(models or [], esc), "<h3>Reproducibility</h3>", _repro(compare, esc)]
     names = ", ".join(f"{s['comparison']['candidate']} vs {s['comparison']['base']}" for s in sections)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"

@@ -41,11 +41,30 @@ def test_report_holds_verdict_forest_items_and_provenance(report_dir):
     assert "config sha256" in html and "evalkit.yaml" in html
 
 
+def test_report_leads_with_the_decision_and_names_the_models(report_dir):
+    html = (report_dir / "report.html").read_text()
+    order = [html.index(s) for s in ("class='verdict", "<h2>Gates</h2>", "Regressions that decide the failing gate",
+                                     "<nav class=toc>", "<h2 id=forest-0>", "<h2 id=changed-0>", "<h2 id=provenance>")]
+    assert order == sorted(order)
+    data = json.loads(html.split("id='items-0'>")[1].split("</script>")[0])
+    assert data and all(it["decisive"] for it in data if it["task"] == "qa" and it["gain"] < 0)
+    assert "fingerprints" in html and "as of 20" in html  # model identity and the dated price table
+
+
 def test_report_is_rebuilt_from_the_stored_compare(cli, report_dir):
     first = (report_dir / "report.html").read_text()
     (report_dir / "report.html").unlink()
     code, out, _ = cli("report", report_dir)
     assert code == 0 and (report_dir / "report.html").read_text() == first
+
+
+def test_plot_metric_chooses_the_forest_plot_metric_or_says_what_exists(cli, report_dir):
+    code, _, err = cli("report", report_dir, "--plot-metric", "qa=nope")
+    assert code == 2 and "exact_match, f1, chrf" in err and "Traceback" not in err
+    code, _, err = cli("report", report_dir, "--plot-metric", "qa")
+    assert code == 2 and "TASK=METRIC" in err
+    code, _, err = cli("report", report_dir, "--plot-metric", "qa=chrf")
+    assert code == 0, err
 
 
 def test_report_of_a_missing_folder_is_a_one_line_error(cli, tmp_path):
@@ -76,15 +95,16 @@ def test_model_text_never_runs_in_a_real_browser(report_dir, tmp_path, monkeypat
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto((report_dir / "report.html").as_uri())
         page.wait_for_selector(".item")
-        page.click("button[data-kind=down]")
-        page.fill("input[type=search]", "pwned")
-        shown = page.inner_text(".list")
+        assert "<script>window.__pwned" in page.inner_text("[data-mode=decisive] .list")  # ft broke qa: decisive
+        page.click("[data-mode=all] button[data-kind=down]")
+        page.fill("[data-mode=all] input[type=search]", "pwned")
+        shown = page.inner_text("[data-mode=all] .list")
         assert "<script>window.__pwned='script'</script>" in shown  # shown as text
         for link in page.query_selector_all(".list a"):
             link.click()
         assert page.evaluate("window.__pwned") is None
         assert page.query_selector(".list img") is None and page.query_selector(".list script") is None
-        counts = page.inner_text(".count")
+        counts = page.inner_text("[data-mode=all] .count")
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         browser.close()
     assert dialogs == []
