@@ -19,6 +19,7 @@ COMMANDS = {
     "audit": ("evalkit.cli.audit:audit", "Find eval items that are in the fine-tuning text (contamination)."),
     "cache": ("evalkit.cli.cache:cache", "Inspect or clear the response cache."),
     "plan": ("evalkit.cli.plan:plan", "Before a run: requests, tokens, dated cost, time and the effect each gate can detect."),
+    "parity": ("evalkit.cli.parity:parity", "Check that one model answers alike on two backends (canary items)."),
 }
 
 
