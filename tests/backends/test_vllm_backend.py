@@ -183,3 +183,19 @@ def test_compare_base_ft1_ft2_loads_one_engine(cli, models, standin, tmp_path, m
     code, _, err = cli("compare", "base", "ft1", "ft2", "--config", project, "--limit", "3", "--output", tmp_path / "out2", "--quiet")
     assert code in (0, 1), err
     assert vllm_standin.REQUESTS == [] and vllm_standin.CONSTRUCTED == []
+
+
+def test_building_the_backend_imports_neither_vllm_nor_torch(models):
+    """A fully cached run, `evalkit plan` and `evalkit ls` build backends and identities only."""
+    import subprocess
+
+    code = (
+        "import sys\nfrom pathlib import Path\n"
+        "from evalkit.backends.registry import BackendContext, backend_class\n"
+        "cls = backend_class('vllm')\n"
+        f"ctx = BackendContext(root=Path({str(models)!r}), cache_dir=None, backend_for=None)\n"
+        "cls.create(cls.Config(model='base', adapter='lora1'), ctx).identity()\n"
+        "print('HEAVY:' + ','.join(n for n in ('vllm', 'torch', 'transformers') if n in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "HEAVY:", out
