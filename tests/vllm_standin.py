@@ -20,6 +20,8 @@ checked against the hf backend's. It records every engine it constructs and ever
 from __future__ import annotations
 
 import copy
+import json
+import os
 import sys
 import types
 from dataclasses import dataclass, field
@@ -72,6 +74,7 @@ class LLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         CONSTRUCTED.append({"model": model, **kwargs})
+        self._log({"event": "construct", "devices": os.environ.get("CUDA_VISIBLE_DEVICES")})
         self._kwargs = kwargs
         self._tok = AutoTokenizer.from_pretrained(model)
         self._base = AutoModelForCausalLM.from_pretrained(model, torch_dtype=torch.float32).eval()
@@ -93,7 +96,15 @@ class LLM:
             self._loras[lora.lora_int_id] = PeftModel.from_pretrained(copy.deepcopy(self._base), lora.lora_path).eval()
         return self._loras[lora.lora_int_id]
 
+    @staticmethod
+    def _log(record: dict) -> None:
+        """In a replica process CONSTRUCTED is out of the test's reach: VLLM_STANDIN_LOG gets it."""
+        if os.environ.get("VLLM_STANDIN_LOG"):
+            with open(os.environ["VLLM_STANDIN_LOG"], "a") as fh:
+                fh.write(json.dumps({"pid": os.getpid(), **record}) + "\n")
+
     def generate(self, prompts, sampling_params, lora_request=None, use_tqdm=True):
+        self._log({"event": "generate", "n": len(prompts)})
         params = sampling_params if isinstance(sampling_params, list) else [sampling_params] * len(prompts)
         return [self._one(p, sp, lora_request) for p, sp in zip(prompts, params)]
 
@@ -136,6 +147,23 @@ class LLM:
         keep = set(ranks) | {actual}
         rank_of = lambda t: ranks.get(t) or int((row > row[t]).sum()) + 1  # noqa: E731
         return {t: Logprob(float(row[t]), rank_of(t), self._tok.decode([t])) for t in keep}
+
+
+SHIM = {  # a `vllm` package that a spawned replica process imports: this stand-in again
+    "vllm/__init__.py": "from vllm_standin import LLM, SamplingParams\n__version__ = '0.0-standin'\n",
+    "vllm/lora/__init__.py": "",
+    "vllm/lora/request.py": "from vllm_standin import LoRARequest\n",
+}
+
+
+def write_shim(folder) -> None:
+    """The stand-in as an importable ``vllm`` package under ``folder`` (for replica processes)."""
+    from pathlib import Path
+
+    for rel, text in SHIM.items():
+        path = Path(folder) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
 
 
 def install(monkeypatch) -> types.ModuleType:

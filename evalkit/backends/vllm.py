@@ -3,9 +3,10 @@ served per request.
 
 A base model and every fine-tune that is an adapter of it (``adapter:`` on a model entry with
 the same ``model:`` and engine settings) share ONE engine (``vllm_engine``): the fine-tunes'
-requests carry a ``LoRARequest``, the base's none. Parallelism is vLLM's own:
-``tensor_parallel_size``, ``pipeline_parallel_size`` and ``data_parallel_size`` are passed
-through to ``vllm.LLM``, as is anything under ``engine_args``.
+requests carry a ``LoRARequest``, the base's none. ``tensor_parallel_size`` and
+``pipeline_parallel_size`` are passed through to ``vllm.LLM``, as is anything under
+``engine_args``; ``data_parallel_size: N`` runs N engines in their own processes, each on its
+own GPUs (``vllm_replicas``: vLLM's offline ``LLM`` class does no data parallelism itself).
 
 Scoring uses vLLM's prompt log-probabilities (``SamplingParams(prompt_logprobs=1)``, one
 generated token) on exactly the token ids the hf backend scores (``hf_scoring.Tokens`` and
@@ -143,8 +144,6 @@ class VLLMBackend(Backend):
         kwargs.update({k: v for k, v in optional.items() if v is not None})
         if c.pipeline_parallel_size > 1:
             kwargs["pipeline_parallel_size"] = c.pipeline_parallel_size
-        if c.data_parallel_size > 1:
-            kwargs["data_parallel_size"] = c.data_parallel_size
         return {**kwargs, **c.engine_args}
 
     def compare_warnings(self, base: Backend) -> list[str]:
@@ -166,7 +165,7 @@ class VLLMBackend(Backend):
         from evalkit.backends.vllm_engine import acquire
 
         try:
-            engine = acquire(self.engine_key(), self.engine_kwargs(), self.lora)
+            engine = acquire(self.engine_key(), self.engine_kwargs(), self.lora, replicas=self.config.data_parallel_size)
         except Exception as exc:  # noqa: BLE001 - a broken checkpoint or GPU is one line, not a traceback
             raise FatalBackendError(f"cannot start vLLM for '{self.config.model}': {type(exc).__name__}: {exc}") from None
         if self.adapter_source is not None and engine.lora is None:
@@ -313,7 +312,8 @@ class VLLMBackend(Backend):
 
     def run_info(self) -> dict[str, Any]:
         """How the run went, for results.json (not part of cache keys)."""
-        info: dict[str, Any] = {"engine_settings": {k: v for k, v in self.engine_kwargs().items() if k != "model"}}
+        info: dict[str, Any] = {"engine_settings": {k: v for k, v in self.engine_kwargs().items() if k != "model"},
+                                "replicas": self.config.data_parallel_size}
         if self.lora is not None:
             info["lora"] = {"max_lora_rank": self.lora.max_lora_rank, "max_loras": self.lora.max_loras}
         return info

@@ -52,8 +52,9 @@ class Engine:
             return self.adapters[fingerprint]
 
 
-def acquire(key: tuple, engine_kwargs: dict[str, Any], lora: LoraSettings | None) -> Engine:
-    """The engine for ``key``, built with ``engine_kwargs`` (and LoRA when ``lora``) on first use."""
+def acquire(key: tuple, engine_kwargs: dict[str, Any], lora: LoraSettings | None, replicas: int = 1) -> Engine:
+    """The engine for ``key``, built with ``engine_kwargs`` (and LoRA when ``lora``) on first use;
+    ``replicas`` > 1: that many engines in their own processes and GPUs (vllm_replicas)."""
     with _LOCK:
         engine = _ENGINES.get(key)
         if engine is None:
@@ -61,10 +62,17 @@ def acquire(key: tuple, engine_kwargs: dict[str, Any], lora: LoraSettings | None
             kwargs = dict(engine_kwargs)
             if lora is not None:
                 kwargs.update(enable_lora=True, max_lora_rank=lora.max_lora_rank, max_loras=lora.max_loras)
-            from vllm import LLM
+            log.info("loading vLLM engine for %s (%d replica(s))", engine_kwargs.get("model"), replicas)
+            if replicas > 1:
+                from evalkit.backends.vllm_replicas import Replicas
 
-            log.info("loading vLLM engine for %s", engine_kwargs.get("model"))
-            engine = Engine(key, LLM(**kwargs), lora)
+                per = kwargs.get("tensor_parallel_size", 1) * kwargs.get("pipeline_parallel_size", 1)
+                llm = Replicas(kwargs, replicas, per)
+            else:
+                from vllm import LLM
+
+                llm = LLM(**kwargs)
+            engine = Engine(key, llm, lora)
             LOAD_COUNT["n"] += 1
             _ENGINES[key] = engine
         engine.users += 1
@@ -79,7 +87,9 @@ def release(engine: Engine) -> None:
 def _drop_idle() -> None:
     """Free engines nobody uses before loading another (GPU memory holds one model at a time)."""
     for key in [k for k, e in _ENGINES.items() if e.users == 0]:
-        del _ENGINES[key]
+        engine = _ENGINES.pop(key)
+        if hasattr(engine.llm, "shutdown"):  # replicas: stop their processes
+            engine.llm.shutdown()
         gc.collect()
 
 

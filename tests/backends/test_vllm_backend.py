@@ -7,6 +7,7 @@ of a compare is read from what the stand-in constructed."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -122,12 +123,41 @@ def test_base_and_adapters_share_one_engine(models, standin):
 
 
 def test_a_base_without_adapters_runs_without_lora(models, standin):
-    b = vllm_backend(models, tensor_parallel_size=2, data_parallel_size=4, engine_args={"enable_prefix_caching": True})
+    b = vllm_backend(models, tensor_parallel_size=2, engine_args={"enable_prefix_caching": True})
     answers(b, [RollingRequest("Some text.")])
     engine = vllm_standin.CONSTRUCTED[0]
-    assert "enable_lora" not in engine
-    assert engine["tensor_parallel_size"] == 2 and engine["data_parallel_size"] == 4 and engine["enable_prefix_caching"] is True
+    assert "enable_lora" not in engine and "data_parallel_size" not in engine
+    assert engine["tensor_parallel_size"] == 2 and engine["enable_prefix_caching"] is True
     b.close()
+
+
+def test_data_parallel_replicas_answer_like_one_engine(models, standin, tmp_path, monkeypatch):
+    """data_parallel_size: 2 -> two engines in two processes, each on its own GPUs (its own
+    CUDA_VISIBLE_DEVICES), the requests split between them, the answers as from one engine."""
+    from evalkit.backends import vllm_engine
+
+    vllm_standin.write_shim(tmp_path / "shim")
+    monkeypatch.syspath_prepend(str(tmp_path / "shim"))  # the spawned replicas import vllm from here
+    monkeypatch.setenv("VLLM_STANDIN_LOG", str(tmp_path / "log.jsonl"))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    reqs = [LoglikelihoodRequest(*p) for p in PAIRS] + [GenerateRequest((Message("user", f"Story {i}:"),), max_tokens=4) for i in range(3)]
+    one = vllm_backend(models, adapter="lora1")
+    want = answers(one, reqs)
+    one.close()
+    two = vllm_backend(models, adapter="lora1", data_parallel_size=2, tensor_parallel_size=2)
+    try:
+        got = answers(two, reqs)
+    finally:
+        two.close()
+        vllm_engine.clear()  # stops the replica processes
+    for w, g in zip(want, got):
+        assert type(w) is type(g)
+        assert (w.text == g.text) if hasattr(w, "text") else (w.logprob == pytest.approx(g.logprob) and w.is_greedy == g.is_greedy)
+    log = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    built = [r for r in log if r["event"] == "construct" and r["pid"] != os.getpid()]  # not the one-engine run
+    assert sorted(r["devices"] for r in built) == ["4,5", "6,7"]
+    workers = {r["pid"] for r in log if r["event"] == "generate" and r["pid"] != os.getpid()}
+    assert workers == {r["pid"] for r in built}, "both replicas answered a share"
 
 
 def test_identity_pins_weights_adapter_and_engine_settings(models):
