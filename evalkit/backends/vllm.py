@@ -138,6 +138,11 @@ class VLLMBackend(Backend):
             "model": self.source.path, "revision": self.source.revision, "dtype": c.dtype,
             "tensor_parallel_size": c.tensor_parallel_size, "gpu_memory_utilization": c.gpu_memory_utilization,
             "enforce_eager": c.enforce_eager, "seed": c.seed,
+            # Prompt log-probabilities and the prefix cache have a history together: refused
+            # (vllm#11910), crashing (vllm#8268) and, as late as 2026, stale values at cached
+            # positions (vllm#42019). Scores must not depend on what ran before: off, unless
+            # engine_args turns it on.
+            "enable_prefix_caching": False,
         }
         # Only what the user set: older vLLM releases reject keywords they do not know.
         optional = {"quantization": c.quantization, "max_model_len": c.max_model_len}

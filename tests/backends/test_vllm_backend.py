@@ -117,6 +117,7 @@ def test_base_and_adapters_share_one_engine(models, standin):
     engine = vllm_standin.CONSTRUCTED[0]
     # lora2 has rank 16, lora1 rank 4: the engine takes the larger (on vLLM's list of ranks)
     assert engine["enable_lora"] is True and engine["max_lora_rank"] == 16 and engine["max_loras"] == 2
+    assert engine["enable_prefix_caching"] is False  # prompt logprobs must not depend on what ran before
     assert [a for _, a in vllm_standin.REQUESTS] == [None, "lora1", "lora2"]
     for b in backends.values():
         b.close()
