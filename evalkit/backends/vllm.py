@@ -182,7 +182,7 @@ class VLLMBackend(Backend):
         self._lora_request = None
         if self.adapter_source is not None:
             a = self.adapter_source
-            self._lora_request = engine.lora_request(a.record()["name"], a.fingerprint or f"{a.path}@{a.revision}", a.path)
+            self._lora_request = engine.lora_request(a.record()["name"], a.fingerprint or f"{a.path}@{a.revision}", _local_path(a))
         return engine
 
     # --- requests ------------------------------------------------------------------------
@@ -351,6 +351,19 @@ def _adapter_rank(folder: Path) -> int | None:
         return int(json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))["r"])
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a hub adapter or no PEFT config: vLLM's default rank unless configured
+
+
+def _local_path(source) -> str:
+    """A folder vLLM can load the adapter from: LoRARequest takes no revision, so a hub
+    adapter is fetched at the commit its identity pins (from the local cache when there)."""
+    if source.is_local:
+        return source.path
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(source.path, revision=source.revision)
+    except Exception as exc:  # noqa: BLE001 - offline, no access: one line
+        raise FatalBackendError(f"cannot fetch adapter '{source.path}' at {source.revision}: {type(exc).__name__}: {exc}") from None
 
 
 def _engine_max_len(llm) -> int:
