@@ -219,6 +219,9 @@ class VLLMBackend(Backend):
         """(log P(cont | ctx), greedy) per token pair, from prompt log-probabilities."""
         from vllm import SamplingParams
 
+        self._seconds = 0.0
+        if not pairs:
+            return []
         prompts, spans = [], []
         for ctx, cont in pairs:
             # lm-eval cuts the context on the left. vLLM's prompt must hold the last scored
@@ -264,23 +267,23 @@ class VLLMBackend(Backend):
         enc = self._tokens.encode_many(texts)
         size = self._max_len - 1  # each window plus its first context token must fit (see _score)
         windows = [(k, w) for k, t in enumerate(texts) for w in rolling_windows(enc[t], self._tokens.prefix_id, size)]
-        scores = self._score([w for _, w in windows]) if windows else []
+        scores = self._score([w for _, w in windows])
         totals: list[float | BackendError] = [0.0] * len(texts)
         for (k, _), res in zip(windows, scores):
-            if isinstance(res, BackendError) or isinstance(totals[k], BackendError):
-                totals[k] = res if isinstance(res, BackendError) else totals[k]
-            else:
-                totals[k] += res[0]
+            if not isinstance(totals[k], BackendError):  # one failed window fails the text
+                totals[k] = res if isinstance(res, BackendError) else totals[k] + res[0]
         for k, i in enumerate(idx):
             if isinstance(totals[k], BackendError):
                 yield i, totals[k]
             else:
-                yield i, RollingLoglikelihood(totals[k], len(enc[texts[k]]), latency_s=self._seconds if windows else 0.0)
+                yield i, RollingLoglikelihood(totals[k], len(enc[texts[k]]), latency_s=self._seconds)
 
     def _generate(self, requests, idx: list[int]):
         from vllm import SamplingParams
 
         reqs = [requests[i] for i in idx]
+        if not reqs:
+            return
         params = [
             SamplingParams(
                 temperature=r.temperature, max_tokens=r.max_tokens, stop=list(r.stop) or None, seed=r.seed,

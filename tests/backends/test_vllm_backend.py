@@ -230,3 +230,17 @@ def test_building_the_backend_imports_neither_vllm_nor_torch(models):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "HEAVY:", out
+
+
+def test_a_prompt_vllm_refuses_fails_alone(models, standin):
+    """vLLM raises for a whole batch when one prompt is too long: that prompt is recorded as
+    failed (missing data) and the others are answered."""
+    from evalkit.errors import BackendError
+
+    b = vllm_backend(models, max_model_len=64)
+    long = GenerateRequest((Message("user", "word " * 400),), max_tokens=4)
+    short = GenerateRequest((Message("user", "Hello"),), max_tokens=4)
+    got = answers(b, [short, long, short])
+    assert isinstance(got[1], BackendError) and "maximum model length" in str(got[1])
+    assert got[0].text == got[2].text and got[0].completion_tokens > 0
+    b.close()
