@@ -192,7 +192,7 @@ class Project:
             cfg = self.model(name)
             cls = backend_class(cfg.backend)
             cache_dir = self.cache_dir if self.use_cache else None
-            ctx = BackendContext(root=self.root, cache_dir=cache_dir, backend_for=self.backend)
+            ctx = BackendContext(root=self.root, cache_dir=cache_dir, backend_for=self.backend, peers=self.models)
             self._backends[name] = cls.create(cfg, ctx)
         return self._backends[name]
 

@@ -13,6 +13,16 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+class ParityRequirement(StrictModel):
+    """``parity:`` on a model entry: ``compare`` first checks, on a few canary items, that it
+    answers like ``reference`` (the same model on another backend); evalkit.compare.parity."""
+
+    reference: str = Field(..., description="the model entry (same weights, another backend) to agree with")
+    min_agreement: float = Field(0.99, gt=0, le=1, description="share of canary items that must agree")
+    items: int = Field(20, ge=1, le=100_000, description="canary items per task")
+    ll_tolerance: float = Field(0.05, ge=0, le=100, description="nats per token two log-likelihoods may differ by")
+
+
 class ModelConfigBase(StrictModel):
     """What every model entry under ``models:`` has, whatever its backend."""
 
@@ -24,3 +34,4 @@ class ModelConfigBase(StrictModel):
         description="wraps each task prompt; must contain {prompt}. Lets base carry a long "
         "instruction and the fine-tune a short one",
     )
+    parity: ParityRequirement | None = Field(None, description="compare first checks this model against a reference backend")

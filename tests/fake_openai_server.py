@@ -2,7 +2,8 @@
 throughput benchmark.
 
 It speaks the wire protocol evalkit uses (POST /v1/chat/completions, POST /v1/completions with
-echo + logprobs, GET /v1/models and /v1/models/{id}), checks the Bearer key, and answers from a
+echo + logprobs, GET /v1/models and /v1/models/{id}, and the Batch API: POST /v1/files,
+GET /v1/files/{id}/content, POST /v1/batches, GET /v1/batches/{id}), checks the Bearer key, and answers from a
 deterministic "model": every answer and every log-probability is a hash of the model id and the
 text, so a test can compute what the server will say (:func:`answer_words`,
 :func:`token_logprob`, :func:`is_greedy_token`). Faults are injected at configured rates with a
@@ -77,6 +78,11 @@ class ServerConfig:
     omit_usage: bool = False  # like some compatible servers: no "usage" in the answer
     models: tuple[str, ...] = ("gpt-4o-mini", "davinci-002")
     model_meta: dict = field(default_factory=dict)  # id -> extra fields of GET /v1/models/{id}
+    # Batch API: a batch is "in_progress" for this many GET /v1/batches/{id} (the server's
+    # ``batch_polls`` attribute, which a test may change while a client polls), then final.
+    batch_polls: int = 1
+    batch_fail_rate: float = 0.0  # lines answered with HTTP 500 in the error file (by custom_id hash)
+    batch_expire: bool = False  # the batch ends "expired": every second line is never run
 
 
 # --- the deterministic model -------------------------------------------------------------------
@@ -181,6 +187,9 @@ class FakeOpenAIServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self.batch_polls = config.batch_polls
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict] = {}
 
     @property
     def base_url(self) -> str:
@@ -192,6 +201,10 @@ class FakeOpenAIServer:
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/models/{model:.+}", self._model)
+        app.router.add_post("/v1/files", self._file_upload)
+        app.router.add_get("/v1/files/{id}/content", self._file_content)
+        app.router.add_post("/v1/batches", self._batch_create)
+        app.router.add_get("/v1/batches/{id}", self._batch_retrieve)
         return app
 
     def _auth(self, request: web.Request) -> web.Response | None:
@@ -251,7 +264,11 @@ class FakeOpenAIServer:
         return faulty if faulty is not None else web.json_response(payload)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        def build(body):
+        return await self._answer(request, self._chat_payload)
+
+    @staticmethod
+    def _chat_payload(body: dict) -> dict:
+        if True:  # (kept at this depth: the body of the former nested build function)
             model, prompt = body["model"], chat_prompt(body["messages"])
             text, finish = _generate(model, prompt, body)
             logprobs = _chat_logprobs(model, prompt, text, body.get("top_logprobs") or 0) if body.get("logprobs") else None
@@ -260,10 +277,12 @@ class FakeOpenAIServer:
             return {"id": f"chatcmpl-{_h(prompt):x}", "object": "chat.completion", "created": 1700000000,
                     "model": model, "choices": [choice], "usage": _usage(prompt, text)}
 
-        return await self._answer(request, build)
-
     async def _completions(self, request: web.Request) -> web.StreamResponse:
-        def build(body):
+        return await self._answer(request, self._completions_payload)
+
+    @staticmethod
+    def _completions_payload(body: dict) -> dict:
+        if True:  # (kept at this depth: the body of the former nested build function)
             model, prompts = body["model"], body["prompt"]
             choices, usage = [], Counter()
             for i, prompt in enumerate([prompts] if isinstance(prompts, str) else prompts):
@@ -279,7 +298,96 @@ class FakeOpenAIServer:
             return {"id": "cmpl-fake", "object": "text_completion", "created": 1700000000, "model": model,
                     "choices": choices, "usage": dict(usage)}
 
-        return await self._answer(request, build)
+    # --- the Batch API: files in memory, a batch answered when it is polled to its end ---------
+
+    async def _file_upload(self, request: web.Request) -> web.Response:
+        denied = self._auth(request)
+        if denied is not None:
+            return denied
+        form = await request.post()
+        upload, purpose = form.get("file"), form.get("purpose")
+        if upload is None or purpose != "batch":
+            return _error(400, "a file and purpose=batch are required", "invalid_request_error")
+        data = upload.file.read()
+        fid = f"file-{len(self.files) + 1}"
+        self.files[fid] = data
+        self.stats["files_uploaded"] += 1
+        return web.json_response(self._file_object(fid, upload.filename, "batch"))
+
+    def _file_object(self, fid: str, name: str, purpose: str) -> dict:
+        return {"id": fid, "object": "file", "bytes": len(self.files[fid]), "created_at": 1700000000,
+                "filename": name, "purpose": purpose, "status": "processed"}
+
+    async def _file_content(self, request: web.Request) -> web.Response:
+        denied = self._auth(request)
+        if denied is not None:
+            return denied
+        fid = request.match_info["id"]
+        if fid not in self.files:
+            return _error(404, f"No such File object: {fid}", "invalid_request_error")
+        return web.Response(body=self.files[fid], content_type="application/octet-stream")
+
+    async def _batch_create(self, request: web.Request) -> web.Response:
+        denied = self._auth(request)
+        if denied is not None:
+            return denied
+        body = await request.json()
+        if body.get("input_file_id") not in self.files or body.get("endpoint") not in ("/v1/chat/completions", "/v1/completions"):
+            return _error(400, "bad input_file_id or endpoint", "invalid_request_error")
+        bid = f"batch_{len(self.batches) + 1}"
+        lines = [json.loads(x) for x in self.files[body["input_file_id"]].decode().splitlines() if x.strip()]
+        self.batches[bid] = {
+            "id": bid, "object": "batch", "endpoint": body["endpoint"], "errors": None,
+            "input_file_id": body["input_file_id"], "completion_window": body.get("completion_window", "24h"),
+            "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": 1700000000,
+            "request_counts": {"total": len(lines), "completed": 0, "failed": 0}, "metadata": body.get("metadata"),
+            "_lines": lines, "_polls": 0,
+        }
+        self.stats["batches_created"] += 1
+        return web.json_response(self._public(self.batches[bid]))
+
+    @staticmethod
+    def _public(batch: dict) -> dict:
+        return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+    async def _batch_retrieve(self, request: web.Request) -> web.Response:
+        denied = self._auth(request)
+        if denied is not None:
+            return denied
+        batch = self.batches.get(request.match_info["id"])
+        if batch is None:
+            return _error(404, "No such batch", "invalid_request_error")
+        self.stats["batch_polls"] += 1
+        if batch["status"] in ("validating", "in_progress"):
+            batch["_polls"] += 1
+            batch["status"] = "in_progress"
+            if batch["_polls"] > self.batch_polls:
+                self._finish_batch(batch)
+        return web.json_response(self._public(batch))
+
+    def _finish_batch(self, batch: dict) -> None:
+        build = self._chat_payload if batch["endpoint"] == "/v1/chat/completions" else self._completions_payload
+        out, err = [], []
+        for i, line in enumerate(batch["_lines"]):
+            cid = line["custom_id"]
+            if self.config.batch_expire and i % 2 == 1:
+                err.append({"id": f"req_{i}", "custom_id": cid, "response": None,
+                            "error": {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."}})
+            elif _h(cid, "fail") % 1000 < self.config.batch_fail_rate * 1000:
+                err.append({"id": f"req_{i}", "custom_id": cid, "error": None, "response": {
+                    "status_code": 500, "request_id": f"req_{i}",
+                    "body": {"error": {"message": "The server had an error", "type": "server_error"}}}})
+            else:
+                out.append({"id": f"req_{i}", "custom_id": cid, "error": None,
+                            "response": {"status_code": 200, "request_id": f"req_{i}", "body": build(line["body"])}})
+                self.stats["batch_answered"] += 1
+        for kind, rows in (("output_file_id", out), ("error_file_id", err)):
+            if rows:
+                fid = f"file-{len(self.files) + 1}"
+                self.files[fid] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+                batch[kind] = fid
+        batch["status"] = "expired" if self.config.batch_expire else "completed"
+        batch["request_counts"] = {"total": len(batch["_lines"]), "completed": len(out), "failed": len(err)}
 
     async def _models(self, request: web.Request) -> web.Response:
         denied = self._auth(request)

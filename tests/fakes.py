@@ -118,3 +118,51 @@ class Scripted(Backend):
             self.calls += 1
             reply = next((r for k, r in self.config.replies.items() if k in text), self.config.default)
             yield i, Generation(reply, prompt_tokens=len(text.split()), completion_tokens=len(reply.split()))
+
+
+class AlteredConfig(NgramConfig):
+    backend: str = "fakes:AlteredNgram"
+    alter_fraction: float = 0.0
+
+
+def altered(text: str, fraction: float) -> bool:
+    """Whether AlteredNgram alters its answer to a prompt or text (a hash below the fraction)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") % 10_000 < fraction * 10_000
+
+
+class AlteredNgram(Backend):
+    """The real ngram model behind a "backend" that gets a known fraction of answers wrong, as
+    a buggy serving stack would (for ``evalkit parity``): on prompts selected by
+    :func:`altered`, a generation becomes "<altered>" and a log-likelihood loses 1 nat per token."""
+
+    name = "altered-ngram"
+    Config = AlteredConfig
+
+    @classmethod
+    def create(cls, config, ctx):
+        inner_cfg = NgramConfig(**(config.model_dump(exclude={"alter_fraction"}) | {"backend": "ngram"}))
+        return cls(NgramBackend.create(inner_cfg, ctx), config.alter_fraction)
+
+    def __init__(self, inner, fraction):
+        self.inner, self.fraction = inner, fraction
+        self.supports = inner.supports
+
+    def identity(self):
+        return {**self.inner.identity(), "altered": self.fraction}
+
+    def submit(self, requests):
+        from dataclasses import replace
+
+        from evalkit.backends.base import Loglikelihood, RollingLoglikelihood
+
+        for i, out in self.inner.submit(requests):
+            req = requests[i]
+            key = req.as_text() if isinstance(req, GenerateRequest) else getattr(req, "context", None) or getattr(req, "text", "")
+            if isinstance(out, BackendError) or not altered(key, self.fraction):
+                yield i, out
+            elif isinstance(out, Generation):
+                yield i, replace(out, text="<altered>")
+            elif isinstance(out, (Loglikelihood, RollingLoglikelihood)):
+                yield i, replace(out, logprob=out.logprob - max(1, out.n_tokens))
+            else:
+                yield i, out

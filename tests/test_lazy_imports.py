@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ["torch", "transformers", "lm_eval", "streamlit", "sklearn", "sacrebleu", "openai", "scipy", "rich"]
+HEAVY = ["torch", "transformers", "lm_eval", "streamlit", "sklearn", "sacrebleu", "openai", "scipy", "rich", "vllm"]
 
 
 def test_import_and_help_stay_light():

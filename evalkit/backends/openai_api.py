@@ -84,6 +84,10 @@ class OpenAIConfig(ModelConfigBase):
     tpm: int | None = Field(None, gt=0, le=10**12, description="client-side tokens-per-minute limit (estimated)")
     prices: dict[str, Price] | None = Field(None, description="USD per 1M tokens by model id, over the defaults")
     echo_max_tokens: Literal[0, 1] = Field(1, description="max_tokens of log-likelihood requests")
+    mode: Literal["online", "batch"] = Field("online", description="batch: OpenAI's Batch API, half price, answers within 24 h")
+    batch_poll_interval: float = Field(30.0, gt=0, le=3600, description="seconds between polls of a batch")
+    batch_completion_window: Literal["24h"] = Field("24h", description="the batch's completion window")
+    batch_max_requests: int = Field(50_000, ge=1, le=50_000, description="requests per batch file (the API's limit: 50,000)")
 
 
 @dataclass(frozen=True)
@@ -232,9 +236,9 @@ class OpenAIBackend(Backend):
 
     @classmethod
     def create(cls, config: OpenAIConfig, ctx) -> "OpenAIBackend":
-        return cls(config)
+        return cls(config, batch_dir=ctx.cache_dir / "openai-batches" if ctx.cache_dir is not None else None)
 
-    def __init__(self, config: OpenAIConfig):
+    def __init__(self, config: OpenAIConfig, batch_dir=None):
         if not config.model:
             raise ConfigError("an openai model needs 'model' (the provider's model id)")
         if config.model.startswith("ft:") and parse_ft_id(config.model) is None:
@@ -246,7 +250,10 @@ class OpenAIBackend(Backend):
         self._engine = None
         self._counter: _TokenCounter | None = None
         self._checker: threading.Thread | None = None
+        self._batch_dir = batch_dir  # pending batches' ids, so a killed run resumes them
 
+    # mode is not part of the identity: a batch answer is the same model's answer (only its
+    # price differs), and the batch lines' custom_id must be the cache key the runner uses.
     def identity(self) -> dict[str, Any]:
         ident = {"backend": self.name, "base_url": self.config.base_url.rstrip("/"), "model": self.config.model,
                  "api": self.config.api}
@@ -298,6 +305,11 @@ class OpenAIBackend(Backend):
         return self._echo_job("", req.text, rolling=True)
 
     def submit(self, requests: Sequence[Request]) -> Iterator[tuple[int, Outcome]]:
+        if self.config.mode == "batch":
+            from evalkit.backends.openai_batch import submit_batch
+
+            yield from submit_batch(self, requests)
+            return
         engine = self._start()
         # yield from: a Ctrl-C the runner throws in reaches the engine, which hands over the
         # answers it already holds before the interrupt goes on.

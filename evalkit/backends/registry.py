@@ -7,9 +7,9 @@ group ``evalkit.backends``, or ``backend: "package.module:Class"`` in the config
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from evalkit.errors import ConfigError, MissingExtra
 
@@ -21,6 +21,7 @@ BUILTIN: dict[str, str] = {
     "openai": "evalkit.backends.openai_api:OpenAIBackend",
     "hf": "evalkit.backends.hf:HFBackend",
     "lm-eval": "evalkit.backends.lm_eval_model:LmEvalBackend",
+    "vllm": "evalkit.backends.vllm:VLLMBackend",
 }
 ENTRY_POINT_GROUP = "evalkit.backends"
 
@@ -32,6 +33,9 @@ class BackendContext:
     root: Path  # the config file's folder: relative paths are resolved against it
     cache_dir: Path | None  # None with --no-cache: nothing may be written
     backend_for: Callable[[str], "Backend"]  # another model's backend, by name
+    # Every model entry's validated config, by name: a backend that serves several entries
+    # from one engine (vllm: a base and its adapters) learns them before its first request.
+    peers: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _entry_points() -> dict[str, str]:

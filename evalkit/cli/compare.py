@@ -139,6 +139,9 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     if sequential and any(g.clean_only for g in project.gates):  # its looks would use every item
         raise ConfigError("--sequential does not decide clean_only gates yet; run without --sequential", path=project.path)
     _check_args(project, [base, *candidates], suites, stored)
+    from evalkit.compare.parity import require_parity  # parity: on a model entry (issue 16)
+
+    require_parity(project, [base, *candidates], RunOptions(suites=tuple(suites), use_cache=not no_cache))
     from evalkit.cli.output import check_output_dir
 
     default = Path("evalkit-runs") / f"{stamp()}-{_label(base)}-vs-{'-'.join(_label(c) for c in candidates)}"

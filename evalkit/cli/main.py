@@ -23,6 +23,7 @@ COMMANDS = {
     "cache": ("evalkit.cli.cache:cache", "Inspect or clear the response cache."),
     "import": ("evalkit.cli.import_:import_cmd", "Turn lm-eval --log_samples output or inspect_ai logs into a run folder."),
     "plan": ("evalkit.cli.plan:plan", "Before a run: requests, tokens, dated cost, time and the effect each gate can detect."),
+    "parity": ("evalkit.cli.parity:parity", "Check that one model answers alike on two backends (canary items)."),
 }
 
 
