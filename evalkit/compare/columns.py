@@ -155,6 +155,10 @@ class TaskColumns:
             self._groups = (None if unlabelled == len(labels) else _codes(labels), unlabelled)
         return self._groups
 
+    def unlabelled(self) -> np.ndarray:
+        """True where an item has no group label."""
+        return np.fromiter((g is None for g in _field(self.samples, "group")), dtype=bool, count=len(self.samples))
+
     def accounting(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(prompt tokens, latency in seconds, cost in USD: NaN where unknown) of every item."""
         if self._accounting is None:
@@ -246,11 +250,12 @@ class StoredTaskColumns:
             if unlabelled == len(codes):
                 self._groups = (None, unlabelled)
             else:  # renumbered first seen first, as TaskColumns numbers them (the resamples depend on it)
-                _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-                rank = np.empty(len(first), dtype=np.intp)
-                rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-                self._groups = (rank[inverse.reshape(-1)], unlabelled)
+                self._groups = (_first_seen(codes), unlabelled)
         return self._groups
+
+    def unlabelled(self) -> np.ndarray:
+        """True where an item has no group label."""
+        return self.stored.array("group")[self.rows] == -1
 
     def accounting(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return tuple(self.stored.array(k)[self.rows] for k in ("prompt_tokens", "latency_s", "cost_usd"))
@@ -336,11 +341,13 @@ class PairedTask:
             if codes is None:
                 self._groups = (None,)
             elif unlabelled:  # allowed only when every unlabelled item was dropped
-                from evalkit.compare.compare import item_groups
-
-                kept = self.b.samples if self.keep is None else [self.b.samples[i] for i in self.keep.tolist()]
-                found = item_groups(self.task, kept)  # raises on a partial labelling, with its message
-                self._groups = (None if found is None else _codes(found),)
+                kept = np.arange(len(self.b)) if self.keep is None else self.keep
+                without = self.b.unlabelled()[kept]
+                if without.all() or not kept.size:
+                    self._groups = (None,)
+                else:
+                    _refuse_partial(self.task, self.b, kept, without)
+                    self._groups = (_first_seen(codes[kept]),)
             else:
                 self._groups = (self._kept(codes),)
         return self._groups[0]
@@ -349,10 +356,27 @@ class PairedTask:
         """Integer cluster codes of every item (the worst case keeps the failed ones too)."""
         codes, unlabelled = self.b.groups()
         if codes is not None and unlabelled:
-            from evalkit.compare.compare import item_groups
-
-            item_groups(self.task, self.b.samples)  # raises on a partial labelling
+            _refuse_partial(self.task, self.b, np.arange(len(self.b)), self.b.unlabelled())
         return codes
+
+
+def _first_seen(codes: np.ndarray) -> np.ndarray:
+    """``codes`` renumbered 0, 1, ... in order of first appearance (as :func:`_codes` numbers
+    labels: the cluster resamples depend on the numbering)."""
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.intp)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
+
+
+def _refuse_partial(task: str, cols, rows: np.ndarray, without: np.ndarray) -> None:
+    """item_groups' refusal of a partial labelling, on ``rows`` of ``cols``; the ids are read
+    only to name an unlabelled item in the message."""
+    if without.any() and not without.all():
+        from evalkit.compare.compare import item_groups
+
+        ids = cols.ids
+        item_groups(task, [{"id": ids[i], "group": None if w else ""} for i, w in zip(rows.tolist(), without.tolist())])
 
 
 class PairedRuns:
