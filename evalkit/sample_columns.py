@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from itertools import repeat
 from pathlib import Path
 
@@ -137,8 +138,8 @@ def write(directory: Path, samples: list[dict]) -> None:
 class StoredColumns:
     """A run's columns as read back: one array per field, each loaded on first use."""
 
-    def __init__(self, npz, header: dict):
-        self._npz, self.header = npz, header
+    def __init__(self, npz, header: dict, path: Path | None = None):
+        self._npz, self.header, self.path = npz, header, path
         self.sha256: str = header["jsonl_sha256"]
         self._cache: dict[str, np.ndarray] = {}
         task = self.array("task")
@@ -149,7 +150,13 @@ class StoredColumns:
     def array(self, key: str) -> np.ndarray:
         arr = self._cache.get(key)
         if arr is None:
-            arr = self._cache[key] = self._npz[key]
+            try:  # zipfile checks each member's CRC-32 as it reads it
+                arr = self._cache[key] = self._npz[key]
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                from evalkit.errors import DataError
+
+                raise DataError(f"damaged ({type(exc).__name__}: {exc}); delete it and the run is read from "
+                                "samples.jsonl", path=self.path) from None
         return arr
 
     def status_code(self, status: str) -> int | None:
@@ -194,7 +201,7 @@ def open_columns(directory: Path, tasks: set[str]) -> StoredColumns | None:
             return None
         if not set(header["tasks"]) <= tasks:
             return None
-        return StoredColumns(npz, header)
+        return StoredColumns(npz, header, path)
     except (KeyError, ValueError, TypeError, OSError):  # damaged: the JSONL is the source
         return None
 

@@ -156,3 +156,19 @@ def test_ragged_statistics_are_not_stored_and_stay_refused(tmp_path):
     assert loaded.stored_columns() is None
     with pytest.raises(ValueError):
         RunColumns(loaded).columns("acc").stats("accuracy")
+
+
+def test_a_damaged_column_is_one_line_naming_the_file(tmp_path):
+    from evalkit.errors import DataError
+
+    run = _run("base", 0)
+    run.write(tmp_path / "r")
+    path = tmp_path / "r" / COLUMNS_FILE
+    data = bytearray(path.read_bytes())
+    i = data.index(b"s0_0.npy")  # the local header of one statistics member; its data follow
+    data[i + 200] ^= 0xFF
+    path.write_bytes(bytes(data))
+    loaded = RunResult.load(tmp_path / "r")
+    with pytest.raises(DataError, match="damaged.*delete it") as err:
+        RunColumns(loaded).columns("acc").stats("accuracy")
+    assert str(path) in str(err.value)
