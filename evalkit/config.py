@@ -65,6 +65,7 @@ class ExecutorConfig(StrictModel):
     workers: int = Field(2, ge=1, le=4096, description="Ray workers (actors), one CPU each")
     address: str | None = Field(None, description="an existing Ray cluster (e.g. ray://head:10001); null: start one here")
     chunks_per_worker: int = Field(4, ge=1, le=1000, description="shards per worker: answers reach the cache while the rest run")
+    gpus_per_worker: float = Field(0, ge=0, le=64, description="GPUs Ray reserves for each worker (an HF model on cuda: 1)")
 
 
 class ProjectFile(StrictModel):

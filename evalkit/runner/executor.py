@@ -66,7 +66,7 @@ class RayBackend(Backend):
             else:
                 ray.init(num_cpus=self.settings.workers, include_dashboard=False, log_to_driver=False)
         if self._actors is None:
-            actor = ray.remote(num_cpus=1)(_Worker)
+            actor = ray.remote(num_cpus=1, num_gpus=self.settings.gpus_per_worker)(_Worker)
             # the config's own trust_code: a --trust-code given to the driver does not reach the workers
             args = (str(self.project.path), self.project.file.trust_code, self.model, self.project.use_cache)
             self._actors = [actor.remote(*args) for _ in range(self.settings.workers)]
