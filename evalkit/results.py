@@ -157,8 +157,9 @@ class _Samples:
             return self
         d = obj.__dict__
         if "_samples" not in d:
-            read = d.pop("_read_samples", None)
-            d["_samples"] = read() if read is not None else []
+            read = d.get("_read_samples")
+            d["_samples"] = read() if read is not None else []  # a DataError leaves the reader for the next try
+            d.pop("_read_samples", None)
         return d["_samples"]
 
     def __set__(self, obj, value) -> None:

@@ -172,3 +172,27 @@ def test_a_damaged_column_is_one_line_naming_the_file(tmp_path):
     with pytest.raises(DataError, match="damaged.*delete it") as err:
         RunColumns(loaded).columns("acc").stats("accuracy")
     assert str(path) in str(err.value)
+
+
+def test_samples_read_on_first_use_and_again_after_a_failed_read(tmp_path, monkeypatch):
+    from evalkit import results
+    from evalkit.errors import DataError
+
+    run = _run("base", 0)
+    run.write(tmp_path / "r")
+    loaded = RunResult.load(tmp_path / "r")
+    real, calls = results._read_samples, []
+
+    def flaky(path, tasks):
+        calls.append(path)
+        if len(calls) == 1:
+            raise DataError("disk hiccup", path=path)
+        return real(path, tasks)
+
+    monkeypatch.setattr(results, "_read_samples", flaky)
+    with pytest.raises(DataError):
+        loaded.samples
+    assert _same(loaded.samples, run.samples) and len(calls) == 2
+    assert loaded.stored_columns() is not None  # the dicts read are the ones the columns describe
+    loaded.samples = loaded.samples[:3]
+    assert loaded.stored_columns() is None
