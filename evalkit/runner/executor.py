@@ -54,7 +54,12 @@ class RayBackend(Backend):
     def identity(self) -> dict[str, Any]:
         return self.local.identity()
 
+    def compare_warnings(self, base: Backend) -> list[str]:  # defined on Backend: __getattr__ would not see it
+        return self.local.compare_warnings(getattr(base, "local", base))
+
     def __getattr__(self, attr: str):  # compare_warnings, run_info and the like: the driver's copy
+        if attr == "local":  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(attr)
         return getattr(self.local, attr)
 
     def _start(self):

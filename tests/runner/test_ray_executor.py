@@ -70,3 +70,28 @@ def test_ray_without_the_package_is_one_line_naming_the_extra(tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     with pytest.raises(MissingExtra, match=r"evalkit\[ray\]"):
         _run(config)
+
+
+def test_the_wrapper_answers_for_its_backend_without_starting_ray(tmp_path):
+    from evalkit.backends.base import Backend
+
+    class Local(Backend):
+        name = "fake"
+
+        def identity(self):
+            return {"m": 1}
+
+        def submit(self, requests):
+            return iter(())
+
+        def compare_warnings(self, base):
+            return [f"vs {type(base).__name__}"]
+
+        def run_info(self):
+            return {"batch_size": 3}
+
+    project = load_project(make_project(tmp_path / "p"))
+    a, b = RayBackend(Local(), project, "ft", None), RayBackend(Local(), project, "base", None)
+    assert a.identity() == {"m": 1} and a.name == "fake" and a.run_info() == {"batch_size": 3}
+    assert a.compare_warnings(b) == ["vs Local"]  # the driver's copies compared, not the wrappers
+    assert list(a.submit([])) == []
