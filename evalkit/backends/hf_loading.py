@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import warnings
@@ -171,7 +172,6 @@ def check_device(choice: str, used: str, cache_dir: Path | None) -> str | None:
 
 
 def _device_key() -> str:
-    import os
     import socket
     from importlib.metadata import PackageNotFoundError, version
 
@@ -199,7 +199,7 @@ def _write_device_memo(cache_dir: Path | None, memo: dict[str, str]) -> None:
     path = Path(cache_dir) / DEVICE_MEMO
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{threading.get_ident()}.tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # runs sharing a cache
         tmp.write_text(json.dumps(memo), encoding="utf-8")
         tmp.replace(path)
     except OSError as exc:  # a read-only cache folder: probe again next time
