@@ -1,21 +1,28 @@
-"""Time a whole verdict on 20 tasks x 100,000 items: ``compare_runs`` + ``evaluate_gates``.
+"""Time a whole verdict on 20 tasks x 100,000 items from two run folders: ``RunResult.load``
++ ``compare_runs`` + ``evaluate_gates``, as ``evalkit compare RUN RUN --gate`` computes it.
 
-Unlike ``stats_speed.py`` (the statistics alone, on ready arrays), this starts from two
-in-memory RunResults of per-item sample dicts, as ``evalkit compare --gate`` holds them after
-loading two run folders, so it also times reading every per-item field (ids, statuses, groups, statistics,
-tokens and latency) into columns: once per run and task, shared by compare and the gates,
-and printed apart from the statistics on those columns. The mix: binary accuracy, F1-like ([score, 1]), bits per
-byte ([nll, bytes]) and a BLEU-like corpus metric (10 columns); every fifth task grouped into
-clusters of 50 items; a few empty answers and failed requests; one gate per task
-(must_improve, must_not_regress or min_score). Building the runs is not timed.
+Unlike ``stats_speed.py`` (the statistics alone, on ready arrays), this writes two real run
+folders (``RunResult.write``: samples.jsonl and the columns stored beside it) and times
+reading them back: the per-item fields (ids, statuses, groups, statistics, tokens and
+latency) come from the stored columns, once per run and task, shared by compare and the
+gates, and are printed apart from the statistics on them. ``--dicts`` also times the older
+path for the same folders: every sample parsed from samples.jsonl into a dict (and
+validated), then read into the same columns. The mix: binary accuracy, F1-like ([score, 1]),
+bits per byte ([nll, bytes]) and a BLEU-like corpus metric (10 columns); every fifth task
+grouped into clusters of 50 items; a few empty answers and failed requests; one gate per
+task (must_improve, must_not_regress or min_score). Building and writing the runs is not timed
+(it takes minutes at full size; ``--dir`` keeps the folders for another timing).
 
-    python benchmarks/verdict_speed.py [--tasks 20] [--items 100000]
+    python benchmarks/verdict_speed.py [--tasks 20] [--items 100000] [--dir DIR] [--dicts]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -83,31 +90,67 @@ def build_runs(n_tasks: int, n_items: int, seed: int = 0) -> tuple[RunResult, Ru
     return runs["base"], runs["ft"], raw_gates
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tasks", type=int, default=20)
-    ap.add_argument("--items", type=int, default=100_000)
-    args = ap.parse_args()
-    base, ft, raw_gates = build_runs(args.tasks, args.items)
-    gates = parse_gates(raw_gates, known_tasks=[t.task for t in base.tasks], known_suites=["suite"])
-    small_b, small_f, _ = build_runs(args.tasks, 60, seed=1)  # the same paths on few items: warms lazy imports
-    evaluate_gates(gates, small_b, small_f, compare_runs(small_b, small_f, seed=0), seed=0, n_resamples=1000)
+def write_runs(directory: Path, n_tasks: int, n_items: int) -> list[dict]:
+    """Two run folders under ``directory`` (reused when they hold this size); the gates."""
+    spec = directory / "bench.json"
+    if spec.exists() and json.loads(spec.read_text())["size"] == [n_tasks, n_items]:
+        return json.loads(spec.read_text())["gates"]
+    base, ft, raw_gates = build_runs(n_tasks, n_items)
+    base.write(directory / "base")
+    ft.write(directory / "ft")
+    spec.write_text(json.dumps({"size": [n_tasks, n_items], "gates": raw_gates}))
+    return raw_gates
+
+
+def verdict(directory: Path, raw_gates: list[dict], dicts: bool = False) -> dict:
+    """Seconds (wall, CPU) of each step from the two folders to the gate verdicts."""
     clock = _Clock()
+    base, ft = RunResult.load(directory / "base"), RunResult.load(directory / "ft")
+    if dicts:  # the older read: every sample a dict, then columns from the dicts
+        base.samples, ft.samples = list(base.samples), list(ft.samples)
+    gates = parse_gates(raw_gates, known_tasks=[t.task for t in base.tasks], known_suites=["suite"])
     columns = PairedRuns(RunColumns(base), RunColumns(ft)).read({t.task: list(t.metrics) for t in base.tasks})
     read = clock.lap()
     comparison = compare_runs(base, ft, seed=0, columns=columns)
     compared = clock.lap()
     report = evaluate_gates(gates, base, ft, comparison, seed=0, n_resamples=10_000)
     gated = clock.lap()
-    stats = (compared[0] + gated[0], compared[1] + gated[1])
-    verdicts = {v: sum(g.verdict == v for g in report.gates) for v in ("PASS", "FAIL", "INCONCLUSIVE")}
-    print(f"{args.tasks} tasks x {args.items:,} items, seconds wall (CPU):")
-    print(f"  reading per-item fields (once, shared) {read[0]:7.3f} ({read[1]:.3f})")
-    print(f"  compare statistics                     {compared[0]:7.3f} ({compared[1]:.3f})")
-    print(f"  gates statistics                       {gated[0]:7.3f} ({gated[1]:.3f})")
-    print(f"  compare + gates statistics             {stats[0]:7.3f} ({stats[1]:.3f})")
-    print(f"  total, end to end                      {read[0] + stats[0]:7.3f} ({read[1] + stats[1]:.3f})")
-    print(f"  gate verdicts: {verdicts}")
+    return {"read": read, "compare": compared, "gates": gated,
+            "verdicts": {v: sum(g.verdict == v for g in report.gates) for v in ("PASS", "FAIL", "INCONCLUSIVE")},
+            "dicts_read": "_samples" in base.__dict__}
+
+
+def _print(title: str, t: dict) -> None:
+    stats = (t["compare"][0] + t["gates"][0], t["compare"][1] + t["gates"][1])
+    total = (t["read"][0] + stats[0], t["read"][1] + stats[1])
+    print(title)
+    print(f"  load the two folders + read per-item fields {t['read'][0]:7.3f} ({t['read'][1]:.3f})")
+    print(f"  compare statistics                          {t['compare'][0]:7.3f} ({t['compare'][1]:.3f})")
+    print(f"  gates statistics                            {t['gates'][0]:7.3f} ({t['gates'][1]:.3f})")
+    print(f"  compare + gates statistics                  {stats[0]:7.3f} ({stats[1]:.3f})")
+    print(f"  total, folders to verdicts                  {total[0]:7.3f} ({total[1]:.3f})")
+    print(f"  gate verdicts: {t['verdicts']}; sample dicts built: {t['dicts_read']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", type=int, default=20)
+    ap.add_argument("--items", type=int, default=100_000)
+    ap.add_argument("--dir", type=Path, default=None, help="Keep the run folders here (reused when the size matches).")
+    ap.add_argument("--dicts", action="store_true", help="Also time the older read (a dict per sample); slow.")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = args.dir or Path(tmp)
+        directory.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        raw_gates = write_runs(directory, args.tasks, args.items)
+        print(f"run folders ready in {time.perf_counter() - started:.1f} s (not timed below): {directory}")
+        small = directory / "warm"  # the same paths on few items first: warms the lazy imports
+        verdict(small, write_runs(small, args.tasks, 60))
+        print(f"{args.tasks} tasks x {args.items:,} items, seconds wall (CPU):")
+        _print("stored columns (RunResult.load):", verdict(directory, raw_gates))
+        if args.dicts:
+            _print("a dict per sample (samples.jsonl parsed and validated):", verdict(directory, raw_gates, dicts=True))
 
 
 class _Clock:

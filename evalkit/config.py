@@ -65,6 +65,16 @@ class ContaminationConfig(StrictModel):
     near_duplicate: float | None = Field(0.8, gt=0, le=1, description="MinHash Jaccard threshold for near duplicates; null: off")
 
 
+class ExecutorConfig(StrictModel):
+    """Where a run's requests are answered (``runner/executor.py``)."""
+
+    kind: Literal["local", "ray"] = Field("local", description="local: this process; ray: Ray workers, each building the backend once")
+    workers: int = Field(2, ge=1, le=4096, description="Ray workers (actors), one CPU each")
+    address: str | None = Field(None, description="an existing Ray cluster (e.g. ray://head:10001); null: start one here")
+    chunks_per_worker: int = Field(4, ge=1, le=1000, description="shards per worker: answers reach the cache while the rest run")
+    gpus_per_worker: float = Field(0, ge=0, le=64, description="GPUs Ray reserves for each worker (an HF model on cuda: 1)")
+
+
 class ProjectFile(StrictModel):
     seed: int = Field(1234, ge=0, lt=2**63, description="seed for every resampling; recorded in the results")
     cache_dir: str | None = Field(None, description="response cache folder (default: the user cache)")
@@ -77,6 +87,7 @@ class ProjectFile(StrictModel):
     confidence: float = Field(0.95, gt=0.5, lt=1)
     lm_eval: LmEvalSettings = Field(default_factory=LmEvalSettings, description="lm-eval task options")
     contamination: ContaminationConfig | None = Field(None, description="audit eval items against the fine-tuning text")
+    executor: ExecutorConfig | None = Field(None, description="executor: {kind: ray, workers: 2}: shard requests over Ray")
     trust_code: bool = Field(
         False, description="let this project's module:Class backends, lm-eval !function files and scorer code run (as --trust-code)"
     )

@@ -100,6 +100,9 @@ class RunResult:
         # Each file whole or not at all: a full disk must not leave a truncated results.json
         # that a later compare would take for a stored run (is_run_dir looks for it).
         _write_atomic(directory / SAMPLES_FILE, (json.dumps(s, ensure_ascii=False) + "\n" for s in self.samples))
+        from evalkit import sample_columns
+
+        sample_columns.write(directory, self.samples)  # what compare reads, without the dicts
         _write_atomic(directory / RESULTS_FILE, [json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"])
         return directory
 
@@ -123,9 +126,49 @@ class RunResult:
             raise DataError(f"unsupported run format {data.get('format')!r} (expected {FORMAT})", path=path)
         data.pop("complete", None)
         run = _validated_run(cls, data, path)
-        run.samples = _read_samples(directory / SAMPLES_FILE, {t.task for t in run.tasks})
+        tasks = {t.task for t in run.tasks}
+        from evalkit.sample_columns import open_columns
+
+        stored = open_columns(directory, tasks)
+        if stored is None:
+            run.samples = _read_samples(directory / SAMPLES_FILE, tasks)
+        else:  # compare reads the columns; the dicts only if something asks for them
+            run.__dict__["_read_samples"] = lambda: _read_samples(directory / SAMPLES_FILE, tasks)
+            run.__dict__["_stored_columns"] = stored
         run.source = str(directory)
         return run
+
+    def stored_columns(self):
+        """The columns this run was loaded with (``sample_columns.StoredColumns``), while
+        ``samples`` was neither replaced nor grown since; else None."""
+        stored = self.__dict__.get("_stored_columns")
+        if stored is None:
+            return None
+        read = self.__dict__.get("_samples")
+        return stored if read is None or len(read) == stored.n else None
+
+
+class _Samples:
+    """``RunResult.samples``: a plain list, read from samples.jsonl on first use when the run
+    was loaded with its columns (a compare of 100,000 items may never need the dicts)."""
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        d = obj.__dict__
+        if "_samples" not in d:
+            read = d.get("_read_samples")
+            d["_samples"] = read() if read is not None else []  # a DataError leaves the reader for the next try
+            d.pop("_read_samples", None)
+        return d["_samples"]
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__.pop("_read_samples", None)
+        obj.__dict__.pop("_stored_columns", None)  # they described the samples read, not these
+        obj.__dict__["_samples"] = value
+
+
+RunResult.samples = _Samples()  # after @dataclass, which keeps the field (its default_factory included)
 
 
 def _write_atomic(path: Path, chunks) -> None:

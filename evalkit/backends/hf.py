@@ -73,10 +73,11 @@ class HFBackend(Backend):
         adapter = None
         if config.adapter:
             adapter = resolve_source(config.adapter, ctx.root, config.adapter_revision, what="adapter")
-        return cls(config, model, adapter)
+        return cls(config, model, adapter, cache_dir=ctx.cache_dir)
 
-    def __init__(self, config: HFConfig, model_source, adapter_source=None):
+    def __init__(self, config: HFConfig, model_source, adapter_source=None, cache_dir=None):
         self.config = config
+        self.cache_dir = cache_dir  # where the device found for 'auto' is kept
         self.source = model_source
         self.adapter_source = adapter_source
         self._base = None  # hf_loading.LoadedBase, on first use
@@ -89,14 +90,16 @@ class HFBackend(Backend):
     # --- identity (no weights loaded) ----------------------------------------------------
 
     def resolved(self) -> tuple[str, str]:
-        _require_extra()
+        """(dtype, device) from config.json and the device memo: a fully cached run imports
+        neither torch nor transformers (the extra is required when a model loads)."""
         from evalkit.backends.hf_loading import (
             read_model_config,
             resolve_device,
             resolve_dtype,
         )
 
-        return resolve_dtype(self.config.dtype, read_model_config(self.source)), resolve_device(self.config.device)
+        dtype = resolve_dtype(self.config.dtype, read_model_config(self.source))
+        return dtype, resolve_device(self.config.device, self.cache_dir)
 
     def compare_warnings(self, base: Backend) -> list[str]:
         return pair_warnings(base, self)
@@ -146,6 +149,10 @@ class HFBackend(Backend):
         from evalkit.backends.hf_scoring import Scorer, Tokens, max_length_of
 
         dtype, device = self.resolved()
+        from evalkit.backends.hf_loading import check_device
+
+        if (why := check_device(self.config.device, device, self.cache_dir)) is not None:
+            raise FatalBackendError(f"model '{self.config.model}': {why}")  # its answers would be cached under the wrong kind
         try:
             base = acquire(self.source, dtype, device)
         except Exception as exc:  # noqa: BLE001 - a broken checkpoint or device is one line, not a traceback

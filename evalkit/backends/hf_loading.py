@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import warnings
@@ -140,9 +141,72 @@ def resolve_dtype(choice: str, model_config: dict[str, Any]) -> str:
     return str(found).removeprefix("torch.")
 
 
-def resolve_device(choice: str) -> str:
+DEVICE_MEMO = "hf_device.json"
+
+
+def resolve_device(choice: str, cache_dir: Path | None = None) -> str:
+    """``choice``, or for ``auto`` the device torch finds. The answer for ``auto`` is kept in
+    ``cache_dir`` per host, visible devices and torch version, so that a fully cached run
+    identifies its model (the device kind is part of every cache key) without importing
+    torch; :func:`check_device` holds the memo to what torch finds when a model loads."""
     if choice != "auto":
         return choice
+    memo = _read_device_memo(cache_dir)
+    found = memo.get(_device_key())
+    if found is None:
+        found = probe_device()
+        _write_device_memo(cache_dir, {**memo, _device_key(): found})
+    return found
+
+
+def check_device(choice: str, used: str, cache_dir: Path | None) -> str | None:
+    """Why the ``auto`` device an identity was built with is not what torch finds now (the
+    memo is corrected), or None when it is."""
+    if choice != "auto":
+        return None
+    found = probe_device()
+    if found == used:
+        return None
+    _write_device_memo(cache_dir, {**_read_device_memo(cache_dir), _device_key(): found})
+    return f"device 'auto' was recorded as {used} on this machine but torch now finds {found}; run again"
+
+
+def _device_key() -> str:
+    import socket
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = "-"
+    visible = ",".join(os.environ.get(v, "*") for v in ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES"))
+    return f"{socket.gethostname()}|{visible}|torch {torch_version}"
+
+
+def _read_device_memo(cache_dir: Path | None) -> dict[str, str]:
+    if cache_dir is None:
+        return {}
+    try:
+        data = json.loads((Path(cache_dir) / DEVICE_MEMO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if v in ("cuda", "mps", "cpu")} if isinstance(data, dict) else {}
+
+
+def _write_device_memo(cache_dir: Path | None, memo: dict[str, str]) -> None:
+    if cache_dir is None:  # --no-cache: nothing may be written
+        return
+    path = Path(cache_dir) / DEVICE_MEMO
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # runs sharing a cache
+        tmp.write_text(json.dumps(memo), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:  # a read-only cache folder: probe again next time
+        log.debug("cannot keep the device in %s: %s", path, exc)
+
+
+def probe_device() -> str:
     import torch
 
     if torch.cuda.is_available():

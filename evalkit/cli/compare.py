@@ -208,7 +208,8 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
 
     con, say = output.human(), output.brief()
     for c in comparisons:
-        print_comparison(con, c)
+        if not output.quiet:  # --quiet discards the table: measuring its columns costs more than the rest
+            print_comparison(con, c)
     for line in describe_models([base_run, *runs]):
         con.print(line)
     warn = console(stderr=True) if output.quiet else con  # a suspect pair is worth a line even when quiet

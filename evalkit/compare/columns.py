@@ -110,6 +110,9 @@ class TaskColumns:
     def __len__(self) -> int:
         return len(self.samples)
 
+    def same_items(self, other) -> bool:
+        return self.ids == other.ids
+
     @property
     def missing(self) -> np.ndarray:
         """True where the request failed (no statistics to read)."""
@@ -152,6 +155,10 @@ class TaskColumns:
             self._groups = (None if unlabelled == len(labels) else _codes(labels), unlabelled)
         return self._groups
 
+    def unlabelled(self) -> np.ndarray:
+        """True where an item has no group label."""
+        return np.fromiter((g is None for g in _field(self.samples, "group")), dtype=bool, count=len(self.samples))
+
     def accounting(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(prompt tokens, latency in seconds, cost in USD: NaN where unknown) of every item."""
         if self._accounting is None:
@@ -167,21 +174,114 @@ class TaskColumns:
         return self._accounting
 
 
+class StoredTaskColumns:
+    """One run's items of one task read from its stored columns (``sample_columns``), with
+    the interface of :class:`TaskColumns` and no per-item dict; ``samples`` (the dicts, read
+    from the JSONL) only for the rare paths that need them: items listed in another order,
+    and the message that names an item without a group label."""
+
+    def __init__(self, stored, task: str, samples):
+        self.stored, self.task, self._samples = stored, task, samples
+        self.rows = rows = stored.slices.get(task, slice(0, 0))
+        self._status = stored.array("status")[rows]
+        n = len(self._status)
+        err, empty, unparsed = (stored.status_code(x) for x in (MISSING, "empty", "unparsed"))
+        self.missing = self._status == err if err is not None else np.zeros(n, dtype=bool)
+        self.missing_at = np.flatnonzero(self.missing).tolist()
+        self.n_missing = len(self.missing_at)
+
+        def count(code):
+            return 0 if code is None else int(np.count_nonzero(self._status == code))
+
+        self.outcomes = Outcomes(n, n - self.n_missing, count(empty), count(unparsed), self.n_missing)
+        self._stats: dict[str, np.ndarray] = {}
+        self._groups: tuple | None = None
+        self._ids: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._status)
+
+    @property
+    def samples(self) -> list[dict]:
+        return self._samples()
+
+    @property
+    def ids(self) -> list[str]:
+        if self._ids is None:
+            self._ids = self.stored.ids(self.rows)
+        return self._ids
+
+    def same_items(self, other) -> bool:
+        """The same ids in the same order: a byte comparison of the two blocks of ids."""
+        if isinstance(other, StoredTaskColumns):
+            (a, ea), (b, eb) = self.stored.id_bytes(self.rows), other.stored.id_bytes(other.rows)
+            return np.array_equal(ea, eb) and np.array_equal(a, b)
+        return self.ids == other.ids
+
+    def width(self, metric: str) -> int | None:
+        if self.n_missing == len(self):
+            return None
+        return self.stats(metric).shape[1]
+
+    def stats(self, metric: str) -> np.ndarray:
+        arr = self._stats.get(metric)
+        if arr is None:
+            key = self.stored.metric_key(self.task, metric)
+            answered = len(self) - self.n_missing
+            if key is None and answered:  # an answered item without this metric: as strict as s["stats"][metric]
+                raise KeyError(metric)
+            if not answered:  # TaskColumns' failed rows: two NaN columns when no item gives a width
+                arr = np.full((len(self), 2), np.nan)
+            else:
+                has = self.stored.array("h" + key[1:])
+                if answered and not has[~self.missing].all():
+                    raise KeyError(metric)
+                arr = self.stored.array(key)
+                if self.n_missing:
+                    arr = arr.copy()
+                    arr[self.missing] = np.nan
+            self._stats[metric] = arr
+        return arr
+
+    def groups(self) -> tuple[np.ndarray | None, int]:
+        if self._groups is None:
+            codes = self.stored.array("group")[self.rows]
+            unlabelled = int(np.count_nonzero(codes == -1))
+            if unlabelled == len(codes):
+                self._groups = (None, unlabelled)
+            else:  # renumbered first seen first, as TaskColumns numbers them (the resamples depend on it)
+                self._groups = (_first_seen(codes), unlabelled)
+        return self._groups
+
+    def unlabelled(self) -> np.ndarray:
+        """True where an item has no group label."""
+        return self.stored.array("group")[self.rows] == -1
+
+    def accounting(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(self.stored.array(k)[self.rows] for k in ("prompt_tokens", "latency_s", "cost_usd"))
+
+
 class RunColumns:
     """A run's samples grouped by task, with a :class:`TaskColumns` per task on first use.
-    Stands in for the run where compare reads ``model``, ``task`` and ``samples_for``."""
+    Stands in for the run where compare reads ``model``, ``task`` and ``samples_for``.
+    A run loaded with stored columns is read from those, never from sample dicts."""
 
     def __init__(self, run):
         self.run = run
         self.model = run.model
         self.task = run.task
-        self._n_samples = len(run.samples)
-        self._blocks = _task_blocks(run.samples)
-        self._columns: dict[str, TaskColumns] = {}
+        self.stored = run.stored_columns() if hasattr(run, "stored_columns") else None
+        self._n_samples = self.stored.n if self.stored is not None else len(run.samples)
+        self._blocks: dict[str, list[dict]] | None = None if self.stored is not None else _task_blocks(run.samples)
+        self._columns: dict = {}
 
     def of(self, run) -> bool:
         """Built from this very run, unchanged since (the gates reuse compare's columns)."""
-        return self.run is run and len(run.samples) == self._n_samples
+        if self.run is not run:
+            return False
+        if self.stored is not None:
+            return run.stored_columns() is self.stored
+        return len(run.samples) == self._n_samples
 
     def metric(self, task: str, name: str):
         """The metric as this run recorded it for ``task``: the task's own direction, and a
@@ -192,12 +292,18 @@ class RunColumns:
         return metric_for_result(name, row.metrics.get(name) if row is not None else None)
 
     def samples_for(self, task: str) -> list[dict]:
+        if self._blocks is None:
+            self._blocks = _task_blocks(self.run.samples)
         return self._blocks.get(task, [])
 
-    def columns(self, task: str) -> TaskColumns:
+    def columns(self, task: str):
         col = self._columns.get(task)
         if col is None:
-            col = self._columns[task] = TaskColumns(self.samples_for(task))
+            if self.stored is not None:
+                col = StoredTaskColumns(self.stored, task, lambda: self.samples_for(task))
+            else:
+                col = TaskColumns(self.samples_for(task))
+            self._columns[task] = col
         return col
 
 
@@ -206,7 +312,7 @@ class PairedTask:
     failed on either side marked: what the table row and every gate on the task read."""
 
     def __init__(self, task: str, b: TaskColumns, f: TaskColumns):
-        if b.ids != f.ids:  # rare: the runs list the items in different orders (or differ)
+        if not b.same_items(f):  # rare: the runs list the items in different orders (or differ)
             from evalkit.compare.compare import align_items
 
             b, f = (TaskColumns(x) for x in align_items(task, b.samples, f.samples))
@@ -235,11 +341,13 @@ class PairedTask:
             if codes is None:
                 self._groups = (None,)
             elif unlabelled:  # allowed only when every unlabelled item was dropped
-                from evalkit.compare.compare import item_groups
-
-                kept = self.b.samples if self.keep is None else [self.b.samples[i] for i in self.keep.tolist()]
-                found = item_groups(self.task, kept)  # raises on a partial labelling, with its message
-                self._groups = (None if found is None else _codes(found),)
+                kept = np.arange(len(self.b)) if self.keep is None else self.keep
+                without = self.b.unlabelled()[kept]
+                if without.all() or not kept.size:
+                    self._groups = (None,)
+                else:
+                    _refuse_partial(self.task, self.b, kept, without)
+                    self._groups = (_first_seen(codes[kept]),)
             else:
                 self._groups = (self._kept(codes),)
         return self._groups[0]
@@ -248,10 +356,27 @@ class PairedTask:
         """Integer cluster codes of every item (the worst case keeps the failed ones too)."""
         codes, unlabelled = self.b.groups()
         if codes is not None and unlabelled:
-            from evalkit.compare.compare import item_groups
-
-            item_groups(self.task, self.b.samples)  # raises on a partial labelling
+            _refuse_partial(self.task, self.b, np.arange(len(self.b)), self.b.unlabelled())
         return codes
+
+
+def _first_seen(codes: np.ndarray) -> np.ndarray:
+    """``codes`` renumbered 0, 1, ... in order of first appearance (as :func:`_codes` numbers
+    labels: the cluster resamples depend on the numbering)."""
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.intp)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
+
+
+def _refuse_partial(task: str, cols, rows: np.ndarray, without: np.ndarray) -> None:
+    """item_groups' refusal of a partial labelling, on ``rows`` of ``cols``; the ids are read
+    only to name an unlabelled item in the message."""
+    if without.any() and not without.all():
+        from evalkit.compare.compare import item_groups
+
+        ids = cols.ids
+        item_groups(task, [{"id": ids[i], "group": None if w else ""} for i, w in zip(rows.tolist(), without.tolist())])
 
 
 class PairedRuns:

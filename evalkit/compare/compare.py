@@ -303,6 +303,9 @@ def run_fingerprint(run: RunResult) -> str:
 
     tasks = [(t.task, t.suite, t.role, t.status, t.reason, {k: v.higher_is_better for k, v in t.metrics.items()}, t.members)
              for t in run.tasks]
+    stored = run.stored_columns()
+    if stored is not None:  # the hash of the samples.jsonl its columns were read from: no dict is built
+        return digest({"model": run.model, "tasks": tasks, "samples_sha256": stored.sha256})
     samples = [(s["task"], s["id"], s["status"], s.get("group"), s["prompt_tokens"], s.get("stats")) for s in run.samples]
     return digest({"model": run.model, "tasks": tasks, "samples": samples})
 

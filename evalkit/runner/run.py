@@ -284,7 +284,9 @@ def run_model(project, model_name: str, options: RunOptions = RunOptions(), prog
     cfg = project.model(model_name)
     selected = project.selected_tasks(list(options.suites) or None)
     project.use_cache = project.use_cache and options.use_cache  # --no-cache writes nothing, models included
-    backend = project.backend(model_name)
+    from evalkit.runner.executor import with_executor
+
+    backend = with_executor(project, model_name, project.backend(model_name))  # executor: ray shards the misses
     identity = backend.identity()
     fmt = PromptFormat(cfg.system_prompt, cfg.template)
     cache = open_cache(project, options.use_cache)
