@@ -77,6 +77,9 @@ class ServerConfig:
     omit_usage: bool = False  # like some compatible servers: no "usage" in the answer
     models: tuple[str, ...] = ("gpt-4o-mini", "davinci-002")
     model_meta: dict = field(default_factory=dict)  # id -> extra fields of GET /v1/models/{id}
+    # id -> function of the prompt text giving the whole answer, for a model whose answers a
+    # test defines (a judge that prefers the longer answer, say); other ids answer by hash.
+    responders: dict = field(default_factory=dict)
 
 
 # --- the deterministic model -------------------------------------------------------------------
@@ -114,9 +117,9 @@ def _top(model: str, prev: str, tok: str, lp: float) -> dict[str, float]:
     return {tok: lp} if is_greedy_token(model, prev, tok) else {" <alt>": lp / 2}
 
 
-def _generate(model: str, prompt: str, body: dict) -> tuple[str, str]:
+def _generate(model: str, prompt: str, body: dict, responders=None) -> tuple[str, str]:
     limit = body.get("max_completion_tokens") or body.get("max_tokens") or 16
-    words = answer_words(model, prompt)
+    words = responders[model](prompt).split(" ") if responders and model in responders else answer_words(model, prompt)
     text = " ".join(words[:limit])
     finish = "length" if len(words) > limit else "stop"
     stops = body.get("stop") or []
@@ -253,7 +256,7 @@ class FakeOpenAIServer:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         def build(body):
             model, prompt = body["model"], chat_prompt(body["messages"])
-            text, finish = _generate(model, prompt, body)
+            text, finish = _generate(model, prompt, body, self.config.responders)
             logprobs = _chat_logprobs(model, prompt, text, body.get("top_logprobs") or 0) if body.get("logprobs") else None
             choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish,
                       "logprobs": logprobs}

@@ -136,12 +136,15 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     n_resamples = resamples or project.file.bootstrap_resamples
     cache = open_cache(project, options.use_cache)
     try:
+        from evalkit.judge.hook import judge_runs  # pairwise-judged tasks gain win_rate (issue 13)
+
+        judged = judge_runs(project, base_run, runs, cache, seed=seed, confidence=project.file.confidence, out=out)
         comparisons = [
             cached_compare(cache, base_run, r, seed=seed, n_resamples=n_resamples, confidence=project.file.confidence)
             for r in runs
         ]
         code = _finish(project, base_run, runs, comparisons, out, seed, n_resamples, gate, cache, reports,
-                       Output(fmt, quiet))
+                       Output(fmt, quiet), judged)
     finally:
         cache.close()
     if output is None:
@@ -171,7 +174,7 @@ class Output:
 
 
 def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, gate: bool, cache, reports=None,
-            output: Output = Output()) -> int:
+            output: Output = Output(), judged=None) -> int:
     """Print, evaluate gates, write compare.json / compare.md / report.html; the exit code."""
     from evalkit.cli.output import write_output
     from evalkit.compare.ranking import best_statement, pairwise_claims, rank
@@ -184,7 +187,11 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         print_comparison(con, c)
     for line in describe_models([base_run, *runs]):
         con.print(line)
+    for line in judged.lines() if judged is not None else []:
+        con.print(line, markup=False, highlight=False)
     warn = console(stderr=True) if output.quiet else con  # a suspect pair is worth a line even when quiet
+    for message in judged.warnings if judged is not None else []:
+        warn.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
     for message in pair_warnings(project, base_run, runs):
         warn.print(f"[yellow]warning: {message}[/yellow]")
     from evalkit.compare.contamination import contamination_hook  # clean / contaminated subsets (issue 14)
@@ -208,9 +215,9 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         "ranking": [asdict(r) for r in ranking],
         "best": {"statement": best, "pairwise": [asdict(c) for c in claims]} if ranking else None,
         "provenance": provenance(project, base_run),
-        **contam.payload, **drift.payload,
+        **contam.payload, **drift.payload, **(judged.payload if judged is not None else {}),
     }
-    markdown = render(comparisons, ranking, best) + contam.markdown + drift.markdown
+    markdown = render(comparisons, ranking, best) + contam.markdown + drift.markdown + (judged.markdown() if judged else "")
     write_output(out / "compare.json", json.dumps(payload, indent=2) + "\n")
     write_output(out / "compare.md", markdown)
     report = write_report(out, cache, {r.model: r for r in [base_run, *runs]})

@@ -302,6 +302,9 @@ def run_model(project, model_name: str, options: RunOptions = RunOptions(), prog
         versions=package_versions(),
         config_sha256=_sha256_file(project.path),
     )
+    from evalkit.judge.session import close_session, open_session
+
+    judges = open_session(project, cache)  # a rubric scorer asks its judge while it scores
     try:
         # Plan every task first, answer all their requests in one pipeline, then score each.
         planned = [
@@ -329,6 +332,7 @@ def run_model(project, model_name: str, options: RunOptions = RunOptions(), prog
             if result.data_sha256 is not None:
                 run.data_hashes[result.task] = result.data_sha256
     finally:
+        close_session(judges)
         cache.close()
     from evalkit.suites.groups import native_group_rows
 

@@ -90,7 +90,10 @@ class GenerateTask(TaskType):
 
     def _labels(self, item, answer, refs) -> dict:
         labels = [x for s in self.scorers if (x := s.label(answer, refs, item.record)) is not None]
-        return {"label": labels[0]} if labels else {}
+        out = {"label": labels[0]} if labels else {}
+        for s in self.scorers:
+            out.update(s.details(answer, refs, item.record) or {})
+        return out
 
     def score(self, item, responses, method):
         text = responses[0].text
