@@ -74,7 +74,9 @@ class Judge:
         cfg = self.project.model(self.name)
         return str(getattr(cfg, "model", None) or getattr(cfg, "path", None) or self.name)
 
-    def ask(self, prompts: list[str], chunk: int = 64) -> list[str | BackendError]:
+    def ask(self, prompts: list[str], chunk: int = 64, meta: list | None = None) -> list[str | BackendError]:
+        """``meta``: when given, gets per prompt {cached, cost_usd, latency_s} (a rubric stores
+        it with the item, so the judge's cost can be added up apart from the model's)."""
         from evalkit.runner.answer import _fetch, _lookup
 
         reqs = [GenerateRequest((Message("user", p),), max_tokens=self.max_tokens, temperature=0.0) for p in prompts]
@@ -86,5 +88,9 @@ class Judge:
         for k in keys:
             out = found[k]
             self.usage.add(out, k in cached)
+            if meta is not None:
+                failed = isinstance(out, BackendError)
+                meta.append({"cached": k in cached, "cost_usd": None if failed else getattr(out, "extra", {}).get("cost_usd"),
+                             "latency_s": None if failed else getattr(out, "latency_s", None)})
             outs.append(out if isinstance(out, BackendError) else out.text)
         return outs

@@ -53,13 +53,22 @@ class JudgeReport:
     tasks: list[TaskJudgment] = field(default_factory=list)
     usage: dict = field(default_factory=dict)  # judge name -> Usage.summary()
     warnings: list[str] = field(default_factory=list)
+    rubric: list[dict] = field(default_factory=list)  # per rubric task and model: the judge's work
 
     @property
     def payload(self) -> dict:
-        return {"judge": {"tasks": [asdict(t) for t in self.tasks], "usage": self.usage, "warnings": self.warnings}} if self.tasks else {}
+        if not (self.tasks or self.rubric):
+            return {}
+        return {"judge": {"tasks": [asdict(t) for t in self.tasks], "usage": self.usage, "rubric": self.rubric,
+                          "warnings": self.warnings}}
 
     def lines(self) -> list[str]:
         out = []
+        for r in self.rubric:
+            cost = "cost unknown" if r["cost_usd"] is None else f"${r['cost_usd']:.4f}"
+            out.append(f"judge {r['judge']} (rubric) on {r['task']} for {r['model']}: {r['judged']} judgments "
+                       f"({r['cached']} cached), unreadable {r['unreadable']}, failed {r['failed']}, {cost} "
+                       "(not in the models' costs)")
         for t in self.tasks:
             s, lc = t.summary, t.length_controlled
             wr = "n/a" if s["win_rate"] is None else f"{s['win_rate']:.3f}"
@@ -82,7 +91,7 @@ class JudgeReport:
         return out
 
     def markdown(self) -> str:
-        if not self.tasks:
+        if not (self.tasks or self.rubric):
             return ""
         body = "\n".join(f"- {line}" for line in self.lines() + [f"warning: {w}" for w in self.warnings])
         return f"\n## Judge\n\n{body}\n"
@@ -180,6 +189,11 @@ def judge_runs(project, base_run, runs, cache, *, seed: int, confidence: float, 
                 report.warnings.append(
                     f"task '{name}': the judge gave {summary.unparsed} unreadable and {summary.failed} failed judgment(s) "
                     f"for {run.model}; those items are left out of win_rate (see {where})")
+    report.rubric = [r for run in [base_run, *runs] for r in rubric_usage(project, run)]
+    for r in report.rubric:
+        if r["unreadable"] or r["failed"]:
+            report.warnings.append(f"task '{r['task']}': the judge gave {r['unreadable']} unreadable and {r['failed']} failed "
+                                   f"judgment(s) for {r['model']}; those items are left out of judge_score")
     for name, judge in judges.items():
         report.usage[name] = judge.usage.summary()
         tested = {r.model: _model_id(project, r) for r in [base_run, *runs]}
@@ -194,3 +208,25 @@ def _model_id(project, run) -> str | None:
     if run.model in project.models:
         return str(getattr(project.models[run.model], "model", None) or run.model)
     return run.model
+
+
+def rubric_usage(project, run) -> list[dict]:
+    """Per rubric-judged task of ``run``: how many judgments, unreadable and failed ones, and
+    their cost, from what the scorer stored with each item."""
+    out = []
+    for name, spec in project.tasks.items():
+        sspec = getattr(spec, "scorer_spec", None)
+        if sspec is None or sspec.name != "rubric":
+            continue
+        judged = [s["extra"]["judge"] for s in run.samples_for(name) if "judge" in (s.get("extra") or {})]
+        if not judged:
+            continue
+        costs = [j.get("cost_usd") for j in judged]
+        out.append({
+            "task": name, "model": run.model, "judge": spec.judge, "judged": len(judged),
+            "cached": sum(bool(j.get("cached")) for j in judged),
+            "failed": sum(j["raw"] is None for j in judged),
+            "unreadable": sum(j["raw"] is not None and j["verdict"] is None for j in judged),
+            "cost_usd": None if any(c is None for c in costs) else sum(costs),
+        })
+    return out

@@ -47,7 +47,7 @@ class RubricScorer(Scorer):
         self.rubric, self.judge_name, self.max_tokens = rubric, judge, int(max_tokens)
         self.prompt, self.template_style = prompt, template_style
         self.template, self.template_path = load_template("rubric", template, base_dir)
-        self._seen: dict[str, tuple[str | None, Any]] = {}
+        self._seen: dict[str, tuple[str | None, Any, dict]] = {}
 
     def metrics(self) -> list[ScorerMetric]:
         source = f"judge:{self.judge_name}:rubric"
@@ -69,8 +69,8 @@ class RubricScorer(Scorer):
                   "rubric": self.rubric, "labels": self.labels, "low": _num(self.low), "high": _num(self.high)}
         return render(self.template, self.template_path, fields)
 
-    def _judgment(self, answer, references, record) -> tuple[str | None, Any]:
-        """(raw judgment or None when the request failed, parsed verdict or None)."""
+    def _judgment(self, answer, references, record) -> tuple[str | None, Any, dict]:
+        """(raw judgment or None when the request failed, parsed verdict or None, its cost and latency)."""
         from evalkit.judge.parse import label_verdict, score_verdict
         from evalkit.judge.session import current_judge
 
@@ -78,28 +78,29 @@ class RubricScorer(Scorer):
         if text not in self._seen:
             if self.judge_name is None:
                 raise ValueError("scorer rubric needs judge: MODEL in the task file")
-            raw = current_judge(self.judge_name, self.max_tokens).ask([text])[0]
+            meta: list = []
+            raw = current_judge(self.judge_name, self.max_tokens).ask([text], meta=meta)[0]
             raw = raw if isinstance(raw, str) else None
             verdict = (label_verdict(raw, self.labels) if self.labels is not None else score_verdict(raw, self.low, self.high))
-            self._seen[text] = (raw, verdict)
+            self._seen[text] = (raw, verdict, meta[0])
         return self._seen[text]
 
     def score(self, answer, references, record: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
-        _, verdict = self._judgment(answer, references, record)
+        _, verdict, _ = self._judgment(answer, references, record)
         if verdict is None:
             return {"judge_score": (0.0, 0.0)}
         value = float(verdict in self.passing) if self.labels is not None else float(verdict)
         return {"judge_score": (value, 1.0)}
 
     def label(self, answer, references, record) -> str | None:
-        raw, verdict = self._judgment(answer, references, record)
+        raw, verdict, _ = self._judgment(answer, references, record)
         if raw is None:
             return "judge failed"
         return "judge unreadable" if verdict is None else f"judge {_num(verdict) if self.labels is None else verdict}"
 
     def details(self, answer, references, record) -> dict | None:
-        raw, verdict = self._judgment(answer, references, record)
-        return {"judge": {"model": self.judge_name, "raw": raw, "verdict": verdict}}
+        raw, verdict, meta = self._judgment(answer, references, record)
+        return {"judge": {"model": self.judge_name, "raw": raw, "verdict": verdict, **meta}}
 
 
 def _num(x):

@@ -153,3 +153,5 @@ def test_rubric_scores_are_stored_with_the_raw_judgment(compared):
     assert all(s["extra"]["judge"]["raw"].startswith("Rating:") for s in readable)
     expected = sum(min(5, max(1, len(s["response"].split()) // 2)) for s in readable) / len(readable)
     assert _row(compared["payload"], "rated", "judge_score")["ft"] == pytest.approx(expected)
+    shown = {r["model"]: r for r in compared["payload"]["judge"]["rubric"]}
+    assert shown["ft"]["judged"] == N and shown["ft"]["unreadable"] == len(unreadable) and shown["ft"]["failed"] == 0
