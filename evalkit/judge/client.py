@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from evalkit.backends.base import GenerateRequest, Message
+from evalkit.backends.base import GenerateRequest, LoglikelihoodRequest, Message
 from evalkit.errors import BackendError
 
 MAX_TOKENS = 512  # room for a short explanation before the verdict
@@ -74,12 +74,9 @@ class Judge:
         cfg = self.project.model(self.name)
         return str(getattr(cfg, "model", None) or getattr(cfg, "path", None) or self.name)
 
-    def ask(self, prompts: list[str], chunk: int = 64, meta: list | None = None) -> list[str | BackendError]:
-        """``meta``: when given, gets per prompt {cached, cost_usd, latency_s} (a rubric stores
-        it with the item, so the judge's cost can be added up apart from the model's)."""
+    def _answers(self, reqs: list, chunk: int = 64, meta: list | None = None) -> list:
         from evalkit.runner.answer import _fetch, _lookup
 
-        reqs = [GenerateRequest((Message("user", p),), max_tokens=self.max_tokens, temperature=0.0) for p in prompts]
         identity = self.backend.identity()
         keys, found, todo = _lookup(identity, self.cache, reqs)
         cached = set(found)
@@ -92,5 +89,17 @@ class Judge:
                 failed = isinstance(out, BackendError)
                 meta.append({"cached": k in cached, "cost_usd": None if failed else getattr(out, "extra", {}).get("cost_usd"),
                              "latency_s": None if failed else getattr(out, "latency_s", None)})
-            outs.append(out if isinstance(out, BackendError) else out.text)
+            outs.append(out)
         return outs
+
+    def likelihoods(self, contexts: list[str], continuations: list[str]) -> list[float | BackendError]:
+        """Mean log-probability per token of each continuation after its context: the verdict
+        of a judge that cannot follow instructions (the embedded n-gram model of the demo)."""
+        outs = self._answers([LoglikelihoodRequest(c, x) for c, x in zip(contexts, continuations)])
+        return [o if isinstance(o, BackendError) else o.logprob / max(o.n_tokens, 1) for o in outs]
+
+    def ask(self, prompts: list[str], chunk: int = 64, meta: list | None = None) -> list[str | BackendError]:
+        """``meta``: when given, gets per prompt {cached, cost_usd, latency_s} (a rubric stores
+        it with the item, so the judge's cost can be added up apart from the model's)."""
+        reqs = [GenerateRequest((Message("user", p),), max_tokens=self.max_tokens, temperature=0.0) for p in prompts]
+        return [o if isinstance(o, BackendError) else o.text for o in self._answers(reqs, chunk, meta)]

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from evalkit.compare.outcomes import MISSING
+from evalkit.errors import ConfigError
 from evalkit.judge.client import Judge
 from evalkit.judge.pairwise import PairJudgment, candidate_stats, judge_pair, summarize
 from evalkit.results import MetricValue
@@ -28,6 +29,14 @@ class PairwiseSpec:
     judge: str  # a model entry of the config
     template: str | None = None  # a file relative to the task file; None: the default
     max_tokens: int = 512
+    # "judgment": the judge writes a verdict; "likelihood": the answer the judge finds more
+    # probable (per token) after the question wins, for a model that cannot follow a judging
+    # prompt (a weak judge: it has no position, so it never flips)
+    verdict_by: str = "judgment"
+
+    def __post_init__(self):
+        if self.verdict_by not in ("judgment", "likelihood"):
+            raise ConfigError(f"scorer pairwise: verdict_by must be judgment or likelihood, not {self.verdict_by!r}")
 
 
 def pairwise_spec(task) -> PairwiseSpec | None:
@@ -35,7 +44,10 @@ def pairwise_spec(task) -> PairwiseSpec | None:
     spec = getattr(task, "scorer_spec", None)
     if spec is None or spec.name != "pairwise":
         return None
-    return PairwiseSpec(judge=task.judge, **spec.args)
+    try:
+        return PairwiseSpec(judge=task.judge, **spec.args)
+    except TypeError as exc:
+        raise ConfigError(f"scorer pairwise: bad args: {exc}", path=task.source) from None
 
 
 @dataclass
@@ -46,6 +58,7 @@ class TaskJudgment:
     summary: dict
     length_controlled: dict
     file: str
+    verdict_by: str = "judgment"
 
 
 @dataclass
@@ -80,7 +93,9 @@ class JudgeReport:
                 lc_text = f"length-controlled {lc['value']:.3f} [{lc['ci_low']:.3f}, {lc['ci_high']:.3f}]"
             flip = "n/a" if s["flip_rate"] is None else f"{s['flip_rate']:.3f}"
             first = "n/a" if s["first_position_rate"] is None else f"{s['first_position_rate']:.3f}"
-            out.append(f"judge {t.judge} on {t.task}, {t.candidate} vs base: win rate {wr} (W {s['wins']} / T {s['ties']} / "
+            how = (" (verdict by likelihood: a weak judge that reads no instructions, shown for illustration)"
+                   if t.verdict_by == "likelihood" else "")
+            out.append(f"judge {t.judge}{how} on {t.task}, {t.candidate} vs base: win rate {wr} (W {s['wins']} / T {s['ties']} / "
                        f"L {s['losses']} of {s['n']}), {lc_text}, flip rate {flip}, position A chosen {first}, "
                        f"unreadable {s['unparsed']}, failed {s['failed']}")
         for name, u in self.usage.items():
@@ -123,8 +138,10 @@ def judge_task(judge: Judge, pspec: PairwiseSpec, spec, base_samples, ft_samples
     """Both orders of every item both models answered, asked in one batch."""
     from evalkit.judge.prompts import load_template, render
 
-    text, path = load_template("pairwise", pspec.template, spec.source.parent if spec.source else None)
     pairs = [(b, f) for b, f in zip(base_samples, ft_samples) if b["status"] != MISSING and f["status"] != MISSING]
+    if pspec.verdict_by == "likelihood":
+        return _by_likelihood(judge, pspec, spec, pairs, questions)
+    text, path = load_template("pairwise", pspec.template, spec.source.parent if spec.source else None)
     prompts = []
     for b, f in pairs:
         fields = {"prompt": questions.get(b["id"], b["prompt"]), "reference": _reference(b)}
@@ -135,6 +152,31 @@ def judge_task(judge: Judge, pspec: PairwiseSpec, spec, base_samples, ft_samples
     raw = [o if isinstance(o, str) else None for o in outs]
     return [judge_pair(b["id"], raw[2 * i], raw[2 * i + 1], len(_text(b["response"])), len(_text(f["response"])))
             for i, (b, f) in enumerate(pairs)]
+
+
+# Per-token log-probabilities closer than this are a tie: the n-gram judge's noise floor.
+LIKELIHOOD_TIE = 0.01
+
+
+def _by_likelihood(judge: Judge, pspec: PairwiseSpec, spec, pairs, questions) -> list[PairJudgment]:
+    from evalkit.judge.prompts import load_template, render
+
+    text, path = load_template("likelihood", pspec.template, spec.source.parent if spec.source else None)
+    # The file's final newline is not part of the context: the answer follows "Answer:" directly.
+    contexts = [render(text, path, {"prompt": questions.get(b["id"], b["prompt"]), "reference": _reference(b)}).rstrip("\n")
+                for b, _ in pairs]
+    answers = [" " + _text(x["response"]).strip() for pair in pairs for x in pair]
+    scores = judge.likelihoods([c for c in contexts for _ in (0, 1)], answers)
+    out = []
+    for i, (b, f) in enumerate(pairs):
+        lb, lf = scores[2 * i], scores[2 * i + 1]
+        raws = [None, None]
+        if isinstance(lb, float) and isinstance(lf, float):
+            for order, (a_score, b_score) in enumerate(((lb, lf), (lf, lb))):
+                pick = "C" if abs(a_score - b_score) < LIKELIHOOD_TIE else "A" if a_score > b_score else "B"
+                raws[order] = f"mean log-probability per token: A {a_score:.4f}, B {b_score:.4f} [[{pick}]]"
+        out.append(judge_pair(b["id"], raws[0], raws[1], len(_text(b["response"])), len(_text(f["response"]))))
+    return out
 
 
 def _apply(judgments: list[PairJudgment], base_samples, ft_samples, tb, tf, summary) -> None:
@@ -184,7 +226,7 @@ def judge_runs(project, base_run, runs, cache, *, seed: int, confidence: float, 
             where.write_text("".join(json.dumps(j.to_json(), ensure_ascii=False) + "\n" for j in judgments), encoding="utf-8")
             s = {**asdict(summary), "win_rate": summary.win_rate, "flip_rate": summary.flip_rate,
                  "first_position_rate": summary.first_position_rate}
-            report.tasks.append(TaskJudgment(name, run.model, pspec.judge, s, asdict(lc), str(where)))
+            report.tasks.append(TaskJudgment(name, run.model, pspec.judge, s, asdict(lc), str(where), pspec.verdict_by))
             if summary.unparsed or summary.failed:
                 report.warnings.append(
                     f"task '{name}': the judge gave {summary.unparsed} unreadable and {summary.failed} failed judgment(s) "

@@ -99,6 +99,8 @@ def length_controlled(judgments: Sequence[PairJudgment], rng: np.random.Generato
     items = np.unique(rows[:, 0]).astype(int) if len(rows) else np.array([], dtype=int)
     if len(items) < 10:
         return LengthControlled(None, None, None, None, 0, f"only {len(items)} judged item(s); needs >= 10")
+    if np.all(rows[:, 1] == rows[0, 1]):  # one verdict throughout: no preference varies with length
+        return LengthControlled(None, None, None, None, 0, "every judgment gave the same verdict; nothing to control for")
     sd = float(np.std(rows[:, 2]))
     if sd == 0:  # every pair of answers has the same length difference: nothing to control for
         sd = 1.0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from evalkit.errors import ConfigError
 
-DEFAULTS = {"pairwise": "pairwise.j2", "rubric": "rubric.j2"}
+DEFAULTS = {"pairwise": "pairwise.j2", "rubric": "rubric.j2", "likelihood": "likelihood.j2"}
 
 
 def default_path(kind: str) -> Path:

@@ -108,3 +108,29 @@ def test_families_from_model_ids():
     assert family("Qwen/Qwen2.5-7B") == "qwen" and family("nimbus-ft") is None
     warned = same_family_warnings("judge", "gpt-4o-2024-08-06", {"ft": "ft:gpt-4o-mini-2024-07-18:acme::x", "base": "Qwen/Qwen2.5-7B"})
     assert len(warned) == 1 and "'ft'" in warned[0]
+
+
+def test_a_likelihood_judge_prefers_the_more_probable_answer_in_both_orders():
+    from types import SimpleNamespace
+
+    from evalkit.judge.hook import PairwiseSpec, _by_likelihood
+
+    class Fake:
+        def likelihoods(self, contexts, continuations):
+            assert all(c.endswith("Answer:") for c in contexts)
+            return [-len(x) / 10 for x in continuations]  # shorter is more probable
+
+    pairs = [({"id": "a", "prompt": "Q?", "response": "short", "reference": "r"}, {"id": "a", "response": "much longer one"}),
+             ({"id": "b", "prompt": "Q?", "response": "same", "reference": None}, {"id": "b", "response": "same"})]
+    spec = SimpleNamespace(source=None)
+    got = _by_likelihood(Fake(), PairwiseSpec(judge="j", verdict_by="likelihood"), spec, pairs, {})
+    assert got[0].outcome == "base" and not got[0].flipped and got[0].raw[0].endswith("[[A]]")
+    assert got[1].outcome == "tie" and not got[1].flipped
+
+
+def test_pairwise_args_are_checked():
+    from evalkit.errors import ConfigError
+    from evalkit.judge.hook import PairwiseSpec
+
+    with pytest.raises(ConfigError, match="verdict_by"):
+        PairwiseSpec(judge="j", verdict_by="vibes")
