@@ -95,8 +95,10 @@ def _load_or_run(project, arg: str, options, out: Path, quiet: bool = False):
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True,
               help="What stdout gets: the table, compare.md's Markdown or compare.json's payload (the rest goes to stderr).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the verdict line of each candidate and the paths written.")
+@click.option("--review", "review_db", default=None, metavar="STUDY|URL",
+              help="A review study on the same items (STUDY.sqlite here, or a database URL#STUDY): show the judge against its votes.")
 def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, output, resamples, seed, gate, sequential,
-            looks, fmt, quiet):
+            looks, fmt, quiet, review_db):
     """Compare BASE with each candidate on identical items.
 
     BASE and each candidate are model names from the config or run directories written
@@ -138,7 +140,8 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     try:
         from evalkit.judge.hook import judge_runs  # pairwise-judged tasks gain win_rate (issue 13)
 
-        judged = judge_runs(project, base_run, runs, cache, seed=seed, confidence=project.file.confidence, out=out)
+        judged = judge_runs(project, base_run, runs, cache, seed=seed, confidence=project.file.confidence, out=out,
+                            review=review_db)
         comparisons = [
             cached_compare(cache, base_run, r, seed=seed, n_resamples=n_resamples, confidence=project.file.confidence)
             for r in runs

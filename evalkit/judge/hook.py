@@ -67,13 +67,14 @@ class JudgeReport:
     usage: dict = field(default_factory=dict)  # judge name -> Usage.summary()
     warnings: list[str] = field(default_factory=list)
     rubric: list[dict] = field(default_factory=list)  # per rubric task and model: the judge's work
+    calibration: list[dict] = field(default_factory=list)  # judge vs the votes of a review study
 
     @property
     def payload(self) -> dict:
         if not (self.tasks or self.rubric):
             return {}
         return {"judge": {"tasks": [asdict(t) for t in self.tasks], "usage": self.usage, "rubric": self.rubric,
-                          "warnings": self.warnings}}
+                          "warnings": self.warnings, "against_people": self.calibration}}
 
     def lines(self) -> list[str]:
         out = []
@@ -98,6 +99,8 @@ class JudgeReport:
             out.append(f"judge {t.judge}{how} on {t.task}, {t.candidate} vs base: win rate {wr} (W {s['wins']} / T {s['ties']} / "
                        f"L {s['losses']} of {s['n']}), {lc_text}, flip rate {flip}, position A chosen {first}, "
                        f"unreadable {s['unparsed']}, failed {s['failed']}")
+        for c in self.calibration:
+            out.append(f"judge against people on {c['task']}, {c['candidate']}: {c['agreement']['statement']}")
         for name, u in self.usage.items():
             cost = "cost unknown" if u["cost_usd"] is None else f"${u['cost_usd']:.4f}"
             lat = "" if u["latency_p50_s"] is None else f", latency p50 {u['latency_p50_s']:.2f} s p95 {u['latency_p95_s']:.2f} s"
@@ -108,8 +111,10 @@ class JudgeReport:
     def markdown(self) -> str:
         if not (self.tasks or self.rubric):
             return ""
+        from evalkit.judge.calibration import markdown
+
         body = "\n".join(f"- {line}" for line in self.lines() + [f"warning: {w}" for w in self.warnings])
-        return f"\n## Judge\n\n{body}\n"
+        return f"\n## Judge\n\n{body}\n" + markdown(self.calibration)
 
 
 def _questions(spec, seed) -> dict[str, str]:
@@ -197,8 +202,10 @@ def _apply(judgments: list[PairJudgment], base_samples, ft_samples, tb, tf, summ
     tf.metrics = {METRIC: MetricValue(summary.win_rate, True, signature, False, [0.0, 1.0]), **tf.metrics}
 
 
-def judge_runs(project, base_run, runs, cache, *, seed: int, confidence: float, out: Path) -> JudgeReport:
-    """Judge every pairwise task of the compare; the runs gain ``win_rate`` (in memory)."""
+def judge_runs(project, base_run, runs, cache, *, seed: int, confidence: float, out: Path, review: str | None = None) -> JudgeReport:
+    """Judge every pairwise task of the compare; the runs gain ``win_rate`` (in memory).
+    ``review``: a review study on the same items (``STUDY`` or ``URL#STUDY``), whose votes the
+    judgments are set against."""
     from evalkit.compare.compare import align_items, resample_rng
     from evalkit.judge.family import same_family_warnings
     from evalkit.judge.length import length_controlled
@@ -231,11 +238,14 @@ def judge_runs(project, base_run, runs, cache, *, seed: int, confidence: float, 
                 report.warnings.append(
                     f"task '{name}': the judge gave {summary.unparsed} unreadable and {summary.failed} failed judgment(s) "
                     f"for {run.model}; those items are left out of win_rate (see {where})")
+    if review is not None and report.tasks:
+        report.calibration = _against_review(review, out, seed=seed, confidence=confidence)
     report.rubric = [r for run in [base_run, *runs] for r in rubric_usage(project, run)]
     for r in report.rubric:
         if r["unreadable"] or r["failed"]:
             report.warnings.append(f"task '{r['task']}': the judge gave {r['unreadable']} unreadable and {r['failed']} failed "
                                    f"judgment(s) for {r['model']}; those items are left out of judge_score")
+    project.close_backends(list(judges))  # connections and worker threads of an API judge
     for name, judge in judges.items():
         report.usage[name] = judge.usage.summary()
         tested = {r.model: _model_id(project, r) for r in [base_run, *runs]}
@@ -272,3 +282,21 @@ def rubric_usage(project, run) -> list[dict]:
             "cost_usd": None if any(c is None for c in costs) else sum(costs),
         })
     return out
+
+
+def _against_review(review: str, out: Path, *, seed: int, confidence: float) -> list[dict]:
+    import importlib.util
+
+    from evalkit.errors import EvalkitError, MissingExtra
+    from evalkit.judge.study import load_judgments, study_agreement
+
+    if importlib.util.find_spec("sqlalchemy") is None:
+        raise MissingExtra("sqlalchemy", "review")
+    from human_review.store import default_url, open_store
+
+    url, _, study = review.rpartition("#") if "#" in review else (default_url(review), "#", review)
+    if "#" not in review and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise EvalkitError(f"--review: no study database {review}.sqlite in this folder; give URL#STUDY for another database")
+    store = open_store(url)
+    data = store.data(store.study(study))
+    return study_agreement(data, load_judgments(out), seed=seed, n_boot=1000, confidence=confidence)

@@ -33,7 +33,10 @@ def open_session(project, cache):
 
 
 def close_session(token) -> None:
+    session = _CURRENT.get()
     _CURRENT.reset(token)
+    if session is not None and session.judges:  # a closed backend reopens when asked again
+        session.project.close_backends({name for name, _ in session.judges})
 
 
 @contextmanager

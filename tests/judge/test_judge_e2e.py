@@ -155,3 +155,40 @@ def test_rubric_scores_are_stored_with_the_raw_judgment(compared):
     assert _row(compared["payload"], "rated", "judge_score")["ft"] == pytest.approx(expected)
     shown = {r["model"]: r for r in compared["payload"]["judge"]["rubric"]}
     assert shown["ft"]["judged"] == N and shown["ft"]["unreadable"] == len(unreadable) and shown["ft"]["failed"] == 0
+
+
+def test_compare_shows_the_judge_against_a_review_study_of_the_same_items(compared, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("sqlalchemy")
+    import os
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "human_review"))
+    from review_helpers import new_study, rate_all
+
+    from evalkit.cli.main import main
+
+    runs = compared["out"] / "runs"
+    store, study, _, url = new_study(tmp_path, "pilot", runs=[runs / "base", runs / "ft"], tasks=("open_long",),
+                                     items=20, overlap=2)
+    for name in ("ann", "bob"):
+        store.invite(study, name)
+        # both raters prefer the longer answer, like the judge
+        rate_all(store, study, store.rater_by_name(study, name),
+                 lambda v: "left" if len(v.left) > len(v.right) else "right" if len(v.right) > len(v.left) else "tie")
+    os.environ[KEY_ENV] = "sk-test-judge"
+    try:
+        responders = {"gpt-4o": prefers_longer, "judge-first": always_first, "rater": rates_by_words}
+        with FakeOpenAIServer(ServerConfig(responders=responders)) as server:  # a new port: the judge is asked again
+            cfg = compared["out"].parent / "proj" / "evalkit.yaml"
+            text = cfg.read_text()
+            old_url = json.loads(text)["models"]["base"]["base_url"]
+            cfg.write_text(text.replace(old_url, server.base_url))
+            code = main(["compare", str(runs / "base"), str(runs / "ft"), "--config", str(cfg), "--output",
+                         str(tmp_path / "cmp"), "--review", f"{url}#pilot", "-q"])
+    finally:
+        os.environ.pop(KEY_ENV, None)
+    assert code == 0
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "## Judge against people" in md
+    rows = json.loads((tmp_path / "cmp" / "compare.json").read_text())["judge"]["against_people"]
+    (row,) = [r for r in rows if r["task"] == "open_long"]
+    assert row["agreement"]["items"] == 20 and row["agreement"]["judge_agreement"]["share"] > 0.5
