@@ -1788,7 +1788,7 @@ description: The support questions, base and fine-tune answers compared in both 
 data: data/support_qa.jsonl
 fields: {id: id, target: answer, group: cluster}
 prompt: "Question: {question}\\nAnswer:"
-generation: {max_tokens: 24, stop: ["\\n"]}
+generation: {max_tokens: 32, stop: ["\\n"]}
 scorer: {name: pairwise, args: {verdict_by: likelihood}}
 judge: judge
 """,
