@@ -114,6 +114,8 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     project = load_project(config_path, trust_code=trust_code)
     if gate and not project.gates:
         raise ConfigError("--gate: the config has no gates: section", path=project.path)
+    if sequential and any(g.metric == "win_rate" for g in project.gates):  # the judge runs after the looks
+        raise ConfigError("--sequential does not decide win_rate gates (a judge's metric); run without --sequential", path=project.path)
     if sequential and any(g.clean_only for g in project.gates):  # its looks would use every item
         raise ConfigError("--sequential does not decide clean_only gates yet; run without --sequential", path=project.path)
     _check_args(project, [base, *candidates], suites)

@@ -70,10 +70,6 @@ class Judge:
             self._backend = self.project.backend(self.name)
         return self._backend
 
-    def model_id(self) -> str:
-        cfg = self.project.model(self.name)
-        return str(getattr(cfg, "model", None) or getattr(cfg, "path", None) or self.name)
-
     def _answers(self, reqs: list, chunk: int = 64, meta: list | None = None) -> list:
         from evalkit.runner.answer import _fetch, _lookup
 

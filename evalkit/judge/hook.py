@@ -248,8 +248,10 @@ def judge_runs(project, base_run, runs, cache, *, seed: int, confidence: float, 
     project.close_backends(list(judges))  # connections and worker threads of an API judge
     for name, judge in judges.items():
         report.usage[name] = judge.usage.summary()
-        tested = {r.model: _model_id(project, r) for r in [base_run, *runs]}
-        report.warnings += same_family_warnings(name, judge.model_id(), {k: v for k, v in tested.items() if v})
+    tested = {r.model: mid for r in [base_run, *runs] if (mid := _model_id(project, r))}
+    for name in dict.fromkeys([*judges, *(r["judge"] for r in report.rubric)]):
+        judge_id = str(getattr(project.models.get(name), "model", None) or name)
+        report.warnings += same_family_warnings(name, judge_id, tested)
     return report
 
 
