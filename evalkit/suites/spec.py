@@ -190,6 +190,14 @@ class TaskSpec(StrictModel):
             raise ValueError(f"scorer {self.scorer_spec.name} needs judge: MODEL, a model entry of the config's models:")
         if self.judge is not None and not judged:
             raise ValueError("judge: applies to scorer: pairwise or scorer: rubric only")
+        if judged and self.scorer_spec.name == "pairwise":  # its args are read at compare time: check them now
+            from evalkit.errors import ConfigError
+            from evalkit.judge.hook import pairwise_spec
+
+            try:
+                pairwise_spec(self)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         if self.filters is not None and self.extract is not None:
             raise ValueError("give extract or filters, not both (extract: P is the filter [{regex: P}])")
         return self

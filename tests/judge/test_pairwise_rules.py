@@ -134,3 +134,31 @@ def test_pairwise_args_are_checked():
 
     with pytest.raises(ConfigError, match="verdict_by"):
         PairwiseSpec(judge="j", verdict_by="vibes")
+
+
+def test_a_task_file_with_bad_judge_settings_is_refused_with_its_line(tmp_path):
+    from evalkit.config import load_task
+    from evalkit.errors import ConfigError
+
+    head = 'name: t\ntype: generate\ndata: d.jsonl\nprompt: "{q}"\n'
+    for body, message in [("scorer: pairwise\n", "needs judge: MODEL"),
+                          ("scorer: {name: pairwise, args: {verdict_by: vibes}}\njudge: j\n", "verdict_by"),
+                          ("scorer: {name: pairwise, args: {colour: red}}\njudge: j\n", "bad args"),
+                          ("metrics: [exact_match]\njudge: j\n", "applies to scorer: pairwise")]:
+        path = tmp_path / "t.yaml"
+        path.write_text(head + body)
+        with pytest.raises(ConfigError, match=message):
+            load_task(path)
+
+
+def test_a_judge_that_is_not_a_model_of_the_config_is_one_line_exit_2(tmp_path, cli):
+    import json
+
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "t.yaml").write_text('name: t\ntype: generate\ndata: d.jsonl\nprompt: "{q}"\n'
+                                               "fields: {target: a}\nscorer: pairwise\njudge: nobody\n")
+    models = {"m": {"backend": "openai", "model": "gpt-4o-mini", "base_url": "http://127.0.0.1:9/v1"}}
+    (tmp_path / "evalkit.yaml").write_text(json.dumps({"tasks": ["tasks/*.yaml"], "models": models}))
+    code, out, err = cli("validate", "--config", tmp_path / "evalkit.yaml")
+    lines = [x for x in err.splitlines() if x.startswith("evalkit: error:")]
+    assert code == 2 and len(lines) == 1 and "judge 'nobody' is not a model of this config" in lines[0], err
