@@ -1,7 +1,7 @@
 """The pairwise judge in ``evalkit compare``: judge every paired item in both orders, then
 give both runs the metric ``win_rate`` so that the table, Holm and the gates treat it like any
 other metric (the base scores the no-preference 0.5 on every item, the candidate its per-item
-outcome 1 / 0.5 / 0; items resampled with both orders together, since an item is one row).
+outcome 1 / 0.5 / 0; the unit of the interval is the item with both its orders, one row).
 
 What the table cannot show is reported here: wins, ties and losses, the flip rate, how often
 the judge picked position A, unreadable and failed judgments, the length-controlled win rate,
