@@ -59,6 +59,16 @@ class RubricScorer(Scorer):
         # The template's text is part of the run's cache key: an edited template re-judges.
         return [str(self.template_path)]
 
+    def fingerprint(self) -> dict | None:
+        from evalkit.errors import EvalkitError
+        from evalkit.judge.session import current_judge
+
+        try:
+            judge = current_judge(self.judge_name, self.max_tokens) if self.judge_name else None
+        except EvalkitError:  # outside a run there is no session: the name stands in
+            return {"judge": self.judge_name}
+        return {"judge": self.judge_name, "identity": judge.backend.identity() if judge else None}
+
     def _judge_prompt(self, answer, references, record) -> str:
         from evalkit.judge.prompts import render
         from evalkit.suites.template import fill

@@ -4,6 +4,8 @@ reference(s)."""
 
 from __future__ import annotations
 
+import json
+
 from evalkit.backends.base import GenerateRequest, RequestKind
 from evalkit.errors import DataError
 from evalkit.metrics.base import Observation
@@ -35,11 +37,14 @@ class GenerateTask(TaskType):
         from pathlib import Path
 
         files = sorted({f for s in self.scorers for f in s.code_files()})
-        if not files:
+        others = [x for s in self.scorers if (x := s.fingerprint()) is not None]  # a judge's identity
+        if not files and not others:
             return None
         h = hashlib.sha256()
         for f in files:
             h.update(f.encode() + b"\0" + Path(f).read_bytes())
+        for x in others:
+            h.update(json.dumps(x, sort_keys=True, default=str).encode())
         return h.hexdigest()
 
     def method(self, supports):

@@ -162,3 +162,28 @@ def test_a_judge_that_is_not_a_model_of_the_config_is_one_line_exit_2(tmp_path, 
     code, out, err = cli("validate", "--config", tmp_path / "evalkit.yaml")
     lines = [x for x in err.splitlines() if x.startswith("evalkit: error:")]
     assert code == 2 and len(lines) == 1 and "judge 'nobody' is not a model of this config" in lines[0], err
+
+
+def test_a_changed_rubric_judge_changes_the_task_cache_key(tmp_path):
+    from types import SimpleNamespace
+
+    from evalkit.config import load_task
+    from evalkit.judge.session import judging
+    from evalkit.tasks import task_type
+
+    path = tmp_path / "t.yaml"
+    path.write_text('name: t\ntype: generate\ndata: d.jsonl\nprompt: "{q}"\nfields: {target: a}\n'
+                    'scorer: {name: rubric, args: {scale: [1, 5]}}\njudge: j\n')
+    tt = task_type(load_task(path))
+
+    def project(model_id):
+        backend = SimpleNamespace(identity=lambda: {"backend": "openai", "model": model_id})
+        return SimpleNamespace(backend=lambda name: backend, close_backends=lambda names: None)
+
+    with judging(project("gpt-4o-2024-08-06"), cache=None):
+        first = tt.code_digest()
+    with judging(project("gpt-4o-2024-08-06"), cache=None):
+        same = tt.code_digest()
+    with judging(project("gpt-4.1"), cache=None):
+        other = tt.code_digest()
+    assert first == same != other
