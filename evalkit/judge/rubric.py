@@ -79,9 +79,29 @@ class RubricScorer(Scorer):
                   "rubric": self.rubric, "labels": self.labels, "low": _num(self.low), "high": _num(self.high)}
         return render(self.template, self.template_path, fields)
 
+    def prepare(self, calls) -> None:
+        """Ask the judge about every (answer, references, record) at once (the runner calls this
+        before scoring item by item, which then finds each judgment ready)."""
+        from evalkit.judge.session import current_judge
+
+        if self.judge_name is None:
+            return
+        prompts = list(dict.fromkeys(p for a, refs, rec in calls if (p := self._judge_prompt(a, refs, rec)) not in self._seen))
+        if not prompts:
+            return
+        meta: list = []
+        raws = current_judge(self.judge_name, self.max_tokens).ask(prompts, meta=meta)
+        for text, raw, m in zip(prompts, raws, meta):
+            self._seen[text] = self._verdict(raw if isinstance(raw, str) else None, m)
+
+    def _verdict(self, raw: str | None, meta: dict) -> tuple[str | None, Any, dict]:
+        from evalkit.judge.parse import label_verdict, score_verdict
+
+        verdict = label_verdict(raw, self.labels) if self.labels is not None else score_verdict(raw, self.low, self.high)
+        return raw, verdict, meta
+
     def _judgment(self, answer, references, record) -> tuple[str | None, Any, dict]:
         """(raw judgment or None when the request failed, parsed verdict or None, its cost and latency)."""
-        from evalkit.judge.parse import label_verdict, score_verdict
         from evalkit.judge.session import current_judge
 
         text = self._judge_prompt(answer, references, record)
@@ -90,9 +110,7 @@ class RubricScorer(Scorer):
                 raise ValueError("scorer rubric needs judge: MODEL in the task file")
             meta: list = []
             raw = current_judge(self.judge_name, self.max_tokens).ask([text], meta=meta)[0]
-            raw = raw if isinstance(raw, str) else None
-            verdict = (label_verdict(raw, self.labels) if self.labels is not None else score_verdict(raw, self.low, self.high))
-            self._seen[text] = (raw, verdict, meta[0])
+            self._seen[text] = self._verdict(raw if isinstance(raw, str) else None, meta[0])
         return self._seen[text]
 
     def score(self, answer, references, record: Mapping[str, Any]) -> dict[str, tuple[float, float]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -217,6 +218,9 @@ def _score_task(plan: _Plan, found: dict[str, Any], cache):
     tt, suite, fmt, result, method, items, per_item, keys = (
         plan.tt, plan.suite, plan.fmt, plan.result, plan.method, plan.items, plan.per_item, plan.keys)
     samples = []
+    if hasattr(tt, "prepare"):  # a judging scorer asks its judge for every item in one batch
+        ends = list(itertools.accumulate(len(r) for r in per_item))
+        tt.prepare(items, [[found[k] for k in keys[e - len(r) : e]] for r, e in zip(per_item, ends)])
     pos = 0
     for item, reqs, item_fmt in zip(items, per_item, plan.fmts):
         outs = [found[k] for k in keys[pos : pos + len(reqs)]]
