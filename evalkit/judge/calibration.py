@@ -6,7 +6,7 @@ Labels are relative to the models, as in the review study: ``x`` the candidate i
 no such verdict), and the judge's own tie includes its order disagreements (both-orders rule).
 
 - judge vs the human majority of each item: raw agreement, Cohen's kappa (sklearn);
-- Krippendorff's alpha (nominal, the ``krippendorff`` package) among the people, and with the
+- Krippendorff's alpha (nominal, the ``krippendorff`` package when installed) among the people, and with the
   judge as one more rater;
 - each rater vs the majority of the *other* raters, for scale: the judge may stand in for a
   rater on this task when it agrees with the majority at least as often as the median rater;
@@ -47,17 +47,14 @@ def _kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
 
 
 def _alpha(units: Sequence[Sequence[str]]) -> float | None:
-    import krippendorff
+    # The review's own: the ``krippendorff`` package when installed, else evalkit's coincidence
+    # matrix (a test holds the two equal).
+    from human_review.agreement import krippendorff_alpha
 
     pairable = [u for u in units if len(u) >= 2]
     if not pairable or len({v for u in pairable for v in u}) < 2:
         return None
-    width = max(len(u) for u in pairable)
-    data = np.full((width, len(pairable)), np.nan)
-    for j, u in enumerate(pairable):
-        for i, v in enumerate(u):
-            data[i, j] = CATEGORIES.index(v)
-    return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
+    return krippendorff_alpha(dict(enumerate(pairable)))[0]
 
 
 def _win_rate(labels: Sequence[str]) -> float | None:

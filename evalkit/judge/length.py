@@ -7,7 +7,8 @@ position of the candidate's answer:
     logit P(judge prefers the candidate) = b0 + b1 * (len_ft - len_base) / sd + b2 * pos
 
 with ``pos`` = +1 when the candidate's answer is shown first, -1 when second, and a tie counted
-as half a preference (a fractional-response binomial GLM, statsmodels). The length-controlled
+as half a preference (a fractional-response binomial GLM; fitted by Newton's method here, batched
+over the bootstrap, and checked against statsmodels' GLM in the tests). The length-controlled
 win rate is the fitted preference at zero length difference and no position, ``expit(b0)``.
 AlpacaEval 2 passes the difference through tanh, which bounds the pull of a few very long
 answers but bends a preference that grows steadily with length, and then leaves part of the
@@ -19,7 +20,6 @@ seeded Generator).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,21 +48,6 @@ def _rows(judgments: Sequence[PairJudgment]):
     return np.array(out, dtype=float).reshape(-1, 4)
 
 
-def _fit(y: np.ndarray, x: np.ndarray) -> np.ndarray | None:
-    import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", PerfectSeparationWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            res = sm.GLM(y, x, family=sm.families.Binomial()).fit()
-        except (PerfectSeparationError, PerfectSeparationWarning, np.linalg.LinAlgError, ValueError):
-            return None
-    params = np.asarray(res.params, dtype=float)
-    return params if np.isfinite(params).all() and abs(params[0]) < 30 else None
-
-
 def _design(rows: np.ndarray, sd: float) -> np.ndarray:
     return np.column_stack([np.ones(len(rows)), rows[:, 2] / sd, rows[:, 3]])
 
@@ -70,8 +55,8 @@ def _design(rows: np.ndarray, sd: float) -> np.ndarray:
 def newton_weighted(y: np.ndarray, x: np.ndarray, w: np.ndarray, iters: int = 30) -> np.ndarray:
     """Maximum-likelihood logistic coefficients for every row of weights ``w`` (B, R) at once:
     a bootstrap resample is a set of item counts, so all B fits share one design and run as
-    one batched Newton iteration (the same estimator as the GLM above, which a test checks;
-    a thousand separate GLM fits would take seconds). Rows of ``w`` whose fit diverges
+    one batched Newton iteration (statsmodels' GLM gives the same numbers, which a test
+    checks, but a thousand separate fits take seconds). Rows of ``w`` whose fit diverges
     (separation) come back as NaN."""
     from scipy.special import expit
 
@@ -105,8 +90,8 @@ def length_controlled(judgments: Sequence[PairJudgment], rng: np.random.Generato
     if sd == 0:  # every pair of answers has the same length difference: nothing to control for
         sd = 1.0
     x = _design(rows, sd)
-    params = _fit(rows[:, 1], x)
-    if params is None:
+    params = newton_weighted(rows[:, 1], x, np.ones((1, len(rows))))[0]
+    if np.isnan(params).any():
         return LengthControlled(None, None, None, None, 0,
                                 "the regression does not converge (the judge's choice is a fixed function of length or position)")
     # Items, not judgments, are resampled: both orders of an item go in or out together.
