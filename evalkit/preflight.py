@@ -25,6 +25,17 @@ def check_config(project, located) -> None:
     _check_init_chains(project, located)
     _check_base_urls(project, located)
     _check_gate_metrics(project, located)
+    _check_judges(project)
+
+
+def _check_judges(project) -> None:
+    """A task's ``judge:`` names a model of this config (the judge is any configured model)."""
+    for spec in project.tasks.values():
+        judge = getattr(spec, "judge", None)
+        if judge is not None and judge not in project.models:
+            known = ", ".join(sorted(project.models)) or "none"
+            raise ConfigError(f"task '{spec.name}': judge '{judge}' is not a model of this config (known: {known})",
+                              path=spec.source or project.path)
 
 
 def _check_init_chains(project, located) -> None:

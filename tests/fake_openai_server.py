@@ -83,6 +83,9 @@ class ServerConfig:
     batch_polls: int = 1
     batch_fail_rate: float = 0.0  # lines answered with HTTP 500 in the error file (by custom_id hash)
     batch_expire: bool = False  # the batch ends "expired": every second line is never run
+    # id -> function of the prompt text giving the whole answer, for a model whose answers a
+    # test defines (a judge that prefers the longer answer, say); other ids answer by hash.
+    responders: dict = field(default_factory=dict)
 
 
 # --- the deterministic model -------------------------------------------------------------------
@@ -120,9 +123,9 @@ def _top(model: str, prev: str, tok: str, lp: float) -> dict[str, float]:
     return {tok: lp} if is_greedy_token(model, prev, tok) else {" <alt>": lp / 2}
 
 
-def _generate(model: str, prompt: str, body: dict) -> tuple[str, str]:
+def _generate(model: str, prompt: str, body: dict, responders=None) -> tuple[str, str]:
     limit = body.get("max_completion_tokens") or body.get("max_tokens") or 16
-    words = answer_words(model, prompt)
+    words = responders[model](prompt).split(" ") if responders and model in responders else answer_words(model, prompt)
     text = " ".join(words[:limit])
     finish = "length" if len(words) > limit else "stop"
     stops = body.get("stop") or []
@@ -270,7 +273,7 @@ class FakeOpenAIServer:
     def _chat_payload(body: dict) -> dict:
         if True:  # (kept at this depth: the body of the former nested build function)
             model, prompt = body["model"], chat_prompt(body["messages"])
-            text, finish = _generate(model, prompt, body)
+            text, finish = _generate(model, prompt, body, self.config.responders)
             logprobs = _chat_logprobs(model, prompt, text, body.get("top_logprobs") or 0) if body.get("logprobs") else None
             choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish,
                       "logprobs": logprobs}

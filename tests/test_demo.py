@@ -18,7 +18,8 @@ def test_demo_compare_end_to_end(cli, tmp_path, monkeypatch):
     assert code == 0, err
     data = json.loads((work / "first" / "compare.json").read_text())["comparisons"][0]
     tasks = {t["task"]: t for t in data["tasks"]}
-    assert set(tasks) == {"support_qa", "intent", "translate_es", "support_docs", "general_mc", "arithmetic", "general_text"}
+    assert set(tasks) == {"support_qa", "intent", "translate_es", "support_docs", "general_mc", "arithmetic", "general_text",
+                          "support_judged"}
     assert all(t["n"] >= 150 for t in tasks.values())
     for task, metric in PRIMARY.items():
         m = next(m for m in tasks[task]["metrics"] if m["metric"] == metric)
@@ -27,6 +28,9 @@ def test_demo_compare_end_to_end(cli, tmp_path, monkeypatch):
     assert any(m["improved"] is False for m in forgetting)
     assert tasks["support_qa"]["prompt_tokens_base"] > 5 * tasks["support_qa"]["prompt_tokens_ft"]
     assert "support_qa" in out and "prompt tokens, cost and latency per item" in out
+    # the judged task: win_rate from the embedded n-gram judge, which the output calls weak
+    assert tasks["support_judged"]["metrics"][0]["metric"] == "win_rate"
+    assert "a weak judge that reads no instructions" in out
 
     code, _, _ = cli("compare", "base", "ft", "--output", "second", cwd=work)
     assert code == 0

@@ -1727,6 +1727,10 @@ suites:
     role: forgetting
     description: general abilities the fine-tune must not lose
     tasks: [general_mc, arithmetic, general_text]
+  judged:
+    role: target
+    description: the support questions again, judged pairwise (base vs fine-tune) by the n-gram judge
+    tasks: [support_judged]
 models:
   base:
     backend: ngram
@@ -1742,6 +1746,15 @@ models:
     train: [corpora/support.txt]
     weight: 4.0
     system_prompt: {json.dumps(FT_SYSTEM_PROMPT)}
+  # A weak judge for support_judged: an n-gram model cannot follow a judging prompt, so it
+  # prefers the answer it finds more probable after the question (verdict_by: likelihood).
+  # It read the support text too, like the fine-tune: it is no neutral referee, only a way to
+  # show the judging machinery with no API key. Use a strong model of another family in earnest.
+  judge:
+    backend: ngram
+    model: nimbus-judge
+    order: 4
+    train: [corpora/general.txt, corpora/support.txt]
 # The fine-tune's training text, audited for eval items it contains (`evalkit audit`; compare
 # then shows each task's delta on its clean items). Support answers are short phrases (4 to 13
 # words) written verbatim in support.txt, so a whole answer counts from 4 words, not 8.
@@ -1768,6 +1781,16 @@ prompt: "Question: {question}\\nAnswer:"
 generation: {max_tokens: 24, stop: ["\\n"]}
 normalize: [strip, lower, punctuation, articles]
 metrics: [exact_match, f1, rouge_l]
+""",
+    "support_judged": """name: support_judged
+type: generate
+description: The support questions, base and fine-tune answers compared in both orders by a (weak) judge
+data: data/support_qa.jsonl
+fields: {id: id, target: answer, group: cluster}
+prompt: "Question: {question}\\nAnswer:"
+generation: {max_tokens: 32, stop: ["\\n"]}
+scorer: {name: pairwise, args: {verdict_by: likelihood}}
+judge: judge
 """,
     "intent": """name: intent
 type: classification

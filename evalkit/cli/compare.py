@@ -101,8 +101,10 @@ def _load_or_run(project, arg: str, options, out: Path, quiet: bool = False, sto
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True,
               help="What stdout gets: the table, compare.md's Markdown or compare.json's payload (the rest goes to stderr).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the verdict line of each candidate and the paths written.")
+@click.option("--review", "review_db", default=None, metavar="STUDY|URL",
+              help="A review study on the same items (STUDY.sqlite here, or a database URL#STUDY): show the judge against its votes.")
 def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, output, resamples, seed, gate, sequential,
-            looks, fmt, quiet, inline=None):
+            looks, fmt, quiet, review_db=None, inline=None):
     """Compare BASE with each candidate on identical items.
 
     BASE and each candidate are model names from the config or run directories written
@@ -136,6 +138,8 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
         project.gates = [*kept, *stored_run_gates(project, [base, *candidates], extra_gates)]
     if gate and not project.gates:
         raise ConfigError("--gate: the config has no gates: section", path=project.path)
+    if sequential and any(g.metric == "win_rate" for g in project.gates):  # the judge runs after the looks
+        raise ConfigError("--sequential does not decide win_rate gates (a judge's metric); run without --sequential", path=project.path)
     if sequential and any(g.clean_only for g in project.gates):  # its looks would use every item
         raise ConfigError("--sequential does not decide clean_only gates yet; run without --sequential", path=project.path)
     _check_args(project, [base, *candidates], suites, stored)
@@ -163,12 +167,16 @@ def compare(base, candidates, config_path, suites, limit, no_cache, trust_code, 
     n_resamples = resamples or project.file.bootstrap_resamples
     cache = open_cache(project, options.use_cache)
     try:
+        from evalkit.judge.hook import judge_runs  # pairwise-judged tasks gain win_rate (issue 13)
+
+        judged = judge_runs(project, base_run, runs, cache, seed=seed, confidence=project.file.confidence, out=out,
+                            review=review_db)
         comparisons = [
             cached_compare(cache, base_run, r, seed=seed, n_resamples=n_resamples, confidence=project.file.confidence)
             for r in runs
         ]
         code = _finish(project, base_run, runs, comparisons, out, seed, n_resamples, gate, cache, reports,
-                       Output(fmt, quiet))
+                       Output(fmt, quiet), judged)
     finally:
         cache.close()
     if default_output:
@@ -198,7 +206,7 @@ class Output:
 
 
 def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, gate: bool, cache, reports=None,
-            output: Output = Output()) -> int:
+            output: Output = Output(), judged=None) -> int:
     """Print, evaluate gates, write compare.json / compare.md / report.html; the exit code."""
     from evalkit.cli.output import write_output
     from evalkit.compare.ranking import best_statement, pairwise_claims, rank
@@ -212,7 +220,11 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
             print_comparison(con, c)
     for line in describe_models([base_run, *runs]):
         con.print(line)
+    for line in judged.lines() if judged is not None else []:
+        con.print(line, markup=False, highlight=False)
     warn = console(stderr=True) if output.quiet else con  # a suspect pair is worth a line even when quiet
+    for message in judged.warnings if judged is not None else []:
+        warn.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
     for message in pair_warnings(project, base_run, runs):
         warn.print(f"[yellow]warning: {message}[/yellow]")
     from evalkit.compare.contamination import contamination_hook  # clean / contaminated subsets (issue 14)
@@ -239,9 +251,10 @@ def _finish(project, base_run, runs, comparisons, out: Path, seed, n_resamples, 
         "ranking": [asdict(r) for r in ranking],
         "best": {"statement": best, "pairwise": [asdict(c) for c in claims]} if ranking else None,
         "provenance": provenance(project, base_run),
-        **contam.payload, **drift.payload, **probes.payload,
+        **contam.payload, **drift.payload, **probes.payload, **(judged.payload if judged is not None else {}),
     }
-    markdown = render(comparisons, ranking, best) + contam.markdown + drift.markdown + probes.markdown
+    markdown = (render(comparisons, ranking, best) + contam.markdown + drift.markdown + probes.markdown
+                + (judged.markdown() if judged else ""))
     write_output(out / "compare.json", json.dumps(payload, indent=2) + "\n")
     write_output(out / "compare.md", markdown)
     report = write_report(out, cache, {r.model: r for r in [base_run, *runs]})

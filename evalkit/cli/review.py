@@ -54,13 +54,23 @@ def review():
 @click.option("--gold", type=click.IntRange(min=0), default=0, show_default=True, help="Gold items (a known-right vs a wrong answer) per rater.")
 @click.option("--repeats", type=click.IntRange(min=0), default=0, show_default=True, help="Hidden repeats per rater, sides swapped.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling items and ordering them.")
+@click.option("--from-judge-disagreements", "judge_dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              default=None, help="A compare folder with judge/ judgments: only the items where the judge flipped with "
+              "the order, gave no verdict or tied (flips first; --items caps each task).")
 @db_option
-def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, seed, db_url):
+def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, seed, judge_dir, db_url):
     """Build STUDY from the responses in two or more run directories."""
     from evalkit.results import RunResult
     from human_review.build import StudyOptions, plan_study
 
     loaded = [RunResult.load(p) for p in runs]
+    if judge_dir is not None:  # human time where the judge is least sure (issue 13)
+        from evalkit.judge.study import disagreements, load_judgments
+
+        keep = disagreements(load_judgments(judge_dir), items)
+        for r in loaded:
+            r.samples = [x for x in r.samples if (x["task"], str(x["id"])) in keep]
+        click.echo(f"{len(keep)} item(s) where the judge flipped, tied or gave no verdict")
     options = StudyOptions(items=items, per_task=per_task, overlap=overlap, gold=gold, repeats=repeats, seed=seed, tasks=tuple(tasks))
     plan = plan_study(loaded, options, base)
     store, url = _open(study, db_url, create=True)
@@ -117,16 +127,26 @@ def serve(study, host, port, db_url):
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=Path("."), show_default=True)
 @click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples for Bradley-Terry intervals.")
 @click.option("--blind", is_flag=True, help="Name systems by label only, not by model.")
+@click.option("--judge", "judge_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="A compare folder with judge/ judgments on the same items: add judge-vs-human agreement.")
 @db_option
-def results(study, output, resamples, blind, db_url):
+def results(study, output, resamples, blind, judge_dir, db_url):
     """Print the analysis of STUDY and write STUDY.results.md and .json."""
     _need("sklearn", "scipy")
     from human_review.analysis import analyse
     from human_review.report import render_markdown
 
     store, _ = _open(study, db_url)
-    result = analyse(store.data(store.study(study)), reveal=not blind, n_boot=resamples)
+    data = store.data(store.study(study))
+    result = analyse(data, reveal=not blind, n_boot=resamples)
     md = render_markdown(result)
+    if judge_dir is not None:  # the judge against the people (issue 13)
+        from evalkit.judge.calibration import markdown
+        from evalkit.judge.study import load_judgments, study_agreement
+
+        result["judge_agreement"] = study_agreement(data, load_judgments(judge_dir), seed=result["bradley_terry"]["seed"] or 0,
+                                                    n_boot=max(resamples, 200), confidence=result["summary"]["confidence"])
+        md += markdown(result["judge_agreement"])
     output.mkdir(parents=True, exist_ok=True)
     (output / f"{study}.results.md").write_text(md, encoding="utf-8")
     (output / f"{study}.results.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

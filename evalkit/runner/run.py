@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -217,6 +218,9 @@ def _score_task(plan: _Plan, found: dict[str, Any], cache):
     tt, suite, fmt, result, method, items, per_item, keys = (
         plan.tt, plan.suite, plan.fmt, plan.result, plan.method, plan.items, plan.per_item, plan.keys)
     samples = []
+    if hasattr(tt, "prepare"):  # a judging scorer asks its judge for every item in one batch
+        ends = list(itertools.accumulate(len(r) for r in per_item))
+        tt.prepare(items, [[found[k] for k in keys[e - len(r) : e]] for r, e in zip(per_item, ends)])
     pos = 0
     for item, reqs, item_fmt in zip(items, per_item, plan.fmts):
         outs = [found[k] for k in keys[pos : pos + len(reqs)]]
@@ -304,6 +308,9 @@ def run_model(project, model_name: str, options: RunOptions = RunOptions(), prog
         versions=package_versions(),
         config_sha256=_sha256_file(project.path),
     )
+    from evalkit.judge.session import close_session, open_session
+
+    judges = open_session(project, cache)  # a rubric scorer asks its judge while it scores
     try:
         # Plan every task first, answer all their requests in one pipeline, then score each.
         planned = [
@@ -331,6 +338,7 @@ def run_model(project, model_name: str, options: RunOptions = RunOptions(), prog
             if result.data_sha256 is not None:
                 run.data_hashes[result.task] = result.data_sha256
     finally:
+        close_session(judges)
         cache.close()
     from evalkit.suites.groups import native_group_rows
 

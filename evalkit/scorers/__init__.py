@@ -15,7 +15,12 @@ BUILTIN: dict[str, str] = {
     "contains": "evalkit.scorers.match:ContainsScorer",
     "json_valid": "evalkit.scorers.jsonvalid:JsonValidScorer",
     "json_schema": "evalkit.scorers.jsonvalid:JsonSchemaScorer",
+    "rubric": "evalkit.judge.rubric:RubricScorer",
 }
+
+# Scorers that need both models' answers: they run at compare time (evalkit.judge.hook), not
+# per answer, and the run itself has no values for their metrics.
+COMPARE_TIME: dict[str, tuple[str, ...]] = {"pairwise": ("win_rate",)}
 
 # The metrics each built-in scorer fills (the scorer classes say the same; this copy lets a
 # config be checked without importing them).
@@ -26,6 +31,8 @@ SCORER_METRICS: dict[str, tuple[str, ...]] = {
     "contains": ("contains",),
     "json_valid": ("json_valid",),
     "json_schema": ("json_valid", "json_schema"),
+    "rubric": ("judge_score",),
+    "pairwise": ("win_rate",),
 }
 
 # Metric name -> the built-in scorer that gives it values: naming the metric alone in a
@@ -38,4 +45,6 @@ METRIC_SCORER: dict[str, str] = {
     "contains": "contains",
     "json_valid": "json_valid",
     "json_schema": "json_schema",
+    "judge_score": "rubric",
+    "win_rate": "pairwise",
 }

@@ -89,3 +89,13 @@ class Scorer(ABC):
     def label(self, answer: str | None, references: Sequence[str], record: Mapping[str, Any]) -> str | None:
         """A word for people reading samples (refused / complied / partial); None if none."""
         return None
+
+    def fingerprint(self) -> dict | None:
+        """What besides code decides this scorer's values (a judge model's identity): part of
+        the run's cache key, so a changed judge re-scores. None when nothing."""
+        return None
+
+    def details(self, answer: str | None, references: Sequence[str], record: Mapping[str, Any]) -> dict | None:
+        """More for people reading samples, stored with the item (a judge's raw judgment and
+        parsed verdict); None if nothing."""
+        return None

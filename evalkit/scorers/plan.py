@@ -13,7 +13,7 @@ from pathlib import Path
 
 from evalkit.errors import ConfigError
 from evalkit.metrics.base import Metric
-from evalkit.scorers import BUILTIN, METRIC_SCORER
+from evalkit.scorers import BUILTIN, COMPARE_TIME, METRIC_SCORER
 from evalkit.scorers.base import Scorer, ScorerMetric
 from evalkit.scorers.spec import MetricEntry, ScorerSpec, as_entry
 
@@ -24,12 +24,17 @@ class ScoringPlan:
     scorers: list[Scorer]
 
 
-def build_builtin(spec: ScorerSpec, base_dir: Path) -> Scorer:
+def build_builtin(spec: ScorerSpec, base_dir: Path, task=None) -> Scorer:
     module, _, attr = BUILTIN[spec.name].partition(":")
     cls = getattr(importlib.import_module(module), attr)
     args = dict(spec.args)
     if spec.name == "json_schema":
         args["base_dir"] = base_dir
+    if spec.name == "rubric" and task is not None and task.judge is None:
+        raise ConfigError("metric judge_score comes from scorer: rubric, which needs judge: MODEL")
+    if spec.name == "rubric":  # the judge renders the task's own question
+        args.update(base_dir=base_dir, judge=getattr(task, "judge", None), prompt=getattr(task, "prompt", None),
+                    template_style=getattr(task, "template_style", "auto"))
     try:
         return cls(**args)
     except TypeError as exc:
@@ -77,14 +82,17 @@ def _plan(task) -> ScoringPlan:
     base_dir = task.source.parent if task.source else Path.cwd()
     sspec = task.scorer_spec
     entries = [as_entry(e) for e in task.metrics] if task.metrics else None
+    entries, sspec = _without_compare_time(entries, sspec)
     scorers: dict[str, Scorer] = {}
     if sspec is not None and sspec.name in BUILTIN:
-        scorers[sspec.name] = build_builtin(sspec, base_dir)
+        scorers[sspec.name] = build_builtin(sspec, base_dir, task)
     if entries is None:
         entries = [MetricEntry(name=m.name) for s in scorers.values() for m in s.metrics()] if scorers else None
         if entries is None and sspec is None:
             entries = [MetricEntry(name=n) for n in DEFAULTS[task.type]]
-    own = [e for e in entries or [] if e.name not in METRICS and not e.name.startswith("evaluate:")]
+    # a built-in scorer's metric that is not a registered metric (judge_score: binary or not,
+    # as the task's rubric says) is the scorer's to describe
+    own = [e for e in entries or [] if e.name not in METRICS and e.name not in METRIC_SCORER and not e.name.startswith("evaluate:")]
     scored = [e.name for e in entries or [] if e.name in METRIC_SCORER or e.name.startswith("evaluate:")]
     if task.type != "generate" and scored:
         # only a generate task hands its answer to scorers
@@ -109,7 +117,7 @@ def _plan(task) -> ScoringPlan:
         elif e.name in METRIC_SCORER:  # a built-in scorer's metric named alone: run that scorer
             key = METRIC_SCORER[e.name]
             if key not in scorers:
-                scorers[key] = build_builtin(ScorerSpec(name=key), base_dir)
+                scorers[key] = build_builtin(ScorerSpec(name=key), base_dir, task)
             s = scorers[key]
             metric = next(m for m in s.metrics() if m.name == e.name)
         else:
@@ -125,12 +133,24 @@ def _plan(task) -> ScoringPlan:
     return ScoringPlan(metrics, list(dict.fromkeys(scorers.values())))
 
 
+def _without_compare_time(entries, sspec):
+    """A compare-time scorer (pairwise) has nothing to compute per answer: the run keeps the
+    task's other metrics, and compare adds the judge's. (entries, scorer spec) for the run."""
+    compare_time = {m: s for s, ms in COMPARE_TIME.items() for m in ms}
+    named = [e.name for e in entries or [] if e.name in compare_time]
+    if named and (sspec is None or sspec.name != compare_time[named[0]]):
+        raise ConfigError(f"metric {named[0]} comes from scorer: {compare_time[named[0]]} (with judge: MODEL)")
+    if sspec is None or sspec.name not in COMPARE_TIME:
+        return entries, sspec
+    return [e for e in entries or [] if e.name not in compare_time], None
+
+
 def check_metric_names(entries, kind: str | None, scorer) -> None:
     """The names in a task's ``metrics:``, checked as the task file is read (no code is
     imported): ValueError for a name nothing computes or one its task type cannot."""
     from evalkit.metrics.registry import ALLOWED, METRICS
 
-    own_scorer = scorer is not None and (scorer if isinstance(scorer, str) else scorer.name) not in BUILTIN
+    own_scorer = scorer is not None and (scorer if isinstance(scorer, str) else scorer.name) not in {*BUILTIN, *COMPARE_TIME}
     for e in map(as_entry, entries):
         name = e.name
         if name.startswith("evaluate:") or name in METRIC_SCORER or (own_scorer and name not in METRICS):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from evalkit.errors import ConfigError
 from evalkit.preflight import TRUST_HINT
-from evalkit.scorers import BUILTIN
+from evalkit.scorers import BUILTIN, COMPARE_TIME
 from evalkit.scorers.spec import as_entry
 
 
@@ -23,7 +23,7 @@ def code_refs(spec) -> list[str]:
 
     refs = []
     sspec = spec.scorer_spec
-    if sspec is not None and sspec.name not in BUILTIN:
+    if sspec is not None and sspec.name not in BUILTIN and sspec.name not in COMPARE_TIME:
         refs.append(sspec.name)
     base_dir = spec.source.parent if spec.source else Path.cwd()
     for e in map(as_entry, spec.metrics or []):

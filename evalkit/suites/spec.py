@@ -68,6 +68,7 @@ class TaskSpec(StrictModel):
     # scorer before metrics: the metrics check reads it (fields validate in this order)
     scorer: str | ScorerSpec | None = Field(None, description="built-in scorer, module:function or file.py:function")
     metrics: list[str | MetricEntry] | None = None
+    judge: str | None = Field(None, description="the model entry (of models:) that judges, for scorer pairwise or rubric")
     filters: dict[str, list[str | dict[str, Any]]] | None = Field(None, description="named filter chains over the answer")
     target_filter: list[str | dict[str, Any]] | None = Field(None, description="filter chain applied to each reference")
     source: Path | None = Field(None, exclude=True, description="the YAML file (set by the loader)")
@@ -184,6 +185,19 @@ class TaskSpec(StrictModel):
             used = [k for k in ("scorer", "filters", "target_filter") if getattr(self, k) is not None]
             if used:
                 raise ValueError(f"{', '.join(used)} apply to generate tasks only (this is a {self.type} task)")
+        judged = self.scorer_spec is not None and self.scorer_spec.name in ("pairwise", "rubric")
+        if judged and self.judge is None:
+            raise ValueError(f"scorer {self.scorer_spec.name} needs judge: MODEL, a model entry of the config's models:")
+        if self.judge is not None and not judged:
+            raise ValueError("judge: applies to scorer: pairwise or scorer: rubric only")
+        if judged and self.scorer_spec.name == "pairwise":  # its args are read at compare time: check them now
+            from evalkit.errors import ConfigError
+            from evalkit.judge.hook import pairwise_spec
+
+            try:
+                pairwise_spec(self)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         if self.filters is not None and self.extract is not None:
             raise ValueError("give extract or filters, not both (extract: P is the filter [{regex: P}])")
         return self

@@ -4,8 +4,10 @@ reference(s)."""
 
 from __future__ import annotations
 
+import json
+
 from evalkit.backends.base import GenerateRequest, RequestKind
-from evalkit.errors import DataError
+from evalkit.errors import BackendError, DataError
 from evalkit.metrics.base import Observation
 from evalkit.scorers.plan import plan_scoring
 from evalkit.tasks.base import Scored, TaskType, Unsupported, extract, normalize
@@ -35,11 +37,14 @@ class GenerateTask(TaskType):
         from pathlib import Path
 
         files = sorted({f for s in self.scorers for f in s.code_files()})
-        if not files:
+        others = [x for s in self.scorers if (x := s.fingerprint()) is not None]  # a judge's identity
+        if not files and not others:
             return None
         h = hashlib.sha256()
         for f in files:
             h.update(f.encode() + b"\0" + Path(f).read_bytes())
+        for x in others:
+            h.update(json.dumps(x, sort_keys=True, default=str).encode())
         return h.hexdigest()
 
     def method(self, supports):
@@ -90,7 +95,30 @@ class GenerateTask(TaskType):
 
     def _labels(self, item, answer, refs) -> dict:
         labels = [x for s in self.scorers if (x := s.label(answer, refs, item.record)) is not None]
-        return {"label": labels[0]} if labels else {}
+        out = {"label": labels[0]} if labels else {}
+        for s in self.scorers:
+            out.update(s.details(answer, refs, item.record) or {})
+        return out
+
+    def prepare(self, items, responses_per_item) -> None:
+        """Hand every answer the scorers will see, up front, to the scorers that batch their
+        work (a rubric judge: one batch of requests, not one round trip per item)."""
+        batching = [s for s in self.scorers if hasattr(s, "prepare")]
+        if not batching:
+            return
+        calls = []
+        for item, responses in zip(items, responses_per_item):
+            if not responses or any(isinstance(r, BackendError) for r in responses):
+                continue
+            text, refs = responses[0].text, self._references(item)
+            if self.filters:
+                answers = [chain.apply(text)[0] for chain in self.filters.values()]
+            else:
+                answer, matched = extract(text, self.spec.extract)
+                answers = [answer if matched else None]
+            calls += [(a, refs, item.record) for a in answers]
+        for s in batching:
+            s.prepare(calls)
 
     def score(self, item, responses, method):
         text = responses[0].text

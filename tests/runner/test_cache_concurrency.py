@@ -37,5 +37,6 @@ def test_two_compares_on_one_cache_at_once_finish_identically(tmp_path):
         _, err = proc.communicate(timeout=900)
         assert proc.returncode == 0 and "Traceback" not in err, (name, err)
     a, b = (_numbers(tmp_path / n / "out" / "compare.json") for n in ("a", "b"))
-    assert a == b and len(a[0]["tasks"]) == 7
-    assert sorted(p.suffix for p in (cache / "ngram").iterdir()) == [".npz", ".npz"]  # no temp file left behind
+    assert a == b and len(a[0]["tasks"]) == 8  # the demo's 7 tasks and support_judged
+    # base, ft and the judge of support_judged; no temp file left behind
+    assert sorted(p.suffix for p in (cache / "ngram").iterdir()) == [".npz", ".npz", ".npz"]
