@@ -138,6 +138,12 @@ class RunResult:
         run.source = str(directory)
         return run
 
+    def samples_edited(self) -> None:
+        """The sample dicts were changed in place (the judge adds ``win_rate`` to them): the
+        stored columns no longer describe them, so compare reads the dicts from now on."""
+        _ = self.samples  # read them before the columns go, or nothing would be left to read
+        self.__dict__.pop("_stored_columns", None)
+
     def stored_columns(self):
         """The columns this run was loaded with (``sample_columns.StoredColumns``), while
         ``samples`` was neither replaced nor grown since; else None."""

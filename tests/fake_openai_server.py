@@ -269,8 +269,7 @@ class FakeOpenAIServer:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         return await self._answer(request, self._chat_payload)
 
-    @staticmethod
-    def _chat_payload(body: dict) -> dict:
+    def _chat_payload(self, body: dict) -> dict:
         if True:  # (kept at this depth: the body of the former nested build function)
             model, prompt = body["model"], chat_prompt(body["messages"])
             text, finish = _generate(model, prompt, body, self.config.responders)
@@ -283,13 +282,12 @@ class FakeOpenAIServer:
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         return await self._answer(request, self._completions_payload)
 
-    @staticmethod
-    def _completions_payload(body: dict) -> dict:
+    def _completions_payload(self, body: dict) -> dict:
         if True:  # (kept at this depth: the body of the former nested build function)
             model, prompts = body["model"], body["prompt"]
             choices, usage = [], Counter()
             for i, prompt in enumerate([prompts] if isinstance(prompts, str) else prompts):
-                text, finish = _generate(model, prompt, body)
+                text, finish = _generate(model, prompt, body, self.config.responders)
                 gen = tokenize(" " + text) if text else []
                 if body.get("max_tokens") == 0:
                     gen, finish = [], "length"

@@ -227,6 +227,8 @@ def judge_runs(project, base_run, runs, cache, *, seed: int, confidence: float, 
             judgments = judge_task(judge, pspec, spec, b, f, questions)
             summary = summarize(judgments)
             _apply(judgments, b, f, tb, tf, summary)
+            base_run.samples_edited()
+            run.samples_edited()
             lc = length_controlled(judgments, resample_rng(seed, name, METRIC, "length"), confidence=confidence)
             where = out / "judge" / run.model / f"{name}.jsonl"
             where.parent.mkdir(parents=True, exist_ok=True)
