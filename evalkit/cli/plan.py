@@ -105,14 +105,17 @@ def render(p, con=None) -> None:
                         max_width=14 if name == "model" else None)
     for m in p.models:
         tot = p.totals(m)
+        pays = tot["pays"]  # the rate the config pays is starred
         cost.add_row(m, str(tot["to_send"]), _tokens(tot["prompt_tokens"]), _tokens(tot["completion_tokens_max"]),
-                     _usd(tot["cost_list_usd"]), _usd(tot["cost_batch_usd"]), _usd(tot["cost_fine_tuned_usd"]),
+                     _usd(tot["cost_list_usd"]) + ("*" if pays == "list" else ""),
+                     _usd(tot["cost_batch_usd"]) + ("*" if pays == "batch" else ""), _usd(tot["cost_fine_tuned_usd"]),
                      _time(tot["seconds"]))
     con.print()
     con.print(cost)
     con.print(f"Prices as of {p.prices_as_of} (override with prices: in the model's config). batch: the batch "
               "API's half rate; fine-tuned: the rate a fine-tune of the model is billed at. "
-              "-: a local model, or no price known. Cached answers cost nothing.")
+              "-: a local model, or no price known. Cached answers cost nothing. *: the rate this run pays "
+              "(batch for an openai model with mode: batch).")
     if p.gates:
         _render_gates(p, con)
 

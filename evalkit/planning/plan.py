@@ -56,6 +56,7 @@ class Plan:
             "completion_tokens_max": sum(t.completion_tokens_max for t in rows),
             "cost_list_usd": add(t.cost.list_usd for t in rows), "cost_batch_usd": add(t.cost.batch_usd for t in rows),
             "cost_fine_tuned_usd": add(t.cost.fine_tuned_usd for t in rows),
+            "cost_usd": add(t.cost.expected_usd for t in rows), "pays": next((t.cost.pays for t in rows if t.cost.pays), None),
             "seconds": add(t.seconds for t in rows),
         }
 

@@ -176,3 +176,25 @@ def test_hf_model_is_planned_without_torch_and_its_cache_hits_are_unknown(tmp_pa
     rows, heavy = out.strip().splitlines()[-2:]
     assert heavy == "HEAVY:"
     assert json.loads(rows) == [["general_mc", 16, None], ["support_qa", 4, None]]  # 4 items x 4 choices; unknown, not 0
+
+
+def test_a_batch_mode_model_is_planned_at_the_batch_rate_it_pays(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVALKIT_TEST_PLAN_KEY", "sk-not-used")
+    monkeypatch.chdir(tmp_path)
+    cfg = openai_project(tmp_path / "proj")
+    data = json.loads(cfg.read_text())
+    data["models"]["bulk"] = {**data["models"]["base"], "mode": "batch"}
+    cfg.write_text(json.dumps(data))
+    tot = plan_json(cli, "base", "bulk", "--config", cfg)["totals"]
+    # Same model, same prompts: the same list price, but the batch one pays half of it.
+    assert tot["base"]["cost_list_usd"] > 0
+    assert tot["bulk"]["cost_list_usd"] == pytest.approx(tot["base"]["cost_list_usd"])
+    assert tot["base"]["pays"] == "list" and tot["base"]["cost_usd"] == pytest.approx(tot["base"]["cost_list_usd"])
+    assert tot["bulk"]["pays"] == "batch" and tot["bulk"]["cost_usd"] == pytest.approx(BATCH_DISCOUNT * tot["bulk"]["cost_list_usd"])
+    code, out, _ = cli("plan", "base", "bulk", "--config", cfg)
+    assert code == 0
+    bulk = next(line for line in out.splitlines() if line.split()[:1] == ["bulk"] and "$" in line)
+    base = next(line for line in out.splitlines() if line.split()[:1] == ["base"] and "$" in line)
+    # the starred column is the one each pays: base's list (the first price), bulk's batch (the second)
+    assert [c.endswith("*") for c in bulk.split() if c.startswith("$")][:2] == [False, True]
+    assert [c.endswith("*") for c in base.split() if c.startswith("$")][:2] == [True, False]
