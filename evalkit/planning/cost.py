@@ -11,7 +11,8 @@ says so with None.
 Time: a request takes the mean latency of this model's answers already in the cache when
 there are some (measured), else ASSUMED_LATENCY_S plus its completion tokens at
 ASSUMED_TOKENS_PER_S for an API model; a local model without measured answers has no
-estimate. An API run is bounded by concurrency, rpm and tpm, whichever is slowest.
+estimate. An API run is bounded by concurrency, rpm and tpm, whichever is slowest. A
+``mode: batch`` model has no estimate: the Batch API only promises its completion window.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def seconds(cfg, tokens: list[tuple[int, int]], measured_latency: float | None) 
     n = len(tokens)
     if n == 0:
         return 0.0, "nothing to send"
+    if pays_batch(cfg):  # the Batch API answers when it answers: its window is the only promise
+        return None, f"batch API: within its completion window ({getattr(cfg, 'batch_completion_window', '24h')})"
     concurrency = getattr(cfg, "concurrency", None)
     if concurrency is None:  # a local model answers in its own batches: only a measurement helps
         if measured_latency is None:

@@ -192,6 +192,8 @@ def test_a_batch_mode_model_is_planned_at_the_batch_rate_it_pays(cli, tmp_path, 
     assert tot["bulk"]["cost_list_usd"] == pytest.approx(tot["base"]["cost_list_usd"])
     assert tot["base"]["pays"] == "list" and tot["base"]["cost_usd"] == pytest.approx(tot["base"]["cost_list_usd"])
     assert tot["bulk"]["pays"] == "batch" and tot["bulk"]["cost_usd"] == pytest.approx(BATCH_DISCOUNT * tot["bulk"]["cost_list_usd"])
+    # a batch answers within its window, not at the online rate limits
+    assert tot["base"]["seconds"] > 0 and tot["bulk"]["seconds"] is None
     code, out, _ = cli("plan", "base", "bulk", "--config", cfg)
     assert code == 0
     bulk = next(line for line in out.splitlines() if line.split()[:1] == ["bulk"] and "$" in line)
