@@ -90,6 +90,9 @@ def render(p, con=None) -> None:
         cached = "?" if t.cached is None else str(t.cached)
         rows.add_row(t.model, t.task, str(t.items), cached, str(t.to_send), _tokens(t.prompt_tokens),
                      _tokens(t.completion_tokens_max), _time(t.seconds))
+    for j in p.judges:  # cached "?": the answers it judges do not exist yet
+        rows.add_row(f"judge {j.judge}", j.task, str(j.items), "?", str(j.requests), _tokens(j.prompt_tokens),
+                     _tokens(j.completion_tokens_max), _time(j.seconds))
     con.print(rows)
     con.print("tok out<=: an upper bound (every generation at its max_tokens). "
               f"Tokens: {', '.join(f'{m} {c}' for m, c in p.tokenizers.items())}.")
@@ -105,14 +108,25 @@ def render(p, con=None) -> None:
                         max_width=14 if name == "model" else None)
     for m in p.models:
         tot = p.totals(m)
+        pays = tot["pays"]  # the rate the config pays is starred
         cost.add_row(m, str(tot["to_send"]), _tokens(tot["prompt_tokens"]), _tokens(tot["completion_tokens_max"]),
-                     _usd(tot["cost_list_usd"]), _usd(tot["cost_batch_usd"]), _usd(tot["cost_fine_tuned_usd"]),
+                     _usd(tot["cost_list_usd"]) + ("*" if pays == "list" else ""),
+                     _usd(tot["cost_batch_usd"]) + ("*" if pays == "batch" else ""), _usd(tot["cost_fine_tuned_usd"]),
                      _time(tot["seconds"]))
+    for name, tot in p.judge_totals().items():
+        pays = tot["pays"]
+        cost.add_row(f"judge {name}", str(tot["requests"]), _tokens(tot["prompt_tokens"]), _tokens(tot["completion_tokens_max"]),
+                     _usd(tot["cost_list_usd"]) + ("*" if pays == "list" else ""),
+                     _usd(tot["cost_batch_usd"]) + ("*" if pays == "batch" else ""), "-", _time(tot["seconds"]))
     con.print()
     con.print(cost)
+    if p.judges:
+        con.print("judge: its requests apart from the models' (pairwise: 2 per item per candidate, rubric: 1 per "
+                  "item per model); tokens estimated with every judged answer at its max_tokens.")
     con.print(f"Prices as of {p.prices_as_of} (override with prices: in the model's config). batch: the batch "
               "API's half rate; fine-tuned: the rate a fine-tune of the model is billed at. "
-              "-: a local model, or no price known. Cached answers cost nothing.")
+              "-: a local model, or no price known. Cached answers cost nothing. *: the rate this run pays "
+              "(batch for an openai model with mode: batch).")
     if p.gates:
         _render_gates(p, con)
 

@@ -2,14 +2,17 @@
 
 Cost: each request at the list rate of PRICES_AS_OF (a long prompt at its tier's rate), at the
 batch rate (BATCH_DISCOUNT of list) and at the fine-tuned rate of the model's base (what a
-fine-tune of it would cost; a fine-tune's own list rate already is). Only a model whose
+fine-tune of it would cost; a fine-tune's own list rate already is). ``expected_usd`` is what
+the run will actually pay: the batch rate for an openai model with ``mode: batch`` (its
+requests go through the Batch API), else the list rate. Only a model whose
 config has a price table (an API backend) is billed; a local model costs nothing here and
 says so with None.
 
 Time: a request takes the mean latency of this model's answers already in the cache when
 there are some (measured), else ASSUMED_LATENCY_S plus its completion tokens at
 ASSUMED_TOKENS_PER_S for an API model; a local model without measured answers has no
-estimate. An API run is bounded by concurrency, rpm and tpm, whichever is slowest.
+estimate. An API run is bounded by concurrency, rpm and tpm, whichever is slowest. A
+``mode: batch`` model has no estimate: the Batch API only promises its completion window.
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ class Costs:
     list_usd: float | None
     batch_usd: float | None
     fine_tuned_usd: float | None
+    expected_usd: float | None = None  # at the rate the config pays: batch for mode: batch, else list
+    pays: str | None = None  # "list" or "batch"; None: no bill
+
+
+def pays_batch(cfg) -> bool:
+    """Whether the model's requests go through a batch API (billed at the batch rate)."""
+    return getattr(cfg, "mode", None) == "batch"
 
 
 def price_requests(cfg, tokens: list[tuple[int, int]]) -> Costs:
@@ -43,7 +53,9 @@ def price_requests(cfg, tokens: list[tuple[int, int]]) -> Costs:
         total += (pt * rate[0] + ct * rate[1]) / 1e6
         if ft_rate is not None:
             ft_total += (pt * ft_rate[0] + ct * ft_rate[1]) / 1e6
-    return Costs(total, total * BATCH_DISCOUNT, ft_total if ft_rate is not None else None)
+    batch = total * BATCH_DISCOUNT
+    pays = "batch" if pays_batch(cfg) else "list"
+    return Costs(total, batch, ft_total if ft_rate is not None else None, batch if pays == "batch" else total, pays)
 
 
 def seconds(cfg, tokens: list[tuple[int, int]], measured_latency: float | None) -> tuple[float | None, str]:
@@ -51,6 +63,8 @@ def seconds(cfg, tokens: list[tuple[int, int]], measured_latency: float | None) 
     n = len(tokens)
     if n == 0:
         return 0.0, "nothing to send"
+    if pays_batch(cfg):  # the Batch API answers when it answers: its window is the only promise
+        return None, f"batch API: within its completion window ({getattr(cfg, 'batch_completion_window', '24h')})"
     concurrency = getattr(cfg, "concurrency", None)
     if concurrency is None:  # a local model answers in its own batches: only a measurement helps
         if measured_latency is None:

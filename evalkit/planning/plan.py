@@ -41,6 +41,7 @@ class Plan:
     tasks: list[TaskPlan] = field(default_factory=list)
     gates: list[GatePower] = field(default_factory=list)
     baseline: str | None = None
+    judges: list = field(default_factory=list)  # JudgePlan: the judge's own requests, apart from the models'
 
     def totals(self, model: str) -> dict[str, Any]:
         rows = [t for t in self.tasks if t.model == model and t.skipped is None]  # a skipped task sends nothing
@@ -56,8 +57,23 @@ class Plan:
             "completion_tokens_max": sum(t.completion_tokens_max for t in rows),
             "cost_list_usd": add(t.cost.list_usd for t in rows), "cost_batch_usd": add(t.cost.batch_usd for t in rows),
             "cost_fine_tuned_usd": add(t.cost.fine_tuned_usd for t in rows),
+            "cost_usd": add(t.cost.expected_usd for t in rows), "pays": next((t.cost.pays for t in rows if t.cost.pays), None),
             "seconds": add(t.seconds for t in rows),
         }
+
+    def judge_totals(self) -> dict[str, dict[str, Any]]:
+        """Per judge model: its requests, estimated tokens, cost and time over every judged task."""
+        out: dict[str, dict[str, Any]] = {}
+        for j in self.judges:
+            t = out.setdefault(j.judge, {"requests": 0, "prompt_tokens": 0, "completion_tokens_max": 0, "cost_list_usd": 0.0,
+                                         "cost_batch_usd": 0.0, "cost_usd": 0.0, "pays": j.cost.pays, "seconds": 0.0})
+            t["requests"] += j.requests
+            t["prompt_tokens"] += j.prompt_tokens
+            t["completion_tokens_max"] += j.completion_tokens_max
+            for key, value in (("cost_list_usd", j.cost.list_usd), ("cost_batch_usd", j.cost.batch_usd),
+                               ("cost_usd", j.cost.expected_usd), ("seconds", j.seconds)):
+                t[key] = None if t[key] is None or value is None else t[key] + value
+        return out
 
     def to_json(self) -> dict[str, Any]:
         def clean(x):
@@ -76,6 +92,8 @@ class Plan:
             "tasks": [asdict(t) for t in self.tasks],
             "totals": {m: self.totals(m) for m in self.models},
             "gates": [asdict(g) for g in self.gates],
+            "judge": {"tasks": [asdict(j) for j in self.judges], "totals": self.judge_totals(),
+                      "note": "estimated: the answers judged do not exist yet (each at its max_tokens); cache not checked"},
         })
 
 
@@ -111,7 +129,10 @@ def make_plan(project, models: list[str], options, baseline: Path | None = None)
     from evalkit.backends.pricing import PRICES_AS_OF
 
     cache = _open_cache(project) if options.use_cache else None
+    from evalkit.planning.judge import plan_judges
+
     plan = Plan(models, PRICES_AS_OF, {}, {})
+    by_model = {}
     try:
         for model in models:
             cfg = project.model(model)
@@ -122,7 +143,7 @@ def make_plan(project, models: list[str], options, baseline: Path | None = None)
                 plan.cache_note[model] = "no response cache yet" if options.use_cache else "--no-cache"
             counter = counter_for(cfg)
             plan.tokenizers[model] = counter.method
-            planned = plan_requests(project, model, options, identity)
+            planned = by_model[model] = plan_requests(project, model, options, identity)
             found = {}
             if identity is not None and cache is not None:
                 found = cache.get_many([k for tr in planned for k in tr.keys])
@@ -134,6 +155,7 @@ def make_plan(project, models: list[str], options, baseline: Path | None = None)
     finally:
         if cache is not None:
             cache.close()
+    plan.judges = plan_judges(project, models, by_model)
     plan.gates, plan.baseline = _gates(project, models, plan, baseline)
     return plan
 

@@ -46,6 +46,7 @@ def drift_html(compare: dict, esc: Callable) -> list[str]:
 
 
 def extra_sections(compare: dict, esc: Callable) -> list[str]:
+    from evalkit.judge.html import judge_html  # the LLM judge (issue 13)
     from evalkit.probes.html import probe_sections  # safety panel and bias probes (issue 14)
 
-    return contamination_html(compare, esc) + drift_html(compare, esc) + probe_sections(compare, esc)
+    return judge_html(compare, esc) + contamination_html(compare, esc) + drift_html(compare, esc) + probe_sections(compare, esc)

@@ -55,9 +55,10 @@ def test_demo_plan_matches_what_a_real_compare_sends(cli, demo, monkeypatch):
     code, _, err = cli("compare", "base", "ft", "--config", demo, "--limit", LIMIT, "--output", "cmp")
     assert code == 0, err
     totals = before["totals"]
-    # The judge of the demo's support_judged task (compare time) is not in the plan yet.
-    assert sent.pop("nimbus-judge") == 2 * int(LIMIT)
-    assert sent == {"nimbus-base": totals["base"]["to_send"], "nimbus-ft": totals["ft"]["to_send"]}
+    # The judge of the demo's support_judged task (compare time) is planned on its own line.
+    assert before["judge"]["totals"]["judge"]["requests"] == 2 * int(LIMIT)
+    assert sent == {"nimbus-base": totals["base"]["to_send"], "nimbus-ft": totals["ft"]["to_send"],
+                    "nimbus-judge": before["judge"]["totals"]["judge"]["requests"]}
     for model in ("base", "ft"):
         run = json.loads(Path("cmp", "runs", model, "results.json").read_text())
         for t in run["tasks"]:
@@ -176,3 +177,60 @@ def test_hf_model_is_planned_without_torch_and_its_cache_hits_are_unknown(tmp_pa
     rows, heavy = out.strip().splitlines()[-2:]
     assert heavy == "HEAVY:"
     assert json.loads(rows) == [["general_mc", 16, None], ["support_qa", 4, None]]  # 4 items x 4 choices; unknown, not 0
+
+
+def test_a_batch_mode_model_is_planned_at_the_batch_rate_it_pays(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVALKIT_TEST_PLAN_KEY", "sk-not-used")
+    monkeypatch.chdir(tmp_path)
+    cfg = openai_project(tmp_path / "proj")
+    data = json.loads(cfg.read_text())
+    data["models"]["bulk"] = {**data["models"]["base"], "mode": "batch"}
+    cfg.write_text(json.dumps(data))
+    tot = plan_json(cli, "base", "bulk", "--config", cfg)["totals"]
+    # Same model, same prompts: the same list price, but the batch one pays half of it.
+    assert tot["base"]["cost_list_usd"] > 0
+    assert tot["bulk"]["cost_list_usd"] == pytest.approx(tot["base"]["cost_list_usd"])
+    assert tot["base"]["pays"] == "list" and tot["base"]["cost_usd"] == pytest.approx(tot["base"]["cost_list_usd"])
+    assert tot["bulk"]["pays"] == "batch" and tot["bulk"]["cost_usd"] == pytest.approx(BATCH_DISCOUNT * tot["bulk"]["cost_list_usd"])
+    # a batch answers within its window, not at the online rate limits
+    assert tot["base"]["seconds"] > 0 and tot["bulk"]["seconds"] is None
+    code, out, _ = cli("plan", "base", "bulk", "--config", cfg)
+    assert code == 0
+    bulk = next(line for line in out.splitlines() if line.split()[:1] == ["bulk"] and "$" in line)
+    base = next(line for line in out.splitlines() if line.split()[:1] == ["base"] and "$" in line)
+    # the starred column is the one each pays: base's list (the first price), bulk's batch (the second)
+    assert [c.endswith("*") for c in bulk.split() if c.startswith("$")][:2] == [False, True]
+    assert [c.endswith("*") for c in base.split() if c.startswith("$")][:2] == [True, False]
+
+
+def test_judge_requests_are_planned_apart_from_the_models(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVALKIT_TEST_PLAN_KEY", "sk-not-used")
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "proj"
+    (root / "tasks" / "data").mkdir(parents=True)
+    (root / "tasks" / "data" / "open.jsonl").write_text("".join(json.dumps({"id": f"q{i}", "q": f"Question {i}?", "a": "Yes."}) + "\n"
+                                                      for i in range(9)))
+    common = 'type: generate\ndata: data/open.jsonl\nfields: {target: a}\nprompt: "{q}"\ngeneration: {max_tokens: 50}\n'
+    (root / "tasks" / "paired.yaml").write_text("name: paired\n" + common + "scorer: pairwise\njudge: judge\n")
+    (root / "tasks" / "rated.yaml").write_text("name: rated\n" + common + 'judge: judge\n'
+                                     'scorer: {name: rubric, args: {rubric: "5: good; 1: bad", scale: [1, 5], max_tokens: 20}}\n')
+    m = {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "EVALKIT_TEST_PLAN_KEY"}
+    models = {"base": {**m, "model": "gpt-4o-mini-2024-07-18"}, "ft1": {**m, "model": "ft:gpt-4o-mini-2024-07-18:acme::a1"},
+              "ft2": {**m, "model": "ft:gpt-4o-mini-2024-07-18:acme::a2"},
+              "judge": {**m, "model": "gpt-4o-2024-08-06", "mode": "batch"}}
+    (root / "evalkit.yaml").write_text(json.dumps({"cache_dir": "cache", "tasks": ["tasks/*.yaml"], "models": models}))
+    data = plan_json(cli, "base", "ft1", "ft2", "--config", root / "evalkit.yaml")
+    rows = {(j["task"], j["model"]): j for j in data["judge"]["tasks"]}
+    # pairwise: 2 per item per candidate (the base is not judged against itself); rubric: 1 per item per model
+    assert {k: r["requests"] for k, r in rows.items()} == {
+        ("paired", "ft1"): 18, ("paired", "ft2"): 18, ("rated", "base"): 9, ("rated", "ft1"): 9, ("rated", "ft2"): 9}
+    assert rows[("rated", "base")]["completion_tokens_max"] == 9 * 20
+    # a pairwise prompt holds both answers: more prompt tokens per request than a rubric prompt
+    assert rows[("paired", "ft1")]["prompt_tokens"] / 18 > rows[("rated", "ft1")]["prompt_tokens"] / 9
+    tot = data["judge"]["totals"]["judge"]
+    assert tot["requests"] == 63 and tot["pays"] == "batch" and tot["cost_list_usd"] > 0
+    assert tot["cost_usd"] == pytest.approx(BATCH_DISCOUNT * tot["cost_list_usd"])
+    # and not in the models' own totals
+    assert all(t["model"] != "judge" for t in data["tasks"]) and "judge" not in data["totals"]
+    code, out, _ = cli("plan", "base", "ft1", "ft2", "--config", root / "evalkit.yaml")
+    assert code == 0 and "judge judge" in out and max(len(line) for line in out.splitlines()) <= 80

@@ -189,6 +189,21 @@ def test_compare_shows_the_judge_against_a_review_study_of_the_same_items(compar
     assert code == 0
     md = (tmp_path / "cmp" / "compare.md").read_text()
     assert "## Judge against people" in md
+    assert "<h3>Judge against people</h3>" in (tmp_path / "cmp" / "report.html").read_text()
     rows = json.loads((tmp_path / "cmp" / "compare.json").read_text())["judge"]["against_people"]
     (row,) = [r for r in rows if r["task"] == "open_long"]
     assert row["agreement"]["items"] == 20 and row["agreement"]["judge_agreement"]["share"] > 0.5
+
+
+def test_report_html_has_the_judge_section(compared, cli):
+    page = (compared["out"] / "report.html").read_text()
+    long = _judged(compared["payload"], "open_long")
+    s = long["summary"]
+    assert "<h2 id=judge>Judge</h2>" in page
+    assert f"{s['wins']} / {s['ties']} / {s['losses']} of {s['n']}" in page
+    assert f"{s['flip_rate']:.3f}" in page and "The judge's own requests" in page
+    # `evalkit report DIR` rebuilds it from compare.json alone
+    (compared["out"] / "report.html").unlink()
+    code, _, err = cli("report", str(compared["out"]))
+    assert code == 0, err
+    assert "<h2 id=judge>Judge</h2>" in (compared["out"] / "report.html").read_text()
