@@ -191,9 +191,10 @@ def _accounting(tc: TaskComparison, pair) -> None:
         setattr(tc, f"prompt_tokens_{side}", float(tokens.mean()))
         if not np.isnan(costs).any():  # known for every kept item
             setattr(tc, f"cost_{side}", sum(costs.tolist()) / len(costs))
-        p50, p95 = np.percentile(latency, [50, 95])
-        setattr(tc, f"latency_p50_{side}", float(p50))
-        setattr(tc, f"latency_p95_{side}", float(p95))
+        if len(latency) and not np.isnan(latency).any():  # as the cost: known for every kept item, else "-"
+            p50, p95 = np.percentile(latency, [50, 95])
+            setattr(tc, f"latency_p50_{side}", float(p50))
+            setattr(tc, f"latency_p95_{side}", float(p95))
 
 
 def compare_task(runs, tb: TaskResult, tf: TaskResult, confidence, found: dict):

@@ -105,6 +105,9 @@ def _read_task(path: Path, task: str, config: dict, hib: dict, version: str, few
         if "doc_id" not in row:
             raise DataError("not an lm-eval sample row: no doc_id (was it written with --log_samples?)", path=path, line=line)
         by_doc.setdefault(row["doc_id"], []).append((line, row))
+    if not by_doc:  # a run of 0 items would compare as "no difference"; a cut-short log is not data
+        raise DataError("no sample rows in this file (an interrupted lm-eval run?); run lm-eval again with --log_samples",
+                        path=path)
     samples, hashes, other_values = [], {}, {}
     for doc_id, rows in by_doc.items():
         first = rows[0][1]

@@ -1,0 +1,96 @@
+"""A demanding user's mistakes with the newer commands (import, compare --tasks, view, init,
+probe, report): each is one line ``evalkit: error: PATH[:LINE]: ...`` and exit 2, never a
+traceback; and what a log does not say (latency) is shown as unknown, never as 0."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from evalkit.results import RunResult
+
+
+def _one_line_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2, err
+    assert err.startswith("evalkit: error:") and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+
+
+def _eval_log(path: Path, model: str, samples: list, header: object = None) -> Path:
+    """A minimal inspect_ai .eval zip: header.json and one member per sample (as written)."""
+    header = {"version": 2, "eval": {"task": "t", "model": model}} if header is None else header
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("header.json", json.dumps(header))
+        for i, s in enumerate(samples):
+            zf.writestr(f"samples/{i}_epoch_1.json", json.dumps(s))
+    return path
+
+
+def _row(i: int, right: bool, **more) -> dict:
+    return {"id": i, "epoch": 1, "input": f"q{i}", "target": "a",
+            "output": {"choices": [{"message": {"role": "assistant", "content": "a" if right else "b"}}], **more},
+            "scores": {"match": {"value": "C" if right else "I"}}}
+
+
+@pytest.mark.parametrize("samples, header, message", [
+    ([[1, 2]], None, "a sample without an id"),  # a member that is not an object: was AttributeError
+    ([_row(1, True), _row(1, False)], None, "sample 1 (epoch 1) is in the log twice"),  # would pair twice
+    ([_row(1, True)], [1], 'no "eval" section'),  # a header that is not an object
+])
+def test_malformed_inspect_logs_are_one_line_errors(cli, tmp_path, samples, header, message):
+    _eval_log(tmp_path / "x.eval", "m", samples, header)
+    code, _, err = cli("import", "x.eval", "--name", "m", cwd=tmp_path)
+    _one_line_error(code, err, "x.eval", message)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_inspect_output_and_usage_of_the_wrong_shape_are_read_as_unknown(cli, tmp_path):
+    rows = [{**_row(1, True), "output": "not an object"},
+            {**_row(2, True), "output": {"usage": {"input_tokens": "x"}, "time": "soon"}}]
+    _eval_log(tmp_path / "x.eval", "m", rows)
+    code, _, err = cli("import", "x.eval", "--name", "m", cwd=tmp_path)
+    assert code == 0, err
+    run = RunResult.load(tmp_path / "runs" / "m")
+    assert [(s["prompt_tokens"], s["latency_s"]) for s in run.samples] == [(0, None), (0, None)]
+
+
+def test_an_empty_lm_eval_samples_file_is_refused_not_a_run_of_zero_items(cli, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "results_1.json").write_text('{"results": {"t": {}}}')
+    (tmp_path / "out" / "samples_t_1.jsonl").write_text("")
+    code, _, err = cli("import", "out", "--name", "m", cwd=tmp_path)
+    _one_line_error(code, err, "samples_t_1.jsonl", "no sample rows")
+
+
+def test_missing_latency_is_shown_as_unknown_in_compare_and_report(cli, tmp_path):
+    """inspect logs without output.time (and lm-eval logs, which never say): latency None, and
+    every summary says "-" rather than a fast 0 ms; a log that says keeps its numbers."""
+    n = 12
+    _eval_log(tmp_path / "base.eval", "m", [_row(i, i % 3 == 0) for i in range(n)])
+    _eval_log(tmp_path / "ft.eval", "m", [_row(i, i % 4 != 0, time=0.5 + i / 100) for i in range(n)])
+    for name in ("base", "ft"):
+        code, _, err = cli("import", f"{name}.eval", "--name", name, cwd=tmp_path)
+        assert code == 0, err
+    assert {s["latency_s"] for s in RunResult.load(tmp_path / "runs" / "base").samples} == {None}
+    code, _, err = cli("compare", "runs/base", "runs/ft", "--output", "cmp", "--quiet", cwd=tmp_path)
+    assert code == 0, err
+    (task,) = json.loads((tmp_path / "cmp" / "compare.json").read_text())["comparisons"][0]["tasks"]
+    assert task["latency_p50_base"] is None and task["latency_p95_base"] is None
+    times = sorted(0.5 + i / 100 for i in range(n))
+    assert task["latency_p50_ft"] == pytest.approx((times[5] + times[6]) / 2)  # numpy's linear percentile
+    code, _, err = cli("report", "cmp", cwd=tmp_path)
+    assert code == 0, err
+    page = (tmp_path / "cmp" / "report.html").read_text()
+    base_row = page.split("<tr><td>base</td>", 1)[1].split("</tr>", 1)[0]
+    ft_row = page.split("<tr><td>ft</td>", 1)[1].split("</tr>", 1)[0]
+    assert base_row.endswith("<td class=n>-</td><td class=n>-</td>")  # p50, p95: unknown
+    assert f"<td class=n>{(times[5] + times[6]) / 2 * 1000:.1f}</td>" in ft_row
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    costs = md.split("### Prompt tokens, cost and latency per item", 1)[1].split("###", 1)[0]
+    (line,) = [x for x in costs.splitlines() if x.startswith("| t |")]
+    assert line.split("|")[6].strip() == "-"  # p50 ms base
