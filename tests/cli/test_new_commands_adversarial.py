@@ -94,3 +94,27 @@ def test_missing_latency_is_shown_as_unknown_in_compare_and_report(cli, tmp_path
     costs = md.split("### Prompt tokens, cost and latency per item", 1)[1].split("###", 1)[0]
     (line,) = [x for x in costs.splitlines() if x.startswith("| t |")]
     assert line.split("|")[6].strip() == "-"  # p50 ms base
+
+
+@pytest.mark.parametrize("setup, entry, message", [
+    (lambda p: (p / "tasks").mkdir(), "tasks", "'tasks' is a folder; name its task YAML files (e.g. 'tasks/*.yaml')"),
+    (lambda p: (p / "qa.jsonl").write_text('{"prompt": "a", "answer": "b"}\n'), "qa.jsonl",
+     "`evalkit init qa.jsonl` writes one"),
+    (lambda p: None, "gone.jsonl", "'gone.jsonl' is not a task YAML"),
+    (lambda p: None, "sub/gone.yaml", "'sub/gone.yaml' matches no file"),
+])
+def test_tasks_flag_naming_a_folder_or_data_file_says_so(cli, tmp_path, setup, entry, message):
+    """Was: "evalkit-runs/<stamp>/evalkit.yaml:8: suite 'target' names unknown task", about a
+    file the user never wrote, after creating that folder."""
+    setup(tmp_path)
+    code, _, err = cli("compare", "--base", "ngram:demo", "--ft", "ngram:demo-ft", "--tasks", entry, cwd=tmp_path)
+    _one_line_error(code, err, "--tasks", message)
+    assert not (tmp_path / "evalkit-runs").exists()
+
+
+def test_a_folder_named_like_a_built_in_probe_does_not_hide_the_probe(cli, tmp_path):
+    (tmp_path / "safety-harmful").mkdir()
+    code, out, err = cli("compare", "--base", "ngram:demo", "--ft", "ngram:demo-ft", "--tasks", "safety-harmful",
+                         "--print-config", cwd=tmp_path)
+    assert code == 0, err
+    assert "- safety-harmful" in out
