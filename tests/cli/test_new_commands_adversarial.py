@@ -118,3 +118,26 @@ def test_a_folder_named_like_a_built_in_probe_does_not_hide_the_probe(cli, tmp_p
                          "--print-config", cwd=tmp_path)
     assert code == 0, err
     assert "- safety-harmful" in out
+
+
+def test_view_index_skips_a_corrupt_compare_and_keeps_the_others(tmp_path):
+    """A compare.json or gate.json of the wrong shape (hand-edited, another tool's) was a
+    KeyError/TypeError that emptied the whole index: now only that folder is left out."""
+    from evalkit.view.index import find_compares
+
+    def write(folder, compare, gate=None):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "compare.json").write_text(compare if isinstance(compare, str) else json.dumps(compare))
+        if gate is not None:
+            (tmp_path / folder / "gate.json").write_text(json.dumps(gate))
+
+    good = {"comparisons": [{"base": "b", "candidate": "f"}]}
+    write("good", good, {"verdict": "PASS", "gates": [{"verdict": "PASS"}]})
+    write("no-candidate", {"comparisons": [{"x": 1}]})
+    write("not-a-mapping", {"comparisons": [[1]]})
+    write("truncated", '{"comparisons": [')
+    write("bad-gate", good, {"verdict": "PASS", "gates": "all of them"})
+    entries = {e.name: e for e in find_compares(tmp_path)}
+    assert set(entries) == {"good", "bad-gate"}
+    assert (entries["good"].verdict, entries["good"].gates["PASS"]) == ("PASS", 1)
+    assert (entries["bad-gate"].verdict, entries["bad-gate"].gates) == ("NONE", {})  # no gate it can read: none claimed
