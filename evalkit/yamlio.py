@@ -109,13 +109,18 @@ def load_yaml(path: Path, *, error=ConfigError) -> Located:
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line; a bad line is a DataError naming it."""
     try:
-        f = path.open(encoding="utf-8")
+        f = path.open("rb")  # decoded line by line, so that a bad byte is reported with its line
     except FileNotFoundError:
         raise DataError("data file not found", path=path) from None
     except IsADirectoryError:
         raise DataError("expected a JSONL file, found a directory", path=path) from None
     with f:
-        for n, raw in enumerate(f, start=1):
+        for n, data in enumerate(f, start=1):
+            try:  # utf-8-sig on the first line: a byte-order mark (Windows editors) is not content
+                raw = data.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start} of the line); save the file as UTF-8",
+                                path=path, line=n) from None
             if not raw.strip():
                 continue
             try:

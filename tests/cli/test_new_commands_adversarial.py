@@ -141,3 +141,21 @@ def test_view_index_skips_a_corrupt_compare_and_keeps_the_others(tmp_path):
     assert set(entries) == {"good", "bad-gate"}
     assert (entries["good"].verdict, entries["good"].gates["PASS"]) == ("PASS", 1)
     assert (entries["bad-gate"].verdict, entries["bad-gate"].gates) == ("NONE", {})  # no gate it can read: none claimed
+
+
+def test_init_on_a_file_not_utf8_names_the_file_and_line(cli, tmp_path):
+    """Was: "evalkit: error: a file is not UTF-8 text (...)", which file and where unsaid."""
+    (tmp_path / "d.jsonl").write_bytes(b'{"prompt": "a", "answer": "b"}\n{"prompt": "caf\xe9", "answer": "b"}\n')
+    code, _, err = cli("init", "d.jsonl", "--dir", "p", cwd=tmp_path)
+    _one_line_error(code, err, "d.jsonl:2:", "not UTF-8")
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_record(cli, tmp_path):
+    (tmp_path / "d.jsonl").write_bytes('\ufeff{"question": "a?", "answer": "b"}\n'.encode())
+    code, out, err = cli("init", "d.jsonl", "--dir", "p", "--base", "ngram:demo", "--ft", "ngram:demo-ft", cwd=tmp_path)
+    assert code == 0, err
+    assert "prompt from 'question'" in out
+    code, out, err = cli("validate", cwd=tmp_path / "p")
+    assert code == 0, err
+    assert "1 items" in out
