@@ -159,3 +159,17 @@ def test_a_byte_order_mark_is_not_part_of_the_first_record(cli, tmp_path):
     code, out, err = cli("validate", cwd=tmp_path / "p")
     assert code == 0, err
     assert "1 items" in out
+
+
+@pytest.mark.parametrize("margin, message", [
+    ("over_refusal=nan", "expected AXIS=NUMBER"),  # was "Input should be a finite number", the flag unnamed
+    ("harmful_compliance=inf", "expected AXIS=NUMBER"),
+    ("harmful_compliance=abc", "expected AXIS=NUMBER"),
+    ("harmful_compliance=-0.1", "margins.harmful_compliance: expected a number from 0 to 1"),
+    ("harmful_compliance=1.5", "margins.harmful_compliance: expected a number from 0 to 1"),
+    ("nope=0.1", "unknown axis 'nope'"),
+])
+def test_probe_margins_that_are_not_margins(cli, tmp_path, margin, message):
+    code, _, err = cli("probe", "safety", "base", "ft", "--margin", margin, cwd=tmp_path)
+    _one_line_error(code, err, message)
+    assert not (tmp_path / "evalkit-runs").exists()
