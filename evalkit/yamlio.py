@@ -106,8 +106,14 @@ def load_yaml(path: Path, *, error=ConfigError) -> Located:
     return Located(data, lines)
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line; a bad line is a DataError naming it."""
+def _no_constant(name: str):
+    raise ValueError(name)
+
+
+def iter_jsonl(path: Path, *, strict: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line; a bad line is a DataError naming it.
+    ``strict`` (eval data): NaN and Infinity, which Python reads but JSON does not have, are
+    refused, since a target of NaN would be scored against the string "nan"."""
     try:
         f = path.open("rb")  # decoded line by line, so that a bad byte is reported with its line
     except FileNotFoundError:
@@ -124,9 +130,12 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not raw.strip():
                 continue
             try:
-                obj = json.loads(raw)
+                obj = json.loads(raw, parse_constant=_no_constant if strict else None)
             except json.JSONDecodeError as exc:
                 raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=n) from None
+            except ValueError as exc:  # from _no_constant
+                raise DataError(f"invalid JSON: {exc} is not a JSON value; write null, or the number as a string",
+                                path=path, line=n) from None
             if not isinstance(obj, dict):
                 raise DataError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=n)
             yield n, obj

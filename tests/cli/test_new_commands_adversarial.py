@@ -173,3 +173,16 @@ def test_probe_margins_that_are_not_margins(cli, tmp_path, margin, message):
     code, _, err = cli("probe", "safety", "base", "ft", "--margin", margin, cwd=tmp_path)
     _one_line_error(code, err, message)
     assert not (tmp_path / "evalkit-runs").exists()
+
+
+@pytest.mark.parametrize("command", [("init", "d.jsonl", "--dir", "p"),
+                                     ("compare", "--base", "ngram:demo", "--ft", "ngram:demo-ft", "--tasks", "t.yaml")])
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_in_eval_data_is_refused_not_scored_as_the_string_nan(cli, tmp_path, command, constant):
+    """Python's json reads NaN; it then became the reference "nan" and every answer was scored
+    against it."""
+    (tmp_path / "d.jsonl").write_text(f'{{"prompt": "a", "answer": "b"}}\n{{"prompt": "c", "answer": {constant}}}\n')
+    (tmp_path / "t.yaml").write_text("name: t\ntype: generate\ndata: d.jsonl\nfields: {id: null, target: answer}\n"
+                                     "prompt: '{prompt}'\nmetrics: [exact_match]\n")
+    code, _, err = cli(*command, cwd=tmp_path)
+    _one_line_error(code, err, "d.jsonl:2:", f"{constant.lstrip('-')} is not a JSON value")
