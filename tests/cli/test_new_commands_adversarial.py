@@ -186,3 +186,16 @@ def test_nan_in_eval_data_is_refused_not_scored_as_the_string_nan(cli, tmp_path,
                                      "prompt: '{prompt}'\nmetrics: [exact_match]\n")
     code, _, err = cli(*command, cwd=tmp_path)
     _one_line_error(code, err, "d.jsonl:2:", f"{constant.lstrip('-')} is not a JSON value")
+
+
+@pytest.mark.parametrize("rows, message", [
+    ('{"doc_id": [1], "acc": 1.0}\n', ":1: doc_id [1] is not a number or a string"),  # was TypeError: unhashable
+    ('{"doc_id": 1, "filter": "none", "acc": 1.0}\n{"doc_id": 1, "filter": "none", "acc": 0.0}\n',
+     ":2: doc_id 1 (filter none) is here twice (first on line 1)"),  # was: the second row silently won
+])
+def test_lm_eval_sample_rows_that_cannot_be_one_item_each(cli, tmp_path, rows, message):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "results_1.json").write_text('{"results": {"t": {}}, "higher_is_better": {"t": {"acc": true}}}')
+    (tmp_path / "out" / "samples_t_1.jsonl").write_text(rows)
+    code, _, err = cli("import", "out", "--name", "m", cwd=tmp_path)
+    _one_line_error(code, err, "samples_t_1.jsonl" + message)
