@@ -126,9 +126,9 @@ def _read_task(path: Path, task: str, config: dict, hib: dict, version: str, few
             metrics.update(m)
             stats.update(st)
             other.update(o)
-        for name, value in other.items():  # a per-document number lm-eval averages (e.g. f1)
-            other_values.setdefault(name, []).append(value)
-            metrics[name], stats[name] = value, [value, 1.0]
+        for metric, value in other.items():  # a per-document number lm-eval averages (e.g. f1)
+            other_values.setdefault(metric, []).append(value)
+            metrics[metric], stats[metric] = value, [value, 1.0]
         response, reference, extra = _shown(kind, first)
         if len(rows) > 1:
             extra["filtered"] = {r.get("filter"): _shown(kind, r)[0] for _, r in rows}

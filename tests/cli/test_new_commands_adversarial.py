@@ -199,3 +199,27 @@ def test_lm_eval_sample_rows_that_cannot_be_one_item_each(cli, tmp_path, rows, m
     (tmp_path / "out" / "samples_t_1.jsonl").write_text(rows)
     code, _, err = cli("import", "out", "--name", "m", cwd=tmp_path)
     _one_line_error(code, err, "samples_t_1.jsonl" + message)
+
+
+def test_lm_eval_rows_with_a_metric_evalkit_does_not_know_keep_their_task(cli, tmp_path):
+    """A per-document number lm-eval averages (here f1) reused the task's variable name: every
+    sample after it was filed under task 'f1' instead of 'lm-eval:t'."""
+    for model, skill in (("base", 2), ("ft", 4)):
+        out = tmp_path / model
+        out.mkdir()
+        (out / "results_1.json").write_text(json.dumps({
+            "results": {"t": {}}, "configs": {"t": {"output_type": "generate_until"}},
+            "higher_is_better": {"t": {"exact_match": True, "f1": True}}}))
+        rows = [{"doc_id": i, "filter": "none", "metrics": ["exact_match", "f1"], "filtered_resps": ["a"],
+                 "exact_match": float(i % skill == 0), "f1": 0.5 * (i % skill == 0)} for i in range(12)]
+        (out / "samples_t_1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        code, out_text, err = cli("import", model, "--name", model, cwd=tmp_path)
+        assert code == 0, err
+        assert "lm-eval:t" in out_text
+    run = RunResult.load(tmp_path / "runs" / "ft")
+    assert {s["task"] for s in run.samples} == {"lm-eval:t"}
+    assert run.task("lm-eval:t").metrics["f1"].value == pytest.approx(0.5 * 3 / 12)  # i = 0, 4, 8
+    code, _, err = cli("compare", "runs/base", "runs/ft", "--output", "cmp", "--quiet", cwd=tmp_path)
+    assert code == 0, err
+    (task,) = json.loads((tmp_path / "cmp" / "compare.json").read_text())["comparisons"][0]["tasks"]
+    assert task["task"] == "lm-eval:t" and {m["metric"] for m in task["metrics"]} >= {"exact_match", "f1"}
