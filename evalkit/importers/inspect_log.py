@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,12 @@ def _read_zip(path: Path) -> tuple[dict, list[dict]]:
             info = zf.getinfo(name)
             if info.file_size > MAX_MEMBER:
                 raise DataError(f"{name} is {info.file_size:,} bytes uncompressed; too large for a log", path=path)
-            return _json(zf.read(name), path, name)
+            try:
+                raw = zf.read(name)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # a damaged copy: CRC, deflate
+                raise DataError(f"{name}: cannot be read from the zip ({exc}); the log is damaged: copy it again",
+                                path=path) from None
+            return _json(raw, path, name)
 
         names = set(zf.namelist())
         if "header.json" in names:

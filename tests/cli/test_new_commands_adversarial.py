@@ -223,3 +223,22 @@ def test_lm_eval_rows_with_a_metric_evalkit_does_not_know_keep_their_task(cli, t
     assert code == 0, err
     (task,) = json.loads((tmp_path / "cmp" / "compare.json").read_text())["comparisons"][0]["tasks"]
     assert task["task"] == "lm-eval:t" and {m["metric"] for m in task["metrics"]} >= {"exact_match", "f1"}
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_an_eval_log_damaged_inside_the_zip_is_one_line(cli, tmp_path, compression):
+    """The zip's directory is intact but a member's bytes are not (a bad copy): a CRC or zlib
+    error was a traceback."""
+    path = tmp_path / "x.eval"
+    with zipfile.ZipFile(path, "w", compression=compression) as zf:
+        zf.writestr("header.json", json.dumps({"version": 2, "eval": {"task": "t", "model": "m"}}))
+        zf.writestr("samples/1_epoch_1.json", json.dumps(_row(1, True)) + " " * 200)
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("samples/1_epoch_1.json")
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for i in range(start + 2, start + 12):  # inside the member's data, past its local header
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+    code, _, err = cli("import", "x.eval", "--name", "m", cwd=tmp_path)
+    _one_line_error(code, err, "x.eval: samples/1_epoch_1.json: cannot be read from the zip", "damaged")
