@@ -55,6 +55,16 @@ def sample(task: str, sid: str, *, prompt, response, reference, metrics: dict, s
     return row
 
 
+def unscored_as_missing(task: ImportedTask) -> None:
+    """A sample that lacks one of its task's metrics (the log's score was NaN, or not a
+    number) was not scored: missing data, like a failed request, so that a gate counts it at
+    its worst instead of leaving it out and reading the rest as the whole."""
+    for s in task.samples:
+        missing = sorted(set(task.metrics) - set(s["stats"]))
+        if s["status"] != "error" and missing:
+            s.update(status="error", error=f"the log has no numeric score for {', '.join(missing)}", metrics={}, stats={})
+
+
 def _task_result(task: ImportedTask, suite: str) -> TaskResult:
     import numpy as np
 
@@ -91,6 +101,7 @@ def build_run(model: str, backend: str, identity: dict[str, Any], tasks: list[Im
 
     results, samples = [], []
     for task in tasks:
+        unscored_as_missing(task)
         suite = "forgetting" if task.name in forgetting else "target"
         for s in task.samples:
             s["suite"] = suite

@@ -242,3 +242,32 @@ def test_an_eval_log_damaged_inside_the_zip_is_one_line(cli, tmp_path, compressi
     path.write_bytes(bytes(data))
     code, _, err = cli("import", "x.eval", "--name", "m", cwd=tmp_path)
     _one_line_error(code, err, "x.eval: samples/1_epoch_1.json: cannot be read from the zip", "damaged")
+
+
+def test_items_the_log_left_unscored_are_missing_data_that_a_gate_counts_at_worst(cli, tmp_path):
+    """inspect logs whose score is NaN for some samples: the import said match=1.0 over "n=60"
+    from 50 scored items, and compare then crashed (KeyError 'match'). Now they are missing
+    data: the gate's worst case counts them as lost, so the fine-tune cannot pass on the rest."""
+    n, unscored = 60, 10
+
+    def log(name, values):
+        _eval_log(tmp_path / f"{name}.eval", name, [{**_row(i, True), "scores": {"match": {"value": v}}}
+                                                    for i, v in enumerate(values)])
+
+    log("base", ["C"] * n)
+    log("ft", ["C"] * (n - unscored) + [float("nan")] * unscored)
+    for name in ("base", "ft"):
+        code, out, err = cli("import", f"{name}.eval", "--name", name, cwd=tmp_path)
+        assert code == 0, err
+    assert f"{unscored} errors" in out
+    run = RunResult.load(tmp_path / "runs" / "ft")
+    assert sum(s["status"] == "error" for s in run.samples) == unscored
+    assert run.task("t").n_errors == unscored
+    code, _, err = cli("compare", "runs/base", "runs/ft", "--output", "cmp", "--quiet",
+                       "--gate-not-regress", "t:match:0.1", cwd=tmp_path)
+    assert "Traceback" not in err and code != 0, err
+    (gate,) = json.loads((tmp_path / "cmp" / "gate.json").read_text())["gates"]
+    # on the 50 scored items alone it would pass; with the 10 unscored counted against the
+    # fine-tune (-0.167 at worst, past the 0.1 margin) it cannot
+    assert gate["verdict"] != "PASS" and gate["counts_as_fail"]
+    assert "gain -0.1667" in gate["message"]
