@@ -271,3 +271,22 @@ def test_items_the_log_left_unscored_are_missing_data_that_a_gate_counts_at_wors
     # fine-tune (-0.167 at worst, past the 0.1 margin) it cannot
     assert gate["verdict"] != "PASS" and gate["counts_as_fail"]
     assert "gain -0.1667" in gate["message"]
+
+
+def test_report_and_view_of_stored_runs_work_from_another_folder(cli, tmp_path):
+    """compare.json recorded a stored run's folder as typed ('runs/base'), relative to where
+    compare ran: `evalkit report proj/cmp` from elsewhere said the run directory was missing."""
+    from evalkit.view.compare import load_compare
+
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    _eval_log(proj / "base.eval", "m", [_row(i, i % 2 == 0) for i in range(12)])
+    _eval_log(proj / "ft.eval", "m", [_row(i, i % 3 != 0) for i in range(12)])
+    for name in ("base", "ft"):
+        assert cli("import", f"{name}.eval", "--name", name, cwd=proj)[0] == 0
+    code, _, err = cli("compare", "runs/base", "runs/ft", "--output", "cmp", "--quiet", cwd=proj)
+    assert code == 0, err
+    code, out, err = cli("report", "proj/cmp", cwd=tmp_path)
+    assert code == 0, err
+    view = load_compare(proj / "cmp", "ft")  # the viewer runs with the folder it was given as cwd
+    assert {it["id"] for it in view.items}  # the changed items were read from the runs
