@@ -290,3 +290,13 @@ def test_report_and_view_of_stored_runs_work_from_another_folder(cli, tmp_path):
     assert code == 0, err
     view = load_compare(proj / "cmp", "ft")  # the viewer runs with the folder it was given as cwd
     assert {it["id"] for it in view.items}  # the changed items were read from the runs
+
+
+def test_a_null_prompt_field_is_refused_not_sent_as_the_word_none(cli, tmp_path):
+    """`init` guessed {question} from a file where one record had "question": null; the model
+    was then asked "Question: None" and scored on it."""
+    (tmp_path / "d.jsonl").write_text('{"question": "a?", "answer": "b"}\n{"question": null, "answer": "c"}\n')
+    code, _, err = cli("init", "d.jsonl", "--dir", "p", "--base", "ngram:demo", "--ft", "ngram:demo-ft", cwd=tmp_path)
+    assert code == 0, err
+    code, _, err = cli("validate", cwd=tmp_path / "p")
+    _one_line_error(code, err, "d.jsonl:2:", "field 'question' is null")
