@@ -300,3 +300,11 @@ def test_a_null_prompt_field_is_refused_not_sent_as_the_word_none(cli, tmp_path)
     assert code == 0, err
     code, _, err = cli("validate", cwd=tmp_path / "p")
     _one_line_error(code, err, "d.jsonl:2:", "field 'question' is null")
+
+
+def test_a_null_target_is_refused_not_the_reference_none(cli, tmp_path):
+    (tmp_path / "d.jsonl").write_text('{"question": "a?", "answer": "b"}\n{"question": "c?", "answer": null}\n')
+    code, _, err = cli("init", "d.jsonl", "--dir", "p", "--base", "ngram:demo", "--ft", "ngram:demo-ft", cwd=tmp_path)
+    assert code == 0, err
+    code, _, err = cli("validate", cwd=tmp_path / "p")
+    _one_line_error(code, err, "d.jsonl:2:", "field 'answer' is null")
