@@ -308,3 +308,11 @@ def test_a_null_target_is_refused_not_the_reference_none(cli, tmp_path):
     assert code == 0, err
     code, _, err = cli("validate", cwd=tmp_path / "p")
     _one_line_error(code, err, "d.jsonl:2:", "field 'answer' is null")
+
+
+def test_old_mac_line_ends_still_split_records(cli, tmp_path):
+    (tmp_path / "d.jsonl").write_bytes(b'{"prompt": "a", "answer": "b"}\r{"prompt": "c", "answer": "d"}\r')
+    code, _, err = cli("init", "d.jsonl", "--dir", "p", "--base", "ngram:demo", "--ft", "ngram:demo-ft", cwd=tmp_path)
+    assert code == 0, err
+    code, out, err = cli("validate", cwd=tmp_path / "p")
+    assert code == 0 and "2 items" in out, err
