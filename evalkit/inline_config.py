@@ -121,6 +121,7 @@ def _task_entries(entries, root: Path) -> tuple[list[str], list[str]]:
     files, names = [], []
     for entry in entries:
         if entry.startswith("lm-eval:") or not (entry.endswith((".yaml", ".yml")) or glob.has_magic(entry)):
+            _not_a_path(entry, root)
             names.append(entry)
             continue
         matches = sorted(glob.glob(str(root / entry)))
@@ -129,6 +130,21 @@ def _task_entries(entries, root: Path) -> tuple[list[str], list[str]]:
         files.append(entry)
         names += [load_task(Path(m)).name for m in matches]
     return files, names
+
+
+def _not_a_path(entry: str, root: Path) -> None:
+    """A --tasks entry that names a file or folder but not a task YAML: said here, in the
+    user's words, rather than later as an unknown task of a generated config."""
+    from evalkit.suites.lm_eval_spec import BUILTIN_TASKS
+
+    if entry in BUILTIN_TASKS:
+        return  # a built-in probe, even where a folder of that name happens to exist
+    path = root / entry
+    if path.is_dir():
+        raise ConfigError(f"--tasks: '{entry}' is a folder; name its task YAML files (e.g. '{entry.rstrip('/')}/*.yaml')")
+    if path.is_file() or entry.endswith((".jsonl", ".json")):
+        hint = f"; for a JSONL data file, `evalkit init {entry}` writes one" if entry.endswith((".jsonl", ".json")) else ""
+        raise ConfigError(f"--tasks: '{entry}' is not a task YAML (.yaml){hint}")
 
 
 def models_config(strings: dict[str, str]) -> dict[str, dict[str, Any]]:

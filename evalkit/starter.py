@@ -42,7 +42,7 @@ def guess_fields(path: Path) -> tuple[Guess, int]:
     from evalkit.yamlio import iter_jsonl
 
     rows = []
-    for _, obj in iter_jsonl(path):
+    for _, obj in iter_jsonl(path, strict=True):
         rows.append(obj)
         if len(rows) >= SAMPLE_ROWS:
             break

@@ -106,22 +106,41 @@ def load_yaml(path: Path, *, error=ConfigError) -> Located:
     return Located(data, lines)
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line; a bad line is a DataError naming it."""
-    try:
-        f = path.open(encoding="utf-8")
+def _no_constant(name: str):
+    raise ValueError(name)
+
+
+def iter_jsonl(path: Path, *, strict: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line; a bad line is a DataError naming it.
+    ``strict`` (eval data): NaN and Infinity, which Python reads but JSON does not have, are
+    refused, since a target of NaN would be scored against the string "nan"."""
+    try:  # utf-8-sig: a byte-order mark (Windows editors) is not part of the first record
+        f = path.open(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataError("data file not found", path=path) from None
     except IsADirectoryError:
         raise DataError("expected a JSONL file, found a directory", path=path) from None
     with f:
-        for n, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=n) from None
-            if not isinstance(obj, dict):
-                raise DataError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=n)
-            yield n, obj
+        try:
+            yield from _records(f, path, strict)
+        except UnicodeDecodeError:  # raised while reading ahead: find the line it is on
+            from evalkit.textfiles import undecodable_line
+
+            line, reason = undecodable_line(path)
+            raise DataError(f"not UTF-8 text: {reason}; save the file as UTF-8", path=path, line=line) from None
+
+
+def _records(f, path: Path, strict: bool) -> Iterator[tuple[int, dict[str, Any]]]:
+    for n, raw in enumerate(f, start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw, parse_constant=_no_constant if strict else None)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=n) from None
+        except ValueError as exc:  # from _no_constant
+            raise DataError(f"invalid JSON: {exc} is not a JSON value; write null, or the number as a string",
+                            path=path, line=n) from None
+        if not isinstance(obj, dict):
+            raise DataError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=n)
+        yield n, obj

@@ -3,6 +3,7 @@ config's models (or the demo's), as a compare of their suite alone."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -17,6 +18,8 @@ def _margins(values) -> dict[str, float]:
         try:
             out[axis.strip()] = float(raw)
         except ValueError:
+            sep = ""
+        if sep and not math.isfinite(out[axis.strip()]):  # nan/inf: no margin a gate can test against
             sep = ""
         if not sep:
             raise click.BadParameter(f"expected AXIS=NUMBER (e.g. harmful_compliance=0.02), got {v!r}", param_hint="--margin")

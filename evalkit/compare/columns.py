@@ -165,8 +165,8 @@ class TaskColumns:
             n = len(self.samples)
             tokens = np.fromiter(map(itemgetter("prompt_tokens"), self.samples), dtype=float, count=n)
             latency = _field(self.samples, "latency_s")
-            if None in latency:
-                latency = [0.0 if x is None else x for x in latency]
+            if None in latency:  # unknown (an imported log that does not say): NaN, never 0
+                latency = [np.nan if x is None else x for x in latency]
             costs = _field(self.samples, "cost_usd")
             cost = np.full(n, np.nan) if costs.count(None) == n else np.array(
                 [np.nan if c is None else c for c in costs], dtype=float)

@@ -191,9 +191,18 @@ def _accounting(tc: TaskComparison, pair) -> None:
         setattr(tc, f"prompt_tokens_{side}", float(tokens.mean()))
         if not np.isnan(costs).any():  # known for every kept item
             setattr(tc, f"cost_{side}", sum(costs.tolist()) / len(costs))
-        p50, p95 = np.percentile(latency, [50, 95])
-        setattr(tc, f"latency_p50_{side}", float(p50))
-        setattr(tc, f"latency_p95_{side}", float(p95))
+        if len(latency) and not np.isnan(latency).any():  # as the cost: known for every kept item, else "-"
+            p50, p95 = np.percentile(latency, [50, 95])
+            setattr(tc, f"latency_p50_{side}", float(p50))
+            setattr(tc, f"latency_p95_{side}", float(p95))
+
+
+def _where(source: str | None) -> str | None:
+    """A stored run's folder as compare.json records it: absolute, so that `evalkit report`
+    and `evalkit view` find it from any folder (a path as typed is relative to where compare ran)."""
+    from pathlib import Path
+
+    return str(Path(source).resolve()) if source else None
 
 
 def compare_task(runs, tb: TaskResult, tf: TaskResult, confidence, found: dict):
@@ -282,7 +291,7 @@ def compare_runs(base: RunResult, ft: RunResult, *, seed: int, n_resamples: int 
     _holm_by_family(tasks, 1 - confidence, found)
     c = Comparison(
         base=base.model, candidate=ft.model, tasks=tasks, seed=seed, n_resamples=n_resamples,
-        confidence=confidence, base_source=base.source, candidate_source=ft.source,
+        confidence=confidence, base_source=_where(base.source), candidate_source=_where(ft.source),
     )
     c.estimates = found  # not fields (never serialised): the gates reuse them in this process
     c.columns = runs
@@ -324,5 +333,5 @@ def cached_compare(cache, base: RunResult, ft: RunResult, *, seed: int, n_resamp
     else:
         c = compare_runs(base, ft, seed=seed, n_resamples=n_resamples, confidence=confidence)
         cache.memo_put(key, "compare", asdict(c))
-    c.base_source, c.candidate_source = base.source, ft.source
+    c.base_source, c.candidate_source = _where(base.source), _where(ft.source)
     return c

@@ -36,7 +36,7 @@ class ImportedTask:
 
 def sample(task: str, sid: str, *, prompt, response, reference, metrics: dict, stats: dict, extra: dict,
            error: str | None = None, prompt_tokens: int = 0, completion_tokens: int = 0,
-           group: str | None = None, latency_s: float = 0.0) -> dict[str, Any]:
+           group: str | None = None, latency_s: float | None = None) -> dict[str, Any]:
     """One evalkit sample. An empty generated answer is the model's behaviour and is scored
     ("empty"); only a failed request ("error") is missing data."""
     if error is not None:
@@ -46,13 +46,23 @@ def sample(task: str, sid: str, *, prompt, response, reference, metrics: dict, s
     else:
         status = "ok"
     row = {"task": task, "suite": "", "id": sid, "group": group, "prompt": prompt, "reference": reference,
-           # latency 0.0, not None: the logs rarely say, and the reports take the percentiles of it
+           # latency None where the log does not say (lm-eval never does): the reports show "-", not 0
            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "latency_s": latency_s, "cost_usd": None,
            "status": status, "response": response, "metrics": {} if error else metrics, "stats": {} if error else stats,
            "extra": extra}
     if error is not None:
         row["error"] = error
     return row
+
+
+def unscored_as_missing(task: ImportedTask) -> None:
+    """A sample that lacks one of its task's metrics (the log's score was NaN, or not a
+    number) was not scored: missing data, like a failed request, so that a gate counts it at
+    its worst instead of leaving it out and reading the rest as the whole."""
+    for s in task.samples:
+        missing = sorted(set(task.metrics) - set(s["stats"]))
+        if s["status"] != "error" and missing:
+            s.update(status="error", error=f"the log has no numeric score for {', '.join(missing)}", metrics={}, stats={})
 
 
 def _task_result(task: ImportedTask, suite: str) -> TaskResult:
@@ -91,6 +101,7 @@ def build_run(model: str, backend: str, identity: dict[str, Any], tasks: list[Im
 
     results, samples = [], []
     for task in tasks:
+        unscored_as_missing(task)
         suite = "forgetting" if task.name in forgetting else "target"
         for s in task.samples:
             s["suite"] = suite

@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,20 @@ def _response(output: dict) -> str:
     return _text(message.get("content")) if isinstance(message, dict) else ""
 
 
+def _mapping(x) -> dict:
+    return x if isinstance(x, dict) else {}
+
+
+def _count(x) -> int:
+    """A token count; 0 where the log has none or not a number (as for a model that reports no usage)."""
+    return int(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf") else 0
+
+
+def _seconds(x) -> float | None:
+    """The model call's time; None (unknown, shown as "-") where the log does not say, never 0."""
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and 0 <= x != float("inf") else None
+
+
 def _json(raw: bytes, where: Path, member: str):
     try:
         return json.loads(raw)
@@ -90,7 +105,12 @@ def _read_zip(path: Path) -> tuple[dict, list[dict]]:
             info = zf.getinfo(name)
             if info.file_size > MAX_MEMBER:
                 raise DataError(f"{name} is {info.file_size:,} bytes uncompressed; too large for a log", path=path)
-            return _json(zf.read(name), path, name)
+            try:
+                raw = zf.read(name)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # a damaged copy: CRC, deflate
+                raise DataError(f"{name}: cannot be read from the zip ({exc}); the log is damaged: copy it again",
+                                path=path) from None
+            return _json(raw, path, name)
 
         names = set(zf.namelist())
         if "header.json" in names:
@@ -119,7 +139,7 @@ def _read_json_log(path: Path) -> tuple[dict, list[dict]]:
 
 def _scores(scores: dict) -> dict[str, float]:
     out = {}
-    for scorer, score in (scores or {}).items():
+    for scorer, score in _mapping(scores).items():
         value = score.get("value") if isinstance(score, dict) else score
         if isinstance(value, dict):
             for key, v in value.items():
@@ -143,14 +163,18 @@ def _task(header: dict, rows: list[dict], path: Path) -> ImportedTask:
     spec = header.get("eval") or {}
     logged = str(spec.get("task") or path.stem)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", logged.rsplit("/", 1)[-1]) or "task"
+    for r in rows:  # checked first: the epochs below read every row
+        if not isinstance(r, dict) or "id" not in r:
+            raise DataError("a sample without an id; not a log inspect_ai wrote", path=path)
     epochs = {r.get("epoch", 1) for r in rows}
     samples, hashes, values = [], {}, {}
     for r in rows:
-        if not isinstance(r, dict) or "id" not in r:
-            raise DataError("a sample without an id; not a log inspect_ai wrote", path=path)
         sid = str(r["id"]) if len(epochs) == 1 else f"{r['id']}#epoch{r.get('epoch', 1)}"
-        output = r.get("output") or {}
-        usage = output.get("usage") or {}
+        if sid in hashes:  # two answers to one item would be paired twice, or with the wrong one
+            raise DataError(f"sample {r['id']} (epoch {r.get('epoch', 1)}) is in the log twice; not a log inspect_ai wrote",
+                            path=path)
+        output = _mapping(r.get("output"))
+        usage = _mapping(output.get("usage"))
         err = r.get("error")
         error = (err.get("message") if isinstance(err, dict) else str(err)) if err else None
         scored = {_metric_name(k): v for k, v in _scores(r.get("scores")).items()}
@@ -163,9 +187,9 @@ def _task(header: dict, rows: list[dict], path: Path) -> ImportedTask:
             name, sid, prompt=_prompt(r.get("input")), response=_response(output), reference=reference,
             metrics=scored, stats={k: [v, 1.0] for k, v in scored.items()},
             extra={"inspect": {"id": r["id"], "epoch": r.get("epoch", 1),
-                               "answers": {k: s.get("answer") for k, s in (r.get("scores") or {}).items() if isinstance(s, dict)}}},
-            error=error, prompt_tokens=int(usage.get("input_tokens") or 0), completion_tokens=int(usage.get("output_tokens") or 0),
-            group=str(r["id"]) if len(epochs) > 1 else None, latency_s=float(output.get("time") or 0.0),
+                               "answers": {k: s.get("answer") for k, s in _mapping(r.get("scores")).items() if isinstance(s, dict)}}},
+            error=error, prompt_tokens=_count(usage.get("input_tokens")), completion_tokens=_count(usage.get("output_tokens")),
+            group=str(r["id"]) if len(epochs) > 1 else None, latency_s=_seconds(output.get("time")),
         ))
     infos = {}
     for metric, vals in values.items():
@@ -190,7 +214,7 @@ def read(path: Path) -> dict[str, Any]:
     tasks, models, headers = [], set(), []
     for log in _logs(path):
         header, rows = _read_zip(log) if log.suffix == ".eval" else _read_json_log(log)
-        spec = header.get("eval") if isinstance(header.get("eval"), dict) else None
+        spec = header.get("eval") if isinstance(header, dict) and isinstance(header.get("eval"), dict) else None
         if spec is None:
             raise DataError("no \"eval\" section in the header; not a log inspect_ai wrote", path=log)
         if not rows:

@@ -104,7 +104,19 @@ def _read_task(path: Path, task: str, config: dict, hib: dict, version: str, few
     for line, row in iter_jsonl(path):
         if "doc_id" not in row:
             raise DataError("not an lm-eval sample row: no doc_id (was it written with --log_samples?)", path=path, line=line)
-        by_doc.setdefault(row["doc_id"], []).append((line, row))
+        doc_id = row["doc_id"]
+        if not isinstance(doc_id, (int, str)) or isinstance(doc_id, bool):
+            raise DataError(f"doc_id {json.dumps(doc_id)[:40]} is not a number or a string; not a file lm-eval wrote",
+                            path=path, line=line)
+        rows = by_doc.setdefault(doc_id, [])
+        first = next((n for n, r in rows if r.get("filter") == row.get("filter")), None)
+        if first is not None:  # two files joined, or a rerun appended: which answer is the model's is unknown
+            raise DataError(f"doc_id {doc_id} (filter {row.get('filter')}) is here twice (first on line {first}); "
+                            "keep one lm-eval run per file", path=path, line=line)
+        rows.append((line, row))
+    if not by_doc:  # a run of 0 items would compare as "no difference"; a cut-short log is not data
+        raise DataError("no sample rows in this file (an interrupted lm-eval run?); run lm-eval again with --log_samples",
+                        path=path)
     samples, hashes, other_values = [], {}, {}
     for doc_id, rows in by_doc.items():
         first = rows[0][1]
@@ -114,9 +126,9 @@ def _read_task(path: Path, task: str, config: dict, hib: dict, version: str, few
             metrics.update(m)
             stats.update(st)
             other.update(o)
-        for name, value in other.items():  # a per-document number lm-eval averages (e.g. f1)
-            other_values.setdefault(name, []).append(value)
-            metrics[name], stats[name] = value, [value, 1.0]
+        for metric, value in other.items():  # a per-document number lm-eval averages (e.g. f1)
+            other_values.setdefault(metric, []).append(value)
+            metrics[metric], stats[metric] = value, [value, 1.0]
         response, reference, extra = _shown(kind, first)
         if len(rows) > 1:
             extra["filtered"] = {r.get("filter"): _shown(kind, r)[0] for _, r in rows}

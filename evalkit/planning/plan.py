@@ -121,7 +121,7 @@ def _task_plan(cfg, tr: TaskRequests, counter, found: dict, measured: float | No
 
 def _mean_latency(answers) -> float | None:
     lat = [getattr(a, "latency_s", 0.0) for a in answers]
-    lat = [x for x in lat if x > 0]
+    lat = [x for x in lat if x is not None and x > 0]
     return sum(lat) / len(lat) if lat else None
 
 

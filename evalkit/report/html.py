@@ -189,12 +189,14 @@ def _totals(c: dict, base: dict, ft: dict) -> list[dict]:
     for name, samples in ((c["base"], base), (c["candidate"], ft)):
         ok = [s for s in samples.values() if s.get("status") != "error"]
         costs = [s.get("cost_usd") for s in ok]
-        lat = np.array([s.get("latency_s", 0.0) for s in ok]) if ok else np.zeros(1)
+        lat = [s.get("latency_s") for s in ok]
+        known = bool(ok) and all(x is not None for x in lat)  # an imported log may not say: "-", not 0
         rows.append({
             "model": name, "items": len(ok), "prompt_tokens": sum(s.get("prompt_tokens", 0) for s in ok),
             "completion_tokens": sum(s.get("completion_tokens", 0) for s in ok),
             "cost_usd": sum(costs) if ok and all(x is not None for x in costs) else None,
-            "latency_p50": float(np.percentile(lat, 50)), "latency_p95": float(np.percentile(lat, 95)),
+            "latency_p50": float(np.percentile(lat, 50)) if known else None,
+            "latency_p95": float(np.percentile(lat, 95)) if known else None,
         })
     return rows
 

@@ -124,6 +124,10 @@ def _verdict(c: dict, gate: dict | None, esc: Callable) -> str:
     return f"<div class='verdict NONE'>{esc(c['candidate'])} vs {esc(c['base'])} (no gates)</div>" + line
 
 
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
 def _costs(c: dict, totals: list[dict], esc: Callable) -> str:
     rows = ""
     for r in totals:
@@ -131,7 +135,7 @@ def _costs(c: dict, totals: list[dict], esc: Callable) -> str:
         rows += (
             f"<tr><td>{esc(r['model'])}</td><td class=n>{r['items']}</td><td class=n>{r['prompt_tokens']:,}</td>"
             f"<td class=n>{r['completion_tokens']:,}</td><td class=n>{cost}</td>"
-            f"<td class=n>{r['latency_p50'] * 1000:.1f}</td><td class=n>{r['latency_p95'] * 1000:.1f}</td></tr>"
+            f"<td class=n>{_ms(r['latency_p50'])}</td><td class=n>{_ms(r['latency_p95'])}</td></tr>"
         )
     per_task = "".join(
         f"<tr><td>{esc(t['task'])}</td><td class=n>{_num(t.get('prompt_tokens_base'), 1)}</td><td class=n>{_num(t.get('prompt_tokens_ft'), 1)}</td>"

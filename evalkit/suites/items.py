@@ -46,6 +46,9 @@ def _field(spec: TaskSpec, rec: dict, key: str | None, line: int, what: str):
             path=spec.data_path,
             line=line,
         )
+    if rec[key] is None:  # str(None) would make the reference the word "None"
+        raise DataError(f"field '{key}' is null (fields.{what}); write the {what}, or leave the item out",
+                        path=spec.data_path, line=line)
     return rec[key]
 
 

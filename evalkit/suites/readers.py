@@ -52,7 +52,7 @@ def _text(path: Path, task_file: Path | None) -> str:
 
 def read_jsonl(path, task_file, _records=None):
     open_first_byte(path, task_file)  # a missing file names its task too
-    yield from iter_jsonl(path)
+    yield from iter_jsonl(path, strict=True)
 
 
 def read_csv(path, task_file, _records=None, delimiter=","):

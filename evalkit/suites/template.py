@@ -88,6 +88,10 @@ def fill(template: str, record: dict, style: str = "auto") -> str:
     if uses_jinja(template, style):
         return render(template, record)
     try:
+        # a null field would be sent as the word "None": the data is missing, not the text "None"
+        nulls = [name for _, name, _, _ in string.Formatter().parse(template) if name and record.get(name, "") is None]
+        if nulls:
+            raise RenderError(f"field '{nulls[0]}' is null (write the text, or leave the item out)", jinja=False)
         return template.format_map(record)
     except KeyError as exc:
         raise RenderError(f"no field '{exc.args[0]}'", field=str(exc.args[0]), jinja=False) from None

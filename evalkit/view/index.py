@@ -50,7 +50,14 @@ def _compare_files(root: Path) -> list[Path]:
 
 def gate_of(folder: Path, candidate: str, several: bool) -> dict | None:
     path = folder / "gates" / candidate / "gate.json" if several else folder / "gate.json"
-    return _json(path) if path.is_file() else None
+    gate = _json(path) if path.is_file() else None
+    # a gate.json of another shape is no gate the index can count (never a crash of the index)
+    ok = isinstance(gate, dict) and isinstance(gate.get("gates"), list) and all(isinstance(g, dict) for g in gate["gates"])
+    return gate if ok else None
+
+
+def _is_comparison(c: Any) -> bool:
+    return isinstance(c, dict) and isinstance(c.get("base"), str) and isinstance(c.get("candidate"), str)
 
 
 def base_identity(folder: Path, comparison: dict) -> str:
@@ -68,6 +75,8 @@ def find_compares(root: Path) -> list[Entry]:
         data = _json(path)
         if not isinstance(data, dict) or not isinstance(data.get("comparisons"), list):
             continue
+        if not all(_is_comparison(c) for c in data["comparisons"]):
+            continue  # hand-edited or from another tool: one bad folder must not hide the others
         folder = path.parent
         stamp = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
         several = len(data["comparisons"]) > 1
