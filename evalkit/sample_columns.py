@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 COLUMNS_FILE = "samples.columns.npz"
-VERSION = 1
+VERSION = 2  # 2: an unknown latency is NaN, no longer 0
 _NONE = -1  # the code of an absent group label
 
 
@@ -91,8 +91,8 @@ def _build(samples: list[dict]) -> tuple[dict[str, np.ndarray], dict]:
         "id_blob": np.frombuffer(b"".join(encoded), dtype=np.uint8),
         "id_end": np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))),
         "prompt_tokens": _floats([s.get("prompt_tokens") for s in samples], np.nan),
-        # Compare reads a missing latency as 0 and a missing cost as unknown (NaN).
-        "latency_s": _floats([s.get("latency_s") for s in samples], 0.0),
+        # A missing latency or cost is unknown (NaN), as compare reads it from the dicts.
+        "latency_s": _floats([s.get("latency_s") for s in samples], np.nan),
         "cost_usd": _floats([s.get("cost_usd") for s in samples], np.nan),
     }
     if not (task[1:] >= task[:-1]).all():  # compare reads each task as one block of rows
