@@ -1,7 +1,10 @@
 """The review database, through SQLAlchemy 2.x Core: SQLite by default, PostgreSQL by URL.
 
 Every change is one short transaction. On SQLite a write transaction starts with
-``BEGIN IMMEDIATE`` (WAL journal, busy timeout), so claims and votes are serialised; on
+``BEGIN IMMEDIATE`` (WAL journal, busy timeout), so claims and votes are serialised, while
+reads (a page render of an item already claimed, progress, results) start a plain
+``BEGIN`` and never wait for the write lock; a write that still finds the database locked
+is retried a few times with a jittered back-off rather than shown to the rater. On
 PostgreSQL the claim locks the rater's row, takes a free slot with ``FOR UPDATE SKIP
 LOCKED`` and locks the comparison while it balances sides. A vote is keyed by
 (assignment, seq): a double click, a second tab or a retried request records one row.
@@ -9,6 +12,7 @@ LOCKED`` and locks the comparison while it balances sides. A vote is keyed by
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from contextlib import contextmanager
@@ -119,6 +123,21 @@ class ReviewStore:
         with self.engine.begin() as conn:
             yield conn
 
+    def _transact(self, fn, *, attempts: int = 8):
+        """``fn(conn)`` in a write transaction, retried when the database reports a lock
+        (SQLite's "database is locked") or a PostgreSQL deadlock / serialization failure.
+        Every write here is safe to repeat: a retried vote meets the (assignment, seq) key."""
+        from sqlalchemy.exc import OperationalError
+
+        for attempt in range(attempts):
+            try:
+                with self._write() as conn:
+                    return fn(conn)
+            except OperationalError as exc:
+                if attempt == attempts - 1 or not _is_lock_error(exc):
+                    raise
+                time.sleep(random.uniform(0.0, 0.05 * 2 ** attempt))
+
     @contextmanager
     def _read(self):
         with self.engine.connect() as conn:
@@ -191,13 +210,21 @@ class ReviewStore:
 
     # -- the rater's queue ------------------------------------------------------------------
     def next_assignment(self, study: Study, rater_id: int) -> AssignmentView | None:
-        """The rater's open item, else a newly claimed one (atomically), else None when done."""
-        from human_review.claims import claim, view
+        """The rater's open item (a read), else a newly claimed one (atomically), else None when done."""
+        from human_review.claims import claim, open_assignment, view
 
-        with self._write() as conn:
+        with self._read() as conn:
+            _check_open(conn, study)
+            aid = open_assignment(conn, study, rater_id)
+            if aid is not None:
+                return view(conn, aid)
+
+        def go(conn):
             _check_open(conn, study)
             aid = claim(conn, study, rater_id)
             return view(conn, aid) if aid is not None else None
+
+        return self._transact(go)
 
     def rater_progress(self, study: Study, rater_id: int) -> tuple[int, int]:
         """(answered, about how many to come); counted outside the claim's write lock."""
@@ -209,31 +236,41 @@ class ReviewStore:
     def record(self, study: Study, rater_id: int, public_id: str, seq: int, choice: str | None, *,
                scores: dict | None = None, comment: str | None = None, seconds: float | None = None) -> bool:
         """Record a vote (``choice`` in CHOICES) or a skip (``choice`` None) as row ``seq`` of the
-        assignment. False, and nothing written, when that row exists already (a double click)."""
+        assignment. False, and nothing written, when that row exists already (a double click);
+        raises ``claims.TooSoon`` within the study's minimum reading time of the item being shown."""
         from sqlalchemy.exc import IntegrityError
 
         from human_review.claims import append
 
         if choice is not None and choice not in CHOICES:
             raise ValueError(f"unknown choice {choice!r}")
+
+        def go(conn):
+            _check_open(conn, study)
+            return append(conn, study, rater_id, public_id, seq, choice=choice, scores=scores, comment=comment, seconds=seconds)
+
         try:
-            with self._write() as conn:
-                _check_open(conn, study)
-                return append(conn, study, rater_id, public_id, seq, choice=choice, scores=scores, comment=comment, seconds=seconds)
+            return self._transact(go)
         except IntegrityError:
             return False
 
     def undo(self, study: Study, rater_id: int, target: UndoTarget) -> bool:
-        """Void the vote or skip ``target`` names (a new row); False when it is no longer the last."""
+        """Void the vote or skip ``target`` names (a new row); False when it is no longer the
+        rater's last action (checked inside the transaction) or its item went to someone else."""
         from sqlalchemy.exc import IntegrityError
 
-        from human_review.claims import append_undo
+        from human_review.claims import _Refused, append_undo
+
+        if target is None:
+            return False
+
+        def go(conn):
+            _check_open(conn, study)
+            return append_undo(conn, study, rater_id, target)
 
         try:
-            with self._write() as conn:
-                _check_open(conn, study)
-                return append_undo(conn, study, rater_id, target)
-        except IntegrityError:
+            return self._transact(go)
+        except (IntegrityError, _Refused):
             return False
 
     def undo_target(self, study: Study, rater_id: int) -> UndoTarget | None:
@@ -254,6 +291,11 @@ class ReviewStore:
 
         with self._read() as conn:
             return load(conn, study)
+
+
+def _is_lock_error(exc) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return "database is locked" in str(exc.orig) or code in ("40001", "40P01", "55P03")
 
 
 def _check_open(conn, study: Study) -> None:

@@ -1,0 +1,139 @@
+"""Rater safety and the queue's operations: minimum reading time, undo of the rater's own
+last action only, abandoned claims, renders without the write lock, retried locks, and one
+prompt per rater however many candidates a study has."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import Counter
+
+import pytest
+from review_helpers import BASE_MODEL, make_run, new_study
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from human_review import schema as t
+from human_review.claims import ItemGone, TooSoon
+
+
+def _rows(store, table):
+    with store.engine.connect() as c:
+        return c.execute(select(table)).all()
+
+
+def test_a_vote_within_the_reading_time_is_refused_and_writes_nothing(tmp_path):
+    store, study, _, _ = new_study(tmp_path, n=3, overlap=1, min_seconds=0.4)
+    r = store.sign_in(study, store.invite(study, "ann"))
+    v = store.next_assignment(study, r.id)
+    with pytest.raises(TooSoon):
+        store.record(study, r.id, v.public_id, v.seq, "left")
+    assert _rows(store, t.vote) == []
+    time.sleep(0.45)
+    assert store.record(study, r.id, v.public_id, v.seq, "left")
+    # A double tap: the second press lands on the next item, shown a moment ago.
+    v2 = store.next_assignment(study, r.id)
+    with pytest.raises(TooSoon):
+        store.record(study, r.id, v2.public_id, v2.seq, "left")
+    assert len(_rows(store, t.vote)) == 1
+
+
+def test_the_default_reading_time_is_about_a_second(tmp_path):
+    store, study, _, _ = new_study(tmp_path, n=2, min_seconds=1.0)
+    assert study.settings["min_seconds"] == 1.0
+
+
+def test_a_stale_undo_from_a_second_tab_voids_nothing(tmp_path):
+    store, study, _, _ = new_study(tmp_path, n=3, overlap=1)
+    r = store.sign_in(study, store.invite(study, "ann"))
+    v1 = store.next_assignment(study, r.id)
+    assert store.record(study, r.id, v1.public_id, v1.seq, "left")
+    stale = store.undo_target(study, r.id)  # what a second tab's Undo button holds
+    v2 = store.next_assignment(study, r.id)
+    assert store.record(study, r.id, v2.public_id, v2.seq, "right")
+    assert not store.undo(study, r.id, stale)
+    assert [a.choice for a in store.data(study).answers] == ["left", "right"]
+    assert store.undo(study, r.id, store.undo_target(study, r.id))
+    assert [a.choice for a in store.data(study).answers] == ["left"]
+    assert not store.undo(study, r.id, None)
+
+
+def test_undoing_a_skip_whose_slot_was_taken_keeps_k_raters(tmp_path):
+    store, study, _, _ = new_study(tmp_path, n=1, overlap=1)
+    ann = store.sign_in(study, store.invite(study, "ann"))
+    bob = store.sign_in(study, store.invite(study, "bob"))
+    v = store.next_assignment(study, ann.id)
+    assert store.record(study, ann.id, v.public_id, v.seq, None)
+    assert store.next_assignment(study, bob.id) is not None  # bob takes the slot the skip put back
+    assert not store.undo(study, ann.id, store.undo_target(study, ann.id))
+    live = [a for a in _rows(store, t.assignment) if a.state in ("open", "done")]
+    assert len(live) == 1
+
+
+def test_an_abandoned_claim_returns_to_the_pool(tmp_path):
+    store, study, _, _ = new_study(tmp_path, n=1, overlap=1, claim_timeout=0.2)
+    ann = store.sign_in(study, store.invite(study, "ann"))
+    bob = store.sign_in(study, store.invite(study, "bob"))
+    v = store.next_assignment(study, ann.id)
+    assert store.next_assignment(study, bob.id) is None  # still ann's
+    time.sleep(0.3)
+    vb = store.next_assignment(study, bob.id)
+    assert vb is not None and vb.public_id == v.public_id
+    with pytest.raises(ItemGone):
+        store.record(study, ann.id, v.public_id, v.seq, "left")
+    assert store.record(study, bob.id, vb.public_id, vb.seq, "right")
+    assert store.next_assignment(study, ann.id) is None
+    assert [(a.rater, a.choice) for a in store.data(study).answers] == [("bob", "right")]
+
+
+def test_rendering_a_claimed_item_takes_no_write_lock(tmp_path):
+    store, study, _, url = new_study(tmp_path, n=2, overlap=1)
+    r = store.sign_in(study, store.invite(study, "ann"))
+    v = store.next_assignment(study, r.id)
+    other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # someone else holds the write lock
+    try:
+        start = time.monotonic()
+        assert store.next_assignment(study, r.id).public_id == v.public_id
+        store.rater_progress(study, r.id)
+        assert time.monotonic() - start < 2.0
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_a_write_that_finds_the_database_locked_is_retried(tmp_path):
+    store, _, _, _ = new_study(tmp_path, n=1)
+    calls = []
+
+    def flaky(conn):
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+        return "ok"
+
+    assert store._transact(flaky) == "ok" and len(calls) == 3
+    with pytest.raises(OperationalError):
+        store._transact(lambda conn: (_ for _ in ()).throw(OperationalError("x", {}, sqlite3.OperationalError("no such table"))))
+
+
+def _three_model_runs(root, n):
+    keys = [("qa", f"qa{i}") for i in range(n)]
+    return [make_run(root / "runs" / name, model, {k: f"{name} says {k[1]}" for k in keys})
+            for name, model in (("base", BASE_MODEL), ("ft1", "zz-ft-one"), ("ft2", "zz-ft-two"))]
+
+
+def test_with_several_candidates_a_rater_meets_each_prompt_once(tmp_path):
+    store, study, _, _ = new_study(tmp_path, n=6, overlap=2, runs=_three_model_runs(tmp_path, 6))
+    raters = [store.sign_in(study, store.invite(study, f"r{i}")) for i in range(4)]
+    done = Counter()
+    for _ in range(12):
+        for r in raters:
+            v = store.next_assignment(study, r.id)
+            if v is not None:
+                assert store.record(study, r.id, v.public_id, v.seq, "left")
+                done[r.name] += 1
+    comps = {c.id: c.item_id for c in _rows(store, t.comparison)}
+    seen = [(a.rater_id, comps[a.comparison_id]) for a in _rows(store, t.assignment) if a.rater_id is not None]
+    assert len(seen) == len(set(seen))  # no rater met an item twice
+    assert sum(done.values()) == 6 * 2 * 2  # every pair slot still got its raters
