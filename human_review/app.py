@@ -19,6 +19,7 @@ import time
 import streamlit as st
 
 from human_review.server import ENV_DB, ENV_STUDY
+from human_review.claims import MIN_SECONDS, ItemGone, TooSoon
 from human_review.store import CRITERIA, StudyClosed, open_store
 
 CHOICE_BUTTONS = (("left", "A is better", "A"), ("right", "B is better", "B"),
@@ -40,6 +41,16 @@ links and markup in them are not followed or rendered.
 Keyboard: **A**, **B**, **T** (tie), **N** (both bad), **S** (skip), **U** (undo).
 """
 log = logging.getLogger("evalkit.review")
+# A held key repeats its keydown: without this, holding "A" would vote on every item that
+# follows. Registered once, on the window in the capture phase, so it runs before
+# Streamlit's own shortcut listener. The server also refuses a vote within the study's
+# minimum reading time, which catches a quick double tap (two separate keydowns).
+KEY_REPEAT_GUARD = """<script>
+if (!window.__evalkitKeyGuard) {
+  window.__evalkitKeyGuard = true;
+  window.addEventListener("keydown", (e) => { if (e.repeat) { e.stopImmediatePropagation(); e.preventDefault(); } }, true);
+}
+</script>"""
 
 
 @st.cache_resource(show_spinner=False)
@@ -104,6 +115,12 @@ def _cast(store, study, rater_id: int, view_key: str, public_id: str, seq: int, 
                                 comment=state.get(f"{view_key}.c") or None, seconds=seconds)
     except StudyClosed:
         return  # the page says so on the rerun
+    except TooSoon:
+        state.flash = "Not recorded: take a moment to read both answers first."
+        return
+    except ItemGone:
+        state.flash = "This item was open too long and went back to the pool; here is another."
+        return
     except Exception:  # callbacks run outside main()'s guard: keep details out of the browser
         log.exception("review app: recording a vote failed")
         state.flash = "Your vote could not be saved; please try again."
@@ -136,6 +153,7 @@ def rater_page(store, study, rater) -> None:
             st.session_state.started = True
             st.rerun()
         return
+    st.html(KEY_REPEAT_GUARD, unsafe_allow_javascript=True)
     flash = st.session_state.pop("flash", None)
     if flash:
         st.toast(flash)
@@ -165,6 +183,9 @@ def rater_page(store, study, rater) -> None:
     for col, (choice, label, shortcut) in zip(st.columns(4), CHOICE_BUTTONS):
         col.button(label, key=f"{key}.{choice}", shortcut=shortcut, type="primary", width="stretch",
                    on_click=_cast, args=(store, study, rater.id, key, view.public_id, view.seq, choice))
+    min_s = float(study.settings.get("min_seconds", MIN_SECONDS))
+    if min_s > 0:
+        st.caption(f"A vote counts from {min_s:g} s after the item appears, so that a double tap cannot answer the next one.")
     skip, undo, _ = st.columns([1, 1, 2])
     skip.button("Skip", key=f"{key}.skip", shortcut=SKIP_SHORTCUT, width="stretch",
                 on_click=_cast, args=(store, study, rater.id, key, view.public_id, view.seq, None))

@@ -14,9 +14,17 @@ import click
 from evalkit.errors import EvalkitError, MissingExtra
 
 db_option = click.option(
-    "--db", "db_url", default=None, metavar="URL",
-    help="SQLAlchemy database URL, e.g. postgresql+psycopg://user@host/db (default: STUDY.sqlite in the current folder).",
+    "--db", "db_url", default=None, metavar="URL", envvar="EVALKIT_REVIEW_DB", show_envvar=True,
+    help="SQLAlchemy database URL, e.g. postgresql+psycopg://user@host/db (default: STUDY.sqlite in the current folder). "
+         "Prefer the environment variable for a URL with a password: it stays out of the shell history.",
 )
+
+
+def _masked(url: str) -> str:
+    """The URL as printed: a password never reaches the terminal or a log."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _need(*modules: str) -> None:
@@ -54,19 +62,24 @@ def review():
 @click.option("--gold", type=click.IntRange(min=0), default=0, show_default=True, help="Gold items (a known-right vs a wrong answer) per rater.")
 @click.option("--repeats", type=click.IntRange(min=0), default=0, show_default=True, help="Hidden repeats per rater, sides swapped.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling items and ordering them.")
+@click.option("--min-seconds", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Refuse a vote sooner than this after the item was shown (a double-tapped key).")
+@click.option("--claim-timeout", type=click.FloatRange(min=1), default=1800.0, show_default=True,
+              help="Seconds after which an unanswered claim goes back to the pool.")
 @db_option
-def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, seed, db_url):
+def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, seed, min_seconds, claim_timeout, db_url):
     """Build STUDY from the responses in two or more run directories."""
     from evalkit.results import RunResult
     from human_review.build import StudyOptions, plan_study
 
     loaded = [RunResult.load(p) for p in runs]
-    options = StudyOptions(items=items, per_task=per_task, overlap=overlap, gold=gold, repeats=repeats, seed=seed, tasks=tuple(tasks))
+    options = StudyOptions(items=items, per_task=per_task, overlap=overlap, gold=gold, repeats=repeats, seed=seed, tasks=tuple(tasks),
+                           min_seconds=min_seconds, claim_timeout=claim_timeout)
     plan = plan_study(loaded, options, base)
     store, url = _open(study, db_url, create=True)
     secret = store.create_study(study, plan)
     n_cand = len(plan.systems) - 1
-    click.echo(f"created study {study!r} in {url}")
+    click.echo(f"created study {study!r} in {_masked(url)}")
     click.echo(f"  base: {plan.systems[0].model}; candidates: {', '.join(s.model for s in plan.systems[1:])}")
     click.echo(f"  {len(plan.items)} items x {n_cand} candidate(s) = {len(plan.items) * n_cand} comparisons, "
                f"{overlap} rater(s) each; {len(plan.gold)} gold item(s) and {repeats} repeat(s) per rater")
@@ -97,11 +110,9 @@ def invite(study, rater, app_url, db_url):
 @click.option("--port", type=int, default=8501, show_default=True)
 @db_option
 def serve(study, host, port, db_url):
-    """Run the review app for STUDY (Streamlit)."""
-    import subprocess
-
+    """Run the review app for STUDY (Streamlit); SIGTERM or Ctrl-C stops it and its server."""
     _need("streamlit")
-    from human_review.server import streamlit_command
+    from human_review.server import run_forwarding_signals, streamlit_command
 
     store, url = _open(study, db_url)
     store.study(study)
@@ -109,7 +120,7 @@ def serve(study, host, port, db_url):
         click.echo(f"warning: listening on {host}: put a TLS-terminating proxy in front; tokens travel in the clear", err=True)
     argv, env = streamlit_command(study, url, host=host, port=port)
     click.echo(f"review app for {study!r} on http://{host}:{port} (Ctrl-C to stop)")
-    return subprocess.call(argv, env=env)
+    return run_forwarding_signals(argv, env)
 
 
 @review.command()

@@ -33,7 +33,8 @@ def test_create_invite_vote_results_export_close(review_cli, runs, tmp_path, mon
     work.mkdir()
     monkeypatch.chdir(work)
     code, out, err = review_cli("review", "create", "pilot", "--from", runs / "base", "--from", runs / "ft", "--task", "qa",
-                                "--items", 10, "--overlap", 2, "--gold", 2, "--repeats", 1, "--seed", 3)
+                                "--items", 10, "--overlap", 2, "--gold", 2, "--repeats", 1, "--seed", 3,
+                                "--min-seconds", 0)
     assert code == 0, err
     assert "10 items x 1 candidate(s)" in out and (work / "pilot.sqlite").is_file()
     secret = out.split("makes a new one): ")[1].split()[0]
@@ -79,6 +80,19 @@ def test_user_errors_exit_2(review_cli, runs, tmp_path, monkeypatch):
     assert code == 2 and "study name" in err
     code, _, err = review_cli("review", "create", "s2", "--from", runs / "base", "--from", runs / "ft", "--base", "zzz")
     assert code == 2 and "--base" in err
+
+
+def test_db_from_the_environment_and_passwords_never_printed(review_cli, runs, tmp_path, monkeypatch):
+    from evalkit.cli.review import _masked
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EVALKIT_REVIEW_DB", f"sqlite:///{tmp_path / 'elsewhere.sqlite'}")
+    code, out, err = review_cli("review", "create", "envdb", "--from", runs / "base", "--from", runs / "ft", "--task", "qa")
+    assert code == 0, err
+    assert (tmp_path / "elsewhere.sqlite").is_file() and not (tmp_path / "envdb.sqlite").exists()
+    assert review_cli("review", "invite", "envdb", "ann")[0] == 0  # found through the variable too
+    masked = _masked("postgresql+psycopg://ann:hunter2-secret@db.example/reviews")
+    assert "hunter2-secret" not in masked and masked.startswith("postgresql+psycopg://ann:***@db.example")
 
 
 def test_serve_builds_a_loopback_streamlit_command():
