@@ -122,11 +122,15 @@ def _takeable(study, now: float):
 def _claim_pair(conn, study, rater_id: int, position: int) -> int | None:
     now = time.time()
     mine = _seen_items(rater_id)
-    slot = conn.execute(
-        select(A.c.id, A.c.comparison_id, A.c.state).select_from(A.join(C, A.c.comparison_id == C.c.id))
-        .where(A.c.study_id == study.id, A.c.kind == "pair", _takeable(study, now), C.c.item_id.not_in(mine))
-        .order_by(A.c.state, A.c.order_key, A.c.slot).limit(1).with_for_update(of=A, skip_locked=True)
-    ).first()
+    # Free slots first (the index's order), abandoned claims only when none is left.
+    for takeable in (A.c.state == "free", _takeable(study, now)):
+        slot = conn.execute(
+            select(A.c.id, A.c.comparison_id, A.c.state).select_from(A.join(C, A.c.comparison_id == C.c.id))
+            .where(A.c.study_id == study.id, A.c.kind == "pair", takeable, C.c.item_id.not_in(mine))
+            .order_by(A.c.order_key, A.c.slot).limit(1).with_for_update(of=A, skip_locked=True)
+        ).first()
+        if slot is not None:
+            break
     if slot is None:
         return None
     # Lock the comparison so that two raters claiming its slots at once balance sides correctly.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,11 +116,18 @@ def open_store(url: str) -> ReviewStore:
 
 class ReviewStore:
     def __init__(self, engine):
+        import threading
+
         self.engine = engine
+        # SQLite has one writer at a time, and its busy handler polls with growing sleeps, so
+        # under load some writers wait for tens of seconds while others go first. Queueing the
+        # app's own writers on a lock hands the database over as soon as it is free; other
+        # processes still meet the busy timeout.
+        self._gate = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
 
     @contextmanager
     def _write(self):
-        with self.engine.begin() as conn:
+        with self._gate, self.engine.begin() as conn:
             yield conn
 
     def _transact(self, fn, *, attempts: int = 8):
