@@ -25,6 +25,7 @@ from human_review.store import CRITERIA, StudyClosed, open_store
 CHOICE_BUTTONS = (("left", "A is better", "A"), ("right", "B is better", "B"),
                   ("tie", "Tie (both good)", "T"), ("both_bad", "Both bad", "N"))
 SKIP_SHORTCUT, UNDO_SHORTCUT = "S", "U"
+SESSION_PARAM = "s"
 INSTRUCTIONS = """
 You will see a prompt and two responses, **A** and **B**, side by side. Which answers
 the prompt better? Judge correctness first, then helpfulness, then tone.
@@ -65,16 +66,42 @@ def _oidc_configured() -> bool:
         return False
 
 
+def _signed_in(rater, session: str) -> None:
+    """Keep the rater for this tab and put the signed session, not the invite, in the address:
+    a reload signs back in from it. The script below first strips the invite from the current
+    history entry, so that Back does not lead to it (Streamlit then pushes the ?s= entry)."""
+    st.session_state.rater = rater
+    st.html("<script>history.replaceState(history.state, '', location.pathname)</script>", unsafe_allow_javascript=True)
+    st.query_params.from_dict({SESSION_PARAM: session})
+
+
+def restore_session(store, study) -> None:
+    """Sign the tab in from ``?s=`` (a reload), or out when that session was revoked or expired."""
+    session = st.query_params.get(SESSION_PARAM)
+    if session is None:
+        return
+    rater = store.session_rater(study, session)
+    if rater is None:
+        st.session_state.pop("rater", None)
+        st.query_params.clear()
+        st.session_state.flash = "Your session has ended. Open your sign-in link again, or ask the organiser for a new one."
+    elif st.session_state.get("rater") != rater:
+        st.session_state.rater, st.session_state.started = rater, True
+
+
 def sign_in_page(store, study) -> None:
     st.title("Side-by-side review")
+    flash = st.session_state.pop("flash", None)
+    if flash:
+        st.warning(flash)
     token = st.query_params.get("invite")
     if token:
         st.query_params.clear()  # keep the token out of the address bar and history
-        rater = store.sign_in(study, token)
-        if rater:
-            st.session_state.rater = rater
+        found = store.exchange(study, token)
+        if found:
+            _signed_in(*found)
             st.rerun()
-        st.error("This sign-in link is not valid. Ask the study's organiser for a new one.")
+        st.error("This sign-in link is not valid (used, expired or replaced). Ask the study's organiser for a new one.")
     if _oidc_configured():
         if st.user.is_logged_in:
             rater = store.rater_by_name(study, str(st.user.get("email", "")))
@@ -86,9 +113,9 @@ def sign_in_page(store, study) -> None:
             st.button("Sign in with your account", key="oidc", on_click=st.login)
     st.text_input("Invite token", type="password", key="signin-token")
     if st.button("Sign in", key="signin", type="primary"):
-        rater = store.sign_in(study, st.session_state.get("signin-token") or "")
-        if rater:
-            st.session_state.rater = rater
+        found = store.exchange(study, st.session_state.get("signin-token") or "")
+        if found:
+            _signed_in(*found)
             st.rerun()
         st.error("Unknown token.")
     with st.expander("Study administration"):
@@ -144,6 +171,7 @@ def rater_page(store, study, rater) -> None:
         st.text(f"Signed in as {rater.name}")
         if st.button("Sign out", key="signout"):
             st.session_state.clear()
+            st.query_params.clear()
             st.rerun()
         st.caption("Keyboard: A, B, T (tie), N (both bad), S (skip), U (undo)")
     if not st.session_state.get("started"):
@@ -275,7 +303,7 @@ def main() -> None:
             admin_page(store, study, url)
         elif not study.is_open:
             st.info("This study is closed. Thank you for taking part!")
-        elif st.session_state.get("rater"):
+        elif restore_session(store, study) or st.session_state.get("rater"):
             rater_page(store, study, st.session_state.rater)
         else:
             sign_in_page(store, study)

@@ -173,28 +173,76 @@ class ReviewStore:
             raise EvalkitError(f"no study {name!r} in this database")
         return Study(row.id, row.name, row.status, row.settings, row.secret)
 
-    def invite(self, study: Study, name: str) -> str:
-        """A new sign-in token for rater ``name`` (a new rater, or a fresh token for one)."""
+    def invite(self, study: Study, name: str, *, once: bool = False, expires_in: float | None = None) -> str:
+        """A new sign-in token for rater ``name`` (a new rater, or a fresh token for one, which
+        also lifts a revocation). ``once``: it signs in one browser only; ``expires_in``: seconds."""
         token = rules.new_token()
         h = rules.keyed_hash(study.secret, "token", token)
+        values = {"token_hash": h, "invite_once": once, "invite_used_at": None, "revoked": False,
+                  "invite_expires_at": time.time() + expires_in if expires_in else None}
         with self._write() as conn:
             row = conn.execute(t.rater.select().where(t.rater.c.study_id == study.id, t.rater.c.name == name)).first()
             if row is None:
-                conn.execute(t.rater.insert().values(study_id=study.id, name=name, token_hash=h, created_at=time.time()))
+                conn.execute(t.rater.insert().values(study_id=study.id, name=name, created_at=time.time(), session_gen=0, **values))
             else:
-                conn.execute(t.rater.update().where(t.rater.c.id == row.id).values(token_hash=h))
+                conn.execute(t.rater.update().where(t.rater.c.id == row.id).values(**values))
         return token
 
-    def sign_in(self, study: Study, token: str) -> Rater | None:
+    def _invited(self, conn, study: Study, token: str):
         h = rules.keyed_hash(study.secret, "token", token.strip())
+        row = conn.execute(t.rater.select().where(t.rater.c.study_id == study.id, t.rater.c.token_hash == h)).first()
+        if row is None or row.revoked or (row.invite_once and row.invite_used_at is not None):
+            return None
+        if row.invite_expires_at is not None and row.invite_expires_at < time.time():
+            return None
+        return row
+
+    def sign_in(self, study: Study, token: str) -> Rater | None:
+        """The rater an invite token names, if it is still good (nothing is marked used)."""
         with self._read() as conn:
-            row = conn.execute(t.rater.select().where(t.rater.c.study_id == study.id, t.rater.c.token_hash == h)).first()
+            row = self._invited(conn, study, token)
         return Rater(row.id, row.name) if row else None
+
+    def exchange(self, study: Study, token: str) -> tuple[Rater, str] | None:
+        """Trade an invite for (rater, signed session token); a one-time invite is spent."""
+        from human_review.sessions import sign
+
+        with self._write() as conn:
+            row = self._invited(conn, study, token)
+            if row is None:
+                return None
+            if row.invite_once:
+                conn.execute(t.rater.update().where(t.rater.c.id == row.id).values(invite_used_at=time.time()))
+        return Rater(row.id, row.name), sign(study.secret, row.id, row.session_gen)
+
+    def session_rater(self, study: Study, session: str) -> Rater | None:
+        """The rater of a signed session that has not expired and was not revoked since."""
+        from human_review.sessions import verify
+
+        found = verify(study.secret, session)
+        if found is None:
+            return None
+        with self._read() as conn:
+            row = conn.execute(t.rater.select().where(t.rater.c.id == found[0], t.rater.c.study_id == study.id)).first()
+        if row is None or row.revoked or row.session_gen != found[1]:
+            return None
+        return Rater(row.id, row.name)
+
+    def revoke(self, study: Study, name: str) -> bool:
+        """End the rater's sessions and void their invite; their votes stay. False: no such rater."""
+        with self._write() as conn:
+            row = conn.execute(t.rater.select().where(t.rater.c.study_id == study.id, t.rater.c.name == name)).first()
+            if row is None:
+                return False
+            conn.execute(t.rater.update().where(t.rater.c.id == row.id).values(
+                revoked=True, session_gen=row.session_gen + 1,
+                token_hash=rules.keyed_hash(study.secret, "revoked", rules.new_token())))
+        return True
 
     def rater_by_name(self, study: Study, name: str) -> Rater | None:
         with self._read() as conn:
             row = conn.execute(t.rater.select().where(t.rater.c.study_id == study.id, t.rater.c.name == name)).first()
-        return Rater(row.id, row.name) if row else None
+        return Rater(row.id, row.name) if row and not row.revoked else None
 
     def is_admin(self, study: Study, secret: str) -> bool:
         import hmac

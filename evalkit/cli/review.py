@@ -94,11 +94,14 @@ def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, se
 @click.argument("study")
 @click.argument("rater")
 @click.option("--url", "app_url", default="http://127.0.0.1:8501", show_default=True, help="Where raters reach the app.")
+@click.option("--once", is_flag=True, help="The link signs in one browser only.")
+@click.option("--expires", "expires_h", type=click.FloatRange(min=0, min_open=True), default=None, metavar="HOURS",
+              help="The link stops working after this many hours (a session already started runs on).")
 @db_option
-def invite(study, rater, app_url, db_url):
-    """Print a sign-in link for RATER (inviting again replaces the rater's token)."""
+def invite(study, rater, app_url, once, expires_h, db_url):
+    """Print a sign-in link for RATER (inviting again replaces the rater's token and lifts a revocation)."""
     store, _ = _open(study, db_url)
-    token = store.invite(store.study(study), rater)
+    token = store.invite(store.study(study), rater, once=once, expires_in=expires_h * 3600 if expires_h else None)
     click.echo(f"{app_url.rstrip('/')}/?invite={token}")
     click.echo(f"token: {token}")
     return 0
@@ -157,6 +160,19 @@ def export(study, output, db_url):
     store, _ = _open(study, db_url)
     for p in write_exports(store.data(store.study(study)), output, study):
         click.echo(f"wrote {p}")
+    return 0
+
+
+@review.command()
+@click.argument("study")
+@click.argument("rater")
+@db_option
+def revoke(study, rater, db_url):
+    """End RATER's sessions and void their link at once (their votes stay; `invite` again to readmit)."""
+    store, _ = _open(study, db_url)
+    if not store.revoke(store.study(study), rater):
+        raise EvalkitError(f"no rater {rater!r} in study {study!r}")
+    click.echo(f"revoked {rater!r}: their sessions end on their next click")
     return 0
 
 

@@ -219,3 +219,46 @@ def test_untrusted_output_is_inert(browser, tmp_path):
     foreign = [u for u in watch.requests if not u.startswith((origin + "/", "data:", "blob:", "about:"))]
     assert not foreign, foreign
     assert all(u.startswith(origin.replace("http", "ws", 1)) for u in watch.sockets)
+
+
+def test_double_tap_held_key_reload_back_and_revoke(browser, tmp_path):
+    store, study, _, url = new_study(tmp_path, "safety-study", runs=support_runs(tmp_path, SUPPORT), overlap=1, min_seconds=1.0)
+    token = store.invite(study, "ann")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    with running_app(study.name, url, log=tmp_path / "streamlit.log") as base:
+        first = sign_in(page, base, token)
+        assert "invite" not in page.url and "s=" in page.url
+        assert page.get_by_text("A vote counts from 1 s").count() == 1
+        page.wait_for_timeout(1200)
+        # A double tap 80 ms apart: one vote; the second press never answers the next item.
+        page.locator("body").press("b")
+        page.wait_for_timeout(80)
+        page.locator("body").press("b")
+        second = wait_until(page, lambda: (s := shown(page)) and s != first and s, "the next item")
+        page.wait_for_timeout(1500)
+        assert [tuple(r) for r in vote_rows(store)] == [("vote", "right")]
+        # A held key: the first keydown votes, the auto-repeats (event.repeat) do not.
+        page.keyboard.down("a")
+        third = wait_until(page, lambda: (s := shown(page)) and s != second and s, "the item after a held key")
+        page.wait_for_timeout(1300)
+        page.keyboard.down("a")  # Playwright sends this one with repeat = true
+        page.keyboard.down("a")
+        page.keyboard.up("a")
+        page.wait_for_timeout(800)
+        assert [tuple(r) for r in vote_rows(store)] == [("vote", "right"), ("vote", "left")]
+        # A reload keeps the rater signed in and on the same item.
+        page.reload()
+        assert wait_until(page, lambda: shown(page), "the item after a reload") == third
+        assert page.get_by_role("button", name="Start").count() == 0
+        # Back never returns to the invite.
+        page.go_back()
+        page.wait_for_timeout(500)
+        assert "invite" not in page.url
+        page.go_forward()
+        wait_until(page, lambda: shown(page), "the item again")
+        # Revoking ends the session at the next click.
+        assert store.revoke(study, "ann")
+        page.reload()
+        wait_until(page, lambda: page.get_by_text("Your session has ended").count(), "the signed-out page")
+        assert len(vote_rows(store)) == 2
+        page.close()

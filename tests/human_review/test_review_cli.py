@@ -91,6 +91,11 @@ def test_db_from_the_environment_and_passwords_never_printed(review_cli, runs, t
     assert code == 0, err
     assert (tmp_path / "elsewhere.sqlite").is_file() and not (tmp_path / "envdb.sqlite").exists()
     assert review_cli("review", "invite", "envdb", "ann")[0] == 0  # found through the variable too
+    code, out, _ = review_cli("review", "invite", "envdb", "bob", "--once", "--expires", 2)
+    assert code == 0 and "invite=" in out
+    assert review_cli("review", "revoke", "envdb", "bob")[0] == 0
+    code, _, err = review_cli("review", "revoke", "envdb", "nobody")
+    assert code == 2 and "no rater" in err
     masked = _masked("postgresql+psycopg://ann:hunter2-secret@db.example/reviews")
     assert "hunter2-secret" not in masked and masked.startswith("postgresql+psycopg://ann:***@db.example")
 

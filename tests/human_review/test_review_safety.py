@@ -137,3 +137,31 @@ def test_with_several_candidates_a_rater_meets_each_prompt_once(tmp_path):
     seen = [(a.rater_id, comps[a.comparison_id]) for a in _rows(store, t.assignment) if a.rater_id is not None]
     assert len(seen) == len(set(seen))  # no rater met an item twice
     assert sum(done.values()) == 6 * 2 * 2  # every pair slot still got its raters
+
+
+def test_invites_exchange_for_signed_sessions_that_expire_and_can_be_revoked(tmp_path):
+    from human_review.sessions import sign, verify
+
+    store, study, _, _ = new_study(tmp_path, n=2)
+    token = store.invite(study, "ann")
+    rater, session = store.exchange(study, token)
+    assert token not in session and store.session_rater(study, session) == rater
+    assert store.exchange(study, token) is not None  # a plain invite works on a second device
+    forged = session[:-1] + ("0" if session[-1] != "0" else "1")
+    assert store.session_rater(study, forged) is None and store.session_rater(study, "junk") is None
+    old = sign(study.secret, rater.id, 0, now=time.time() - 13 * 3600)
+    assert verify(study.secret, old) is None and store.session_rater(study, old) is None  # expired
+    assert store.revoke(study, "ann") and not store.revoke(study, "nobody")
+    assert store.session_rater(study, session) is None and store.exchange(study, token) is None
+    assert store.sign_in(study, token) is None and store.rater_by_name(study, "ann") is None
+    again = store.invite(study, "ann")  # inviting again readmits
+    assert store.exchange(study, again)[0] == rater
+
+
+def test_one_time_and_expiring_invites(tmp_path):
+    store, study, _, _ = new_study(tmp_path, n=2)
+    once = store.invite(study, "ann", once=True)
+    assert store.exchange(study, once) is not None and store.exchange(study, once) is None
+    brief = store.invite(study, "bob", expires_in=0.2)
+    time.sleep(0.3)
+    assert store.exchange(study, brief) is None and store.sign_in(study, brief) is None
