@@ -68,12 +68,17 @@ def win_rates(data: StudyData, names: dict[str, str], confidence: float) -> list
     by_comp = verdicts(data)
     votes = _pair_labels(data)
     rows = []
-    for cand in data.candidates:
-        comps = [cid for cid in by_comp if data.comparisons[cid].candidate == cand.label]
+    # Each candidate against the base, then (a study with pairs "all") candidate against candidate.
+    matchups = [(c.label, data.base.label) for c in data.candidates]
+    matchups += sorted({(c.candidate, c.opponent) for c in data.comparisons.values()
+                        if c.kind == "pair" and c.opponent not in (None, data.base.label)})
+    for cand, opp in matchups:
+        comps = [cid for cid in by_comp if data.comparisons[cid].candidate == cand
+                 and (data.comparisons[cid].opponent or data.base.label) == opp]
         counts = Counter(by_comp[cid] for cid in comps)
         vote_counts = Counter(lab for cid in comps for _, lab in votes[cid])
         n = len(comps)
-        row: dict[str, Any] = {"candidate": names[cand.label], "base": names[data.base.label], "items": n,
+        row: dict[str, Any] = {"candidate": names[cand], "base": names[opp], "items": n,
                                "votes": {k: vote_counts[k] for k in LABELS}}
         for key, lab in (("win", "x"), ("tie", "tie"), ("both_bad", "both_bad"), ("loss", "y")):
             row[key] = {"n": counts[lab], "rate": counts[lab] / n if n else None, "interval": _wilson(counts[lab], n, confidence)}
@@ -94,15 +99,15 @@ def strengths(data: StudyData, names: dict[str, str], *, n_boot: int, seed: int,
     for cid, labs in _pair_labels(data).items():
         comp = data.comparisons[cid]
         w = per_item.setdefault(comp.item_id, np.zeros((len(players), len(players))))
-        c = index[comp.candidate]
+        c, o = index[comp.candidate], index[comp.opponent or data.base.label]
         for _, lab in labs:
             if lab == "x":
-                w[c, 0] += 1
+                w[c, o] += 1
             elif lab == "y":
-                w[0, c] += 1
+                w[o, c] += 1
             else:  # tie or both bad: half a win each
-                w[c, 0] += 0.5
-                w[0, c] += 0.5
+                w[c, o] += 0.5
+                w[o, c] += 0.5
     if not per_item:
         return {"players": [names[p] for p in players], "rows": [], "items": 0}
     fit = fit_with_intervals(np.array(list(per_item.values())), tuple(players), n_boot=n_boot, seed=seed, confidence=confidence)

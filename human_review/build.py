@@ -24,6 +24,7 @@ class StudyOptions:
     tasks: tuple[str, ...] = ()  # empty: every task with text responses
     min_seconds: float = 1.0  # a vote sooner than this after the item was shown is refused (a double tap)
     claim_timeout: float = 1800.0  # seconds before an untouched claim goes back to the pool
+    pairs: str = "base"  # "base": each candidate against the base; "all": every two systems
 
 
 @dataclass(frozen=True)

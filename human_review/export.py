@@ -36,7 +36,7 @@ def vote_rows(data: StudyData) -> list[dict]:
     for a in data.answers:
         comp = data.comparisons[a.comparison_id]
         x = model[comp.candidate] if comp.candidate else "(gold: reference)"
-        y = model[data.base.label] if comp.candidate else "(gold: decoy)"
+        y = model[comp.opponent or data.base.label] if comp.candidate else "(gold: decoy)"
         left, right = (x, y) if a.left_is_x else (y, x)
         preferred = {"x": x, "y": y}.get(a.label or "", "")
         scores = a.scores or {}

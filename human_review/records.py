@@ -41,6 +41,7 @@ class Comparison:
     y_text: str
     x_metrics: dict[str, Any]
     y_metrics: dict[str, Any]
+    opponent: str | None = None  # the label of y's system; None for gold (and the base in older code)
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,14 @@ def load(conn, study) -> StudyData:
     comps = {}
     for r in conn.execute(
         select(t.comparison.c.id, t.comparison.c.kind, t.item.c.id.label("item_id"), t.item.c.task, t.item.c.item_key,
-               t.item.c.prompt, rx.c.system_id, rx.c.text.label("x_text"), ry.c.text.label("y_text"),
+               t.item.c.prompt, rx.c.system_id, ry.c.system_id.label("y_system_id"), rx.c.text.label("x_text"), ry.c.text.label("y_text"),
                rx.c.metrics.label("x_metrics"), ry.c.metrics.label("y_metrics"))
         .select_from(t.comparison.join(t.item, t.comparison.c.item_id == t.item.c.id)
                      .join(rx, t.comparison.c.x_response_id == rx.c.id).join(ry, t.comparison.c.y_response_id == ry.c.id))
         .where(t.comparison.c.study_id == study.id)
     ):
         comps[r.id] = Comparison(r.id, r.kind, r.item_id, r.task, r.item_key, r.prompt, label.get(r.system_id),
-                                 r.x_text, r.y_text, r.x_metrics or {}, r.y_metrics or {})
+                                 r.x_text, r.y_text, r.x_metrics or {}, r.y_metrics or {}, label.get(r.y_system_id))
     A, V = t.assignment, t.vote
     answers = []
     for r in conn.execute(

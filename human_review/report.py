@@ -29,7 +29,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         out += ["", "| label | model | run id | run directory |", "|---|---|---|---|"]
         out += [f"| {x['label']} | {x['model']} | {x['run_id']} | {x['source'] or ''} |" for x in s["systems"]]
     out += ["", f"## Win rates (items, {conf} Wilson intervals; sign test on wins vs losses)", "",
-            "| candidate vs base | items | win | tie | both bad | loss | sign test p |", "|---|---|---|---|---|---|---|"]
+            "| pair (x vs y) | items | win | tie | both bad | loss | sign test p |", "|---|---|---|---|---|---|---|"]
     for r in result["win_rates"]:
         cells = [f"{_pct(r[k]['rate'])} {_ci(r[k]['interval'])}" for k in ("win", "tie", "both_bad", "loss")]
         out.append(f"| {r['candidate']} vs {r['base']} | {r['items']} | " + " | ".join(cells) + f" | {_num(r['sign_test']['p_value'], '.3g')} |")

@@ -62,26 +62,29 @@ def review():
 @click.option("--gold", type=click.IntRange(min=0), default=0, show_default=True, help="Gold items (a known-right vs a wrong answer) per rater.")
 @click.option("--repeats", type=click.IntRange(min=0), default=0, show_default=True, help="Hidden repeats per rater, sides swapped.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling items and ordering them.")
+@click.option("--pairs", type=click.Choice(["base", "all"]), default="base", show_default=True,
+              help="base: each candidate against the base; all: also every candidate against every other.")
 @click.option("--min-seconds", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Refuse a vote sooner than this after the item was shown (a double-tapped key).")
 @click.option("--claim-timeout", type=click.FloatRange(min=1), default=1800.0, show_default=True,
               help="Seconds after which an unanswered claim goes back to the pool.")
 @db_option
-def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, seed, min_seconds, claim_timeout, db_url):
+def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, seed, pairs, min_seconds, claim_timeout, db_url):
     """Build STUDY from the responses in two or more run directories."""
     from evalkit.results import RunResult
     from human_review.build import StudyOptions, plan_study
 
     loaded = [RunResult.load(p) for p in runs]
     options = StudyOptions(items=items, per_task=per_task, overlap=overlap, gold=gold, repeats=repeats, seed=seed, tasks=tuple(tasks),
-                           min_seconds=min_seconds, claim_timeout=claim_timeout)
+                           min_seconds=min_seconds, claim_timeout=claim_timeout, pairs=pairs)
     plan = plan_study(loaded, options, base)
     store, url = _open(study, db_url, create=True)
     secret = store.create_study(study, plan)
     n_cand = len(plan.systems) - 1
+    n_pairs = n_cand if pairs == "base" else n_cand * (n_cand + 1) // 2
     click.echo(f"created study {study!r} in {_masked(url)}")
     click.echo(f"  base: {plan.systems[0].model}; candidates: {', '.join(s.model for s in plan.systems[1:])}")
-    click.echo(f"  {len(plan.items)} items x {n_cand} candidate(s) = {len(plan.items) * n_cand} comparisons, "
+    click.echo(f"  {len(plan.items)} items x {n_cand} candidate(s) = {len(plan.items) * n_pairs} comparisons ({pairs} pairs), "
                f"{overlap} rater(s) each; {len(plan.gold)} gold item(s) and {repeats} repeat(s) per rater")
     if plan.dropped:
         click.echo(f"  {plan.dropped} shared item(s) left out: a model's response was missing, empty or an error")
