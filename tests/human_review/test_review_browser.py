@@ -262,3 +262,38 @@ def test_double_tap_held_key_reload_back_and_revoke(browser, tmp_path):
         wait_until(page, lambda: page.get_by_text("Your session has ended").count(), "the signed-out page")
         assert len(vote_rows(store)) == 2
         page.close()
+
+
+def test_three_candidates_stay_blind_in_every_frame(browser, tmp_path):
+    keys = {("support", f"s{i}"): it for i, it in enumerate(SUPPORT)}
+    prompts = {k: it[0] for k, it in keys.items()}
+    models = [BASE_MODEL, FT_MODEL, "zz-second-ft-5d1b", "zz-third-ft-a8e0"]
+    runs = [make_run(tmp_path / "runs" / f"m{j}", m, {k: f"{it[1 + j % 2]} (variant {j})" for k, it in keys.items()}, prompts=prompts)
+            for j, m in enumerate(models)]
+    store, study, secret, url = new_study(tmp_path, "three-study", runs=runs, overlap=2, pairs="all")
+    token = store.invite(study, "ann")
+    data = store.data(study)
+    hidden = models + [str(tmp_path / "runs"), study.secret, secret] + [s.run_id for s in data.systems] + ["candidate 1", "candidate 2"]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch = Watch(page)
+    with running_app(study.name, url, log=tmp_path / "streamlit.log") as base:
+        current = sign_in(page, base, token)
+        seen_prompts = []
+        for n in range(1, len(SUPPORT) + 1):
+            seen_prompts.append(current[0])
+            page.wait_for_timeout(300)  # let the new item's shortcuts bind
+            if os.environ.get("EVALKIT_REVIEW_SCREENSHOT"):
+                page.screenshot(path=f"{os.environ['EVALKIT_REVIEW_SCREENSHOT']}.{n}.png", full_page=True)
+            if n == len(SUPPORT):
+                page.locator("body").press("a")
+                wait_until(page, lambda: page.get_by_text("All done").count(), "the end")
+                break
+            current = act(page, store, lambda: page.locator("body").press("a"), n, current)
+        html = page.content()
+        page.close()
+    assert len(seen_prompts) == len(set(seen_prompts)) == len(SUPPORT)  # each prompt once, whatever the candidates
+    received = watch.frames + watch.bodies() + [html.encode()] + [u.encode() for u in watch.requests]
+    assert len(watch.frames) > 10
+    for needle in hidden:
+        leaks = [blob[:80] for blob in received if needle.encode() in blob]
+        assert not leaks, f"{needle!r} reached the browser: {leaks}"
