@@ -103,8 +103,16 @@ def _repeat_source(conn, rater_id: int, n_repeats: int, max_position: int | None
 
 def _new_extra(conn, study, rater_id, position, comparison_id, kind, source=None) -> int:
     now = time.time()
-    # A repeat shows the rater's earlier item with the sides swapped.
-    left = (not source.left_is_x) if source is not None else rules.preferred_left_is_x(study.secret, comparison_id, rater_id)
+    # A repeat shows the rater's earlier item with the sides swapped. Gold sides are balanced
+    # per rater (the side with fewer of their gold items so far), so that a rater who always
+    # clicks one side scores about half on gold, not by luck of the hash.
+    if source is not None:
+        left = not source.left_is_x
+    else:
+        ways = dict(conn.execute(select(A.c.left_is_x, func.count()).where(A.c.rater_id == rater_id, A.c.kind == "gold")
+                                 .group_by(A.c.left_is_x)).all())
+        n_left, n_right = ways.get(True, 0), ways.get(False, 0)
+        left = rules.preferred_left_is_x(study.secret, comparison_id, rater_id) if n_left == n_right else n_left < n_right
     return conn.execute(insert(A).values(
         public_id=rules.new_public_id(), study_id=study.id, comparison_id=comparison_id, kind=kind, slot=0, order_key=0,
         rater_id=rater_id, left_is_x=left, state="open", position=position, repeat_of=source.id if source is not None else None,

@@ -192,3 +192,18 @@ def test_candidate_against_candidate_pairs_and_strengths_over_all_models(tmp_pat
     assert pairs[("candidate 1", "candidate 2")]["loss"]["n"] == 8 and pairs[("candidate 2", "base")]["win"]["n"] == 8
     s = {r["system"]: r["strength"] for r in result["bradley_terry"]["rows"]}
     assert s["base"] == 0.0 < s["candidate 1"] < s["candidate 2"]
+
+
+def test_gold_sides_are_balanced_per_rater(tmp_path):
+    store, study, _, _ = new_study(tmp_path, n=20, overlap=1, gold=6)
+    raters = [store.sign_in(study, store.invite(study, f"r{i}")) for i in range(3)]
+    for r in raters:
+        while (v := store.next_assignment(study, r.id)) is not None:
+            assert store.record(study, r.id, v.public_id, v.seq, "left")  # a left-only clicker
+    gold = [a for a in _rows(store, t.assignment) if a.kind == "gold"]
+    for r in raters:
+        assert sorted(a.left_is_x for a in gold if a.rater_id == r.id) == [False] * 3 + [True] * 3
+    from human_review.analysis import rater_quality
+
+    for row in rater_quality(store.data(study), 0.95):
+        assert row["gold"]["correct"] == 3  # half, not "4 of 5"
