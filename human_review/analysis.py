@@ -117,7 +117,7 @@ def strengths(data: StudyData, names: dict[str, str], *, n_boot: int, seed: int,
 
 
 def agreement(data: StudyData) -> dict[str, Any]:
-    from human_review.agreement import cohen_pairs, krippendorff_alpha
+    from human_review.agreement import cohen_pairs, fleiss_kappa, krippendorff_alpha
 
     by_rater: dict[str, dict[int, str]] = defaultdict(dict)
     units: dict[int, list[str]] = defaultdict(list)
@@ -127,7 +127,8 @@ def agreement(data: StudyData) -> dict[str, Any]:
             units[cid].append(lab)
     alpha, impl = krippendorff_alpha(units)
     return {"labels": list(LABELS), "cohen_kappa": cohen_pairs(by_rater, LABELS), "krippendorff_alpha": alpha,
-            "alpha_implementation": impl, "units_with_2_or_more": sum(len(v) >= 2 for v in units.values())}
+            "alpha_implementation": impl, "units_with_2_or_more": sum(len(v) >= 2 for v in units.values()),
+            "fleiss_kappa": fleiss_kappa(units, LABELS)}
 
 
 def _left_share(answers) -> dict[str, Any]:

@@ -262,8 +262,9 @@ def admin_page(store, study, url: str) -> None:
         if "strengths" in figs:
             st.image(figs["strengths"])
         ag, pb = result["agreement"], result["position_bias"]["overall"]
-        alpha = ag["krippendorff_alpha"]
+        alpha, fk = ag["krippendorff_alpha"], (ag.get("fleiss_kappa") or {}).get("kappa")
         st.write(f"Krippendorff's alpha (nominal): {'n/a' if alpha is None else f'{alpha:.2f}'}; "
+                 f"Fleiss' kappa: {'n/a' if fk is None else f'{fk:.2f}'}; "
                  f"left side chosen in {pb['left']} of {pb['n']} decisive votes.")
         if ag["cohen_kappa"]:
             st.dataframe([{"raters": " / ".join(k["raters"]), "items": k["n"], "kappa": k["kappa"]} for k in ag["cohen_kappa"]],

@@ -72,6 +72,14 @@ class StudyData:
     raters: tuple[str, ...]
     rows: dict[str, int] = field(default_factory=dict)  # vote rows by action
 
+    def without_raters(self, names) -> StudyData:
+        """The study as if these raters had never voted (a rater the flags call careless)."""
+        from dataclasses import replace
+
+        drop = set(names)
+        return replace(self, answers=tuple(a for a in self.answers if a.rater not in drop),
+                       raters=tuple(r for r in self.raters if r not in drop))
+
     @property
     def base(self) -> System:
         return next(s for s in self.systems if s.is_base)

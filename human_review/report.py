@@ -43,6 +43,10 @@ def render_markdown(result: dict[str, Any]) -> str:
     out += ["", "## Agreement between raters (labels relative to the models)", "",
             (f"Krippendorff's alpha (nominal): {_num(ag['krippendorff_alpha'])} over {ag['units_with_2_or_more']} items "
              f"with two or more raters ({ag['alpha_implementation']})."), ""]
+    fk = ag.get("fleiss_kappa")
+    if fk:
+        out += [f"Fleiss' kappa: {_num(fk['kappa'])} over {fk['units']} items with {fk['raters_per_unit']} raters each "
+                f"({fk['left_out']} items with another number of raters left out).", ""]
     if ag["cohen_kappa"]:
         out += ["| raters | items | raw agreement | Cohen's kappa |", "|---|---|---|---|"]
         out += [f"| {a} / {b} | {k['n']} | {_pct(k['agreement'])} | {_num(k['kappa'])} |" for k in ag["cohen_kappa"] for a, b in [k["raters"]]]

@@ -134,15 +134,22 @@ def serve(study, host, port, db_url):
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=Path("."), show_default=True)
 @click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples for Bradley-Terry intervals.")
 @click.option("--blind", is_flag=True, help="Name systems by label only, not by model.")
+@click.option("--exclude-rater", "excluded", multiple=True, metavar="NAME",
+              help="Leave this rater's votes out (repeatable), e.g. one the rater flags call careless.")
 @db_option
-def results(study, output, resamples, blind, db_url):
+def results(study, output, resamples, blind, excluded, db_url):
     """Print the analysis of STUDY and write STUDY.results.md and .json."""
     _need("sklearn", "scipy")
     from human_review.analysis import analyse
     from human_review.report import render_markdown
 
     store, _ = _open(study, db_url)
-    result = analyse(store.data(store.study(study)), reveal=not blind, n_boot=resamples)
+    data = store.data(store.study(study))
+    unknown = sorted(set(excluded) - set(data.raters))
+    if unknown:
+        raise EvalkitError(f"--exclude-rater {', '.join(unknown)}: no such rater in {study!r}; the raters are {', '.join(data.raters)}")
+    result = analyse(data.without_raters(excluded), reveal=not blind, n_boot=resamples)
+    result["summary"]["excluded_raters"] = sorted(excluded)
     md = render_markdown(result)
     output.mkdir(parents=True, exist_ok=True)
     (output / f"{study}.results.md").write_text(md, encoding="utf-8")

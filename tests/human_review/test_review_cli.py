@@ -57,6 +57,13 @@ def test_create_invite_vote_results_export_close(review_cli, runs, tmp_path, mon
     assert result["summary"]["answers"] == {"pair": 20, "gold": 4, "repeat": 2}
     code, out, _ = review_cli("review", "results", "pilot", "--resamples", 0, "--blind", "--output", "res")
     assert "candidate 1 vs base" in out
+    code, _, err = review_cli("review", "results", "pilot", "--resamples", 0, "--exclude-rater", "bob", "--output", "res")
+    assert code == 0, err
+    excl = json.loads((work / "res" / "pilot.results.json").read_text())
+    assert excl["summary"]["excluded_raters"] == ["bob"] and excl["summary"]["raters"] == 1
+    assert excl["summary"]["answers"] == {"pair": 10, "gold": 2, "repeat": 1}
+    code, _, err = review_cli("review", "results", "pilot", "--exclude-rater", "zed")
+    assert code == 2 and "no such rater" in err
 
     code, out, _ = review_cli("review", "export", "pilot", "--output", "exp")
     assert code == 0

@@ -139,3 +139,24 @@ def test_a_thousand_resamples_over_five_hundred_items_take_well_under_a_second()
     res = fit_with_intervals(items, ("base", "c1", "c2"), n_boot=1000, seed=1)
     assert time.perf_counter() - start < 2.0
     assert all(lo < s < hi for s, lo, hi in zip(res.strength[1:], res.low[1:], res.high[1:]))
+
+
+def test_fleiss_kappa_on_the_textbook_example():
+    # The worked example on Wikipedia's "Fleiss' kappa" page: 10 subjects, 14 raters each,
+    # 5 categories; kappa = 0.210 (P-bar = 0.378, P_e = 0.213), recomputed here by hand.
+    from human_review.agreement import fleiss_kappa
+
+    table = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
+             [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+    cats = ["c1", "c2", "c3", "c4", "c5"]
+    units = {i: [c for c, n in zip(cats, row) for _ in range(n)] for i, row in enumerate(table)}
+    units["odd"] = ["c1", "c2"]  # a unit with another number of raters is left out, and counted
+    n, m = len(table), 14
+    p_j = [sum(row[j] for row in table) / (n * m) for j in range(5)]
+    p_bar = sum((sum(x * x for x in row) - m) / (m * (m - 1)) for row in table) / n
+    p_e = sum(p * p for p in p_j)
+    res = fleiss_kappa(units, cats)
+    assert res["kappa"] == pytest.approx((p_bar - p_e) / (1 - p_e), abs=1e-12)
+    assert res["kappa"] == pytest.approx(0.210, abs=1e-3)
+    assert (res["units"], res["raters_per_unit"], res["left_out"]) == (10, 14, 1)
+    assert fleiss_kappa({1: ["a", "a"], 2: ["a", "a"]}, ["a", "b"])["kappa"] is None
