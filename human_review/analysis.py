@@ -116,6 +116,41 @@ def strengths(data: StudyData, names: dict[str, str], *, n_boot: int, seed: int,
     return {"rows": rows, "items": len(per_item), "resamples": n_boot, "seed": seed, "ties": "half a win each"}
 
 
+def criteria(data: StudyData, names: dict[str, str], confidence: float) -> list[dict[str, Any]]:
+    """Per pair of systems and criterion: the mean score of each side and the mean paired
+    difference (x - y), item by item (an item's difference is the mean over its raters who
+    scored both sides), with a t interval over items."""
+    from scipy import stats as sps
+
+    from human_review.study_file import from_settings
+
+    per: dict[tuple[str, str, str], dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    for a in data.answers:
+        comp = data.comparisons[a.comparison_id]
+        if a.kind != "pair" or not a.scores:
+            continue
+        for crit, vx in (a.scores.get("x") or {}).items():
+            vy = (a.scores.get("y") or {}).get(crit)
+            if isinstance(vx, (int, float)) and isinstance(vy, (int, float)):
+                per[(comp.candidate, comp.opponent or data.base.label, crit)][comp.item_id].append((vx, vy))
+    order = [c.name for c in from_settings(data.settings).criteria]
+    rows = []
+    for (cand, opp, crit), items in sorted(per.items(), key=lambda kv: (kv[0][0], kv[0][1], order.index(kv[0][2]) if kv[0][2] in order else 99)):
+        xs = [statistics.fmean(x for x, _ in v) for v in items.values()]
+        ys = [statistics.fmean(y for _, y in v) for v in items.values()]
+        d = [x - y for x, y in zip(xs, ys)]
+        n = len(d)
+        iv = [None, None]
+        if n >= 2:
+            sd = statistics.stdev(d)
+            half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * sd / n ** 0.5
+            iv = [statistics.fmean(d) - half, statistics.fmean(d) + half]
+        rows.append({"candidate": names[cand], "base": names[opp], "criterion": crit, "items": n,
+                     "mean_x": statistics.fmean(xs), "mean_y": statistics.fmean(ys), "difference": statistics.fmean(d),
+                     "interval": iv})
+    return rows
+
+
 def agreement(data: StudyData) -> dict[str, Any]:
     from human_review.agreement import cohen_pairs, fleiss_kappa, krippendorff_alpha
 
@@ -224,6 +259,7 @@ def analyse(data: StudyData, *, reveal: bool, n_boot: int = 1000, seed: int | No
         "summary": summary,
         "win_rates": win_rates(data, names, confidence),
         "bradley_terry": strengths(data, names, n_boot=n_boot, seed=seed, confidence=confidence),
+        "criteria": criteria(data, names, confidence),
         "agreement": agreement(data),
         "position_bias": position_bias(data),
         "raters": rater_quality(data, confidence),

@@ -20,7 +20,8 @@ import streamlit as st
 
 from human_review.server import ENV_DB, ENV_STUDY
 from human_review.claims import MIN_SECONDS, ItemGone, TooSoon
-from human_review.store import CRITERIA, StudyClosed, open_store
+from human_review.store import StudyClosed, open_store
+from human_review.study_file import from_settings
 
 CHOICE_BUTTONS = (("left", "A is better", "A"), ("right", "B is better", "B"),
                   ("tie", "Tie (both good)", "T"), ("both_bad", "Both bad", "N"))
@@ -130,8 +131,9 @@ def sign_in_page(store, study) -> None:
 def _cast(store, study, rater_id: int, view_key: str, public_id: str, seq: int, choice: str | None) -> None:
     state = st.session_state
     scores = {}
+    criteria = [c.name for c in from_settings(study.settings).criteria]
     for side, screen in (("A", "left"), ("B", "right")):
-        given = {c: state.get(f"{view_key}.s.{side}.{c}") for c in CRITERIA}
+        given = {c: state.get(f"{view_key}.s.{side}.{c}") for c in criteria}
         given = {c: int(v) for c, v in given.items() if v is not None}
         if given:
             scores[screen] = given
@@ -176,7 +178,7 @@ def rater_page(store, study, rater) -> None:
         st.caption("Keyboard: A, B, T (tie), N (both bad), S (skip), U (undo)")
     if not st.session_state.get("started"):
         st.title("Side-by-side review")
-        st.markdown(INSTRUCTIONS)
+        st.markdown(from_settings(study.settings).instructions or INSTRUCTIONS)
         if st.button("Start", key="start", type="primary", shortcut="Enter"):
             st.session_state.started = True
             st.rerun()
@@ -193,6 +195,7 @@ def rater_page(store, study, rater) -> None:
                   on_click=_undo, args=(store, study, rater.id, undo_target))
         return
     key = f"{view.public_id}.{view.seq}"
+    cfg = from_settings(study.settings)
     st.session_state.setdefault("shown_at", {}).setdefault(key, time.time())
     done, remaining = store.rater_progress(study, rater.id)
     st.progress(done / (done + 1 + remaining), text=f"{done} rated, about {remaining + 1} to go")
@@ -205,10 +208,12 @@ def rater_page(store, study, rater) -> None:
     with st.expander("Scores and comment (optional)"):
         for col, side in zip(st.columns(2), ("A", "B")):
             with col:
-                for crit in CRITERIA:
-                    st.segmented_control(f"{crit.capitalize()} of {side}", [1, 2, 3, 4, 5], key=f"{key}.s.{side}.{crit}")
+                for crit in cfg.criteria:
+                    lo, hi = crit.scale
+                    st.segmented_control(f"{crit.shown} of {side}", list(range(lo, hi + 1)), key=f"{key}.s.{side}.{crit.name}")
         st.text_area("Comment", key=f"{key}.c", max_chars=2000)
-    for col, (choice, label, shortcut) in zip(st.columns(4), CHOICE_BUTTONS):
+    buttons = [b for b in CHOICE_BUTTONS if b[0] in ("left", "right") or b[0] in cfg.ties]
+    for col, (choice, label, shortcut) in zip(st.columns(len(buttons)), buttons):
         col.button(label, key=f"{key}.{choice}", shortcut=shortcut, type="primary", width="stretch",
                    on_click=_cast, args=(store, study, rater.id, key, view.public_id, view.seq, choice))
     min_s = float(study.settings.get("min_seconds", MIN_SECONDS))

@@ -25,6 +25,7 @@ class StudyOptions:
     min_seconds: float = 1.0  # a vote sooner than this after the item was shown is refused (a double tap)
     claim_timeout: float = 1800.0  # seconds before an untouched claim goes back to the pool
     pairs: str = "base"  # "base": each candidate against the base; "all": every two systems
+    study: dict | None = None  # the organiser's study file (study_file.StudySettings), as plain data
 
 
 @dataclass(frozen=True)

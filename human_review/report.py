@@ -39,6 +39,12 @@ def render_markdown(result: dict[str, Any]) -> str:
     for r in bt["rows"]:
         iv = "reference" if r["reference"] else f"[{_num(r['interval'][0])}, {_num(r['interval'][1])}]"
         out.append(f"| {r['system']} | {_num(r['strength'])}{' (at bound)' if r['at_bound'] else ''} | {iv} |")
+    if result.get("criteria"):
+        out += ["", f"## Scores per criterion (x - y, item means; {conf} t interval over items)", "",
+                "| pair (x vs y) | criterion | items | mean x | mean y | difference | interval |", "|---|---|---|---|---|---|---|"]
+        for c in result["criteria"]:
+            out.append(f"| {c['candidate']} vs {c['base']} | {c['criterion']} | {c['items']} | {_num(c['mean_x'])} | "
+                       f"{_num(c['mean_y'])} | {_num(c['difference'])} | [{_num(c['interval'][0])}, {_num(c['interval'][1])}] |")
     ag = result["agreement"]
     out += ["", "## Agreement between raters (labels relative to the models)", "",
             (f"Krippendorff's alpha (nominal): {_num(ag['krippendorff_alpha'])} over {ag['units_with_2_or_more']} items "

@@ -299,6 +299,11 @@ class ReviewStore:
 
         if choice is not None and choice not in CHOICES:
             raise ValueError(f"unknown choice {choice!r}")
+        if choice in ("tie", "both_bad"):
+            from human_review.study_file import from_settings
+
+            if choice not in from_settings(study.settings).ties:
+                raise ValueError(f"this study does not offer {choice!r}")
 
         def go(conn):
             _check_open(conn, study)

@@ -64,19 +64,25 @@ def review():
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling items and ordering them.")
 @click.option("--pairs", type=click.Choice(["base", "all"]), default="base", show_default=True,
               help="base: each candidate against the base; all: also every candidate against every other.")
+@click.option("--study-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="YAML with instructions, criteria (each with its scale) and tie options for raters.")
 @click.option("--min-seconds", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Refuse a vote sooner than this after the item was shown (a double-tapped key).")
 @click.option("--claim-timeout", type=click.FloatRange(min=1), default=1800.0, show_default=True,
               help="Seconds after which an unanswered claim goes back to the pool.")
 @db_option
-def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, seed, pairs, min_seconds, claim_timeout, db_url):
+def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, seed, pairs, study_file, min_seconds, claim_timeout,
+           db_url):
     """Build STUDY from the responses in two or more run directories."""
     from evalkit.results import RunResult
     from human_review.build import StudyOptions, plan_study
 
+    from human_review import study_file as sf
+
+    settings = sf.load(study_file).model_dump(mode="json") if study_file else None
     loaded = [RunResult.load(p) for p in runs]
     options = StudyOptions(items=items, per_task=per_task, overlap=overlap, gold=gold, repeats=repeats, seed=seed, tasks=tuple(tasks),
-                           min_seconds=min_seconds, claim_timeout=claim_timeout, pairs=pairs)
+                           min_seconds=min_seconds, claim_timeout=claim_timeout, pairs=pairs, study=settings)
     plan = plan_study(loaded, options, base)
     store, url = _open(study, db_url, create=True)
     secret = store.create_study(study, plan)

@@ -134,3 +134,29 @@ def test_admin_flow_blind_until_closed(app):
     at.button(key="close").click().run()
     assert store.study(study.name).status == "closed"
     assert FT_MODEL in tree_text(at)  # closed: the admin pages name the models
+
+
+def test_the_study_file_sets_instructions_criteria_and_ties(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    study_cfg = {"instructions": "Pick the reply you would SEND-7731.", "ties": ["tie"],
+                 "criteria": [{"name": "accuracy", "label": None, "scale": [1, 3]}]}
+    store, study, _, url = new_study(tmp_path, "file-study", n=3, overlap=1, study=study_cfg)
+    monkeypatch.setenv(ENV_STUDY, "file-study")
+    monkeypatch.setenv(ENV_DB, url)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["invite"] = store.invite(study, "ann")
+    at.run()
+    assert "SEND-7731" in at.markdown[0].value
+    at.button(key="start").click().run()
+    labels = [b.label for b in at.button]
+    assert "Tie (both good)" in labels and "Both bad" not in labels
+    (seg_a, seg_b) = at.segmented_control
+    assert seg_a.label == "Accuracy of A" and list(seg_a.options) == ["1", "2", "3"]
+    seg_a.set_value(3)
+    at.run()
+    button(at, "Tie (both good)").click().run()
+    assert not at.exception
+    with store.engine.connect() as c:
+        (row,) = c.execute(select(t.vote)).all()
+    assert row.choice == "tie" and row.scores == {"left": {"accuracy": 3}}

@@ -207,3 +207,44 @@ def test_gold_sides_are_balanced_per_rater(tmp_path):
 
     for row in rater_quality(store.data(study), 0.95):
         assert row["gold"]["correct"] == 3  # half, not "4 of 5"
+
+
+def test_study_file_sets_criteria_and_ties_and_scores_are_analysed(tmp_path):
+    from scipy import stats as sps
+
+    from evalkit.errors import ConfigError
+    from human_review import study_file
+    from human_review.analysis import analyse
+
+    path = tmp_path / "study.yaml"
+    path.write_text("instructions: Pick the reply you would send.\n"
+                    "criteria:\n  - {name: accuracy, scale: [1, 3]}\n  - {name: tone, label: Politeness, scale: [0, 10]}\n"
+                    "ties: [tie]\n")
+    cfg = study_file.load(path)
+    assert [c.name for c in cfg.criteria] == ["accuracy", "tone"] and cfg.ties == ("tie",)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("criteria:\n  - {name: accuracy, scale: [3, 1]}\n")
+    with pytest.raises(ConfigError, match="bad.yaml:2"):
+        study_file.load(bad)
+    bad.write_text("criterion: []\n")
+    with pytest.raises(ConfigError, match="unknown key 'criterion'"):
+        study_file.load(bad)
+
+    store, study, _, _ = new_study(tmp_path, n=6, overlap=1, study=cfg.model_dump(mode="json"))
+    r = store.sign_in(study, store.invite(study, "ann"))
+    with pytest.raises(ValueError, match="does not offer"):
+        v = store.next_assignment(study, r.id)
+        store.record(study, r.id, v.public_id, v.seq, "both_bad")
+    diffs = []
+    for k in range(6):
+        v = store.next_assignment(study, r.id)
+        x_left = v.left.startswith("fine-tune")
+        sx, sy = 3, 1 + k % 3  # the fine-tune scores 3 on accuracy; the base 1, 2 or 3
+        left, right = (sx, sy) if x_left else (sy, sx)
+        assert store.record(study, r.id, v.public_id, v.seq, "left",
+                            scores={"left": {"accuracy": left}, "right": {"accuracy": right}})
+        diffs.append(sx - sy)
+    (row,) = analyse(store.data(study), reveal=False, n_boot=0)["criteria"]
+    assert row["criterion"] == "accuracy" and row["items"] == 6 and row["difference"] == pytest.approx(sum(diffs) / 6)
+    ref = sps.ttest_1samp(diffs, 0).confidence_interval(0.95)
+    assert row["interval"] == pytest.approx([ref.low, ref.high])
