@@ -168,6 +168,34 @@ def _undo(store, study, rater_id: int, target) -> None:
     st.session_state.flash = "Your last vote was taken back." if undone else "Nothing to undo."
 
 
+def _long(text: str) -> bool:
+    return text.count("\n") > 14 or len(text) > 1200
+
+
+def show_answers(view) -> None:
+    """The prompt and the two answers: plain text by default, or sanitised Markdown; long ones
+    in scrollable panes of one height, so that the vote bar stays in view."""
+    from human_review.render import reveal_invisible, safe_markdown
+
+    formatted = st.toggle("Formatted view (Markdown; no HTML, images or links)", key="formatted")
+    texts = [reveal_invisible(t) for t in (view.prompt, view.left, view.right)]
+    hidden = sum(n for _, n in texts)
+    if hidden:
+        st.warning(f"{hidden} invisible or direction-changing character(s) are shown as ⟦U+…⟧.")
+    st.caption("Prompt")
+    with st.container(height=200 if _long(texts[0][0]) else "content", border=False):
+        st.code(texts[0][0], language=None, wrap_lines=True)
+    long = _long(texts[1][0]) or _long(texts[2][0])
+    for col, side, (text, _) in zip(st.columns(2), ("A", "B"), texts[1:]):
+        with col:
+            st.subheader(f"Response {side}")
+            with st.container(height=360 if long else "content", border=long):
+                if formatted:
+                    st.markdown(safe_markdown(text))
+                else:
+                    st.code(text, language=None, wrap_lines=True)
+
+
 def rater_page(store, study, rater) -> None:
     with st.sidebar:
         st.text(f"Signed in as {rater.name}")
@@ -199,19 +227,7 @@ def rater_page(store, study, rater) -> None:
     st.session_state.setdefault("shown_at", {}).setdefault(key, time.time())
     done, remaining = store.rater_progress(study, rater.id)
     st.progress(done / (done + 1 + remaining), text=f"{done} rated, about {remaining + 1} to go")
-    st.caption("Prompt")
-    st.code(view.prompt, language=None, wrap_lines=True)
-    for col, side, text in zip(st.columns(2), ("A", "B"), (view.left, view.right)):
-        with col:
-            st.subheader(f"Response {side}")
-            st.code(text, language=None, wrap_lines=True)
-    with st.expander("Scores and comment (optional)"):
-        for col, side in zip(st.columns(2), ("A", "B")):
-            with col:
-                for crit in cfg.criteria:
-                    lo, hi = crit.scale
-                    st.segmented_control(f"{crit.shown} of {side}", list(range(lo, hi + 1)), key=f"{key}.s.{side}.{crit.name}")
-        st.text_area("Comment", key=f"{key}.c", max_chars=2000)
+    show_answers(view)
     buttons = [b for b in CHOICE_BUTTONS if b[0] in ("left", "right") or b[0] in cfg.ties]
     for col, (choice, label, shortcut) in zip(st.columns(len(buttons)), buttons):
         col.button(label, key=f"{key}.{choice}", shortcut=shortcut, type="primary", width="stretch",
@@ -224,6 +240,14 @@ def rater_page(store, study, rater) -> None:
                 on_click=_cast, args=(store, study, rater.id, key, view.public_id, view.seq, None))
     undo.button("Undo last vote", key=f"{key}.undo", shortcut=UNDO_SHORTCUT, width="stretch", disabled=undo_target is None,
                 on_click=_undo, args=(store, study, rater.id, undo_target))
+    # Below the vote bar, so that the buttons sit right under the answers.
+    with st.expander("Scores and comment (optional)"):
+        for col, side in zip(st.columns(2), ("A", "B")):
+            with col:
+                for crit in cfg.criteria:
+                    lo, hi = crit.scale
+                    st.segmented_control(f"{crit.shown} of {side}", list(range(lo, hi + 1)), key=f"{key}.s.{side}.{crit.name}")
+        st.text_area("Comment", key=f"{key}.c", max_chars=2000)
 
 
 @st.cache_data(ttl=60, show_spinner="Computing results…")

@@ -222,25 +222,27 @@ def test_untrusted_output_is_inert(browser, tmp_path):
 
 
 def test_double_tap_held_key_reload_back_and_revoke(browser, tmp_path):
-    store, study, _, url = new_study(tmp_path, "safety-study", runs=support_runs(tmp_path, SUPPORT), overlap=1, min_seconds=1.0)
+    store, study, _, url = new_study(tmp_path, "safety-study", runs=support_runs(tmp_path, SUPPORT), overlap=1, min_seconds=3.0)
     token = store.invite(study, "ann")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    # 3 s rather than the default 1 s: on a busy CI machine the server may take a second to
+    # handle a click, which would count as reading time.
     with running_app(study.name, url, log=tmp_path / "streamlit.log") as base:
         first = sign_in(page, base, token)
         assert "invite" not in page.url and "s=" in page.url
-        assert page.get_by_text("A vote counts from 1 s").count() == 1
-        page.wait_for_timeout(1200)
+        assert page.get_by_text("A vote counts from 3 s").count() == 1
+        page.wait_for_timeout(3200)
         # A double tap 80 ms apart: one vote; the second press never answers the next item.
         page.locator("body").press("b")
         page.wait_for_timeout(80)
         page.locator("body").press("b")
         second = wait_until(page, lambda: (s := shown(page)) and s != first and s, "the next item")
-        page.wait_for_timeout(1500)
+        page.wait_for_timeout(3200)
         assert [tuple(r) for r in vote_rows(store)] == [("vote", "right")]
         # A held key: the first keydown votes, the auto-repeats (event.repeat) do not.
         page.keyboard.down("a")
         third = wait_until(page, lambda: (s := shown(page)) and s != second and s, "the item after a held key")
-        page.wait_for_timeout(1300)
+        page.wait_for_timeout(3200)
         page.keyboard.down("a")  # Playwright sends this one with repeat = true
         page.keyboard.down("a")
         page.keyboard.up("a")
@@ -297,3 +299,38 @@ def test_three_candidates_stay_blind_in_every_frame(browser, tmp_path):
     for needle in hidden:
         leaks = [blob[:80] for blob in received if needle.encode() in blob]
         assert not leaks, f"{needle!r} reached the browser: {leaks}"
+
+
+LONG_MD = ("# Fix\n\n" + "\n".join(f"{i}. step {i}: see https://docs.example/{i} and ![d](http://127.0.0.9:9/{i}.png)" for i in range(60))
+           + "\n\n```python\ndef pay(x):\n    if x:\n        return '<b>'\n```\n\npay\u202eusd <b>bold?</b> [x](javascript:alert(1))")
+
+
+def test_long_markdown_answers_stay_readable_and_inert(browser, tmp_path):
+    items = [("Explain the fix.", LONG_MD, "Short answer.\n\n    indented code line\n")]
+    store, study, _, url = new_study(tmp_path, "long-study", runs=support_runs(tmp_path, items), overlap=1)
+    token = store.invite(study, "ann")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch = Watch(page)
+    with running_app(study.name, url, log=tmp_path / "streamlit.log") as base:
+        texts = sign_in(page, base, token)
+        assert any("    indented code line" in x for x in texts)  # plain view keeps indentation
+        assert any("pay⟦U+202E⟧usd" in x for x in texts)  # the bidi override is spelled out
+        box = page.get_by_role("button", name="A is better").bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 900  # the vote bar is in view
+        panes = page.evaluate("""[...document.querySelectorAll('main *')].filter(e =>
+            ['auto', 'scroll'].includes(getComputedStyle(e).overflowY) && e.clientHeight > 200 && e.clientHeight < 500
+            && e.scrollHeight > e.clientHeight + 1 || (e.clientHeight > 300 && e.clientHeight < 500
+            && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY))).map(e => Math.round(e.getBoundingClientRect().height))""")
+        assert len(panes) >= 2 and len(set(panes)) == 1, panes  # scrollable answer panes of one height
+        page.get_by_text("Formatted view").click()
+        wait_until(page, lambda: page.locator("main h1").count() >= 1, "the formatted answer")
+        page.wait_for_timeout(300)
+        assert page.locator("main img").count() == 0 and page.locator("main iframe").count() == 0
+        hrefs = [a.get_attribute("href") for a in page.locator("main a[href]").all()]
+        assert all(h.startswith("#") for h in hrefs), hrefs  # only Streamlit's own heading anchors
+        assert "    if x:\n        return '<b>'" in "\n".join(page.locator("main pre").all_inner_texts())
+        box = page.get_by_role("button", name="A is better").bounding_box()
+        assert box["y"] + box["height"] <= 900
+        page.close()
+    origin = base.rstrip("/")
+    assert not [u for u in watch.requests if not u.startswith((origin + "/", "data:", "blob:", "about:"))]
