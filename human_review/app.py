@@ -67,42 +67,58 @@ def _oidc_configured() -> bool:
         return False
 
 
+def _set_address(query: str) -> None:
+    """Rewrite the current history entry's address in the browser. Setting st.query_params
+    would push a new entry and leave the invite one step Back; replacing the entry leaves no
+    trace of it. (Streamlit's own copy of the query string is not told; the app ignores an
+    invite once the tab is signed in, and a reload reads the address afresh.)"""
+    import json
+
+    st.html(f"<script>history.replaceState(history.state, '', location.pathname + {json.dumps(query)})</script>",
+            unsafe_allow_javascript=True)
+
+
 def _signed_in(rater, session: str) -> None:
     """Keep the rater for this tab and put the signed session, not the invite, in the address:
-    a reload signs back in from it. The script below first strips the invite from the current
-    history entry, so that Back does not lead to it (Streamlit then pushes the ?s= entry)."""
-    st.session_state.rater = rater
-    st.html("<script>history.replaceState(history.state, '', location.pathname)</script>", unsafe_allow_javascript=True)
-    st.query_params.from_dict({SESSION_PARAM: session})
+    a reload signs back in from it."""
+    from urllib.parse import urlencode
+
+    st.session_state.rater, st.session_state.session = rater, session
+    _set_address("?" + urlencode({SESSION_PARAM: session}))
 
 
 def restore_session(store, study) -> None:
-    """Sign the tab in from ``?s=`` (a reload), or out when that session was revoked or expired."""
-    session = st.query_params.get(SESSION_PARAM)
+    """Sign the tab in from ``?s=`` (a reload), or out when that session was revoked or expired
+    (checked on every run, so that a revocation ends the session at the next click)."""
+    session = st.query_params.get(SESSION_PARAM) or st.session_state.get("session")
     if session is None:
         return
     rater = store.session_rater(study, session)
     if rater is None:
-        st.session_state.pop("rater", None)
+        for k in ("rater", "session", "started"):
+            st.session_state.pop(k, None)
         st.query_params.clear()
         st.session_state.flash = "Your session has ended. Open your sign-in link again, or ask the organiser for a new one."
     elif st.session_state.get("rater") != rater:
-        st.session_state.rater, st.session_state.started = rater, True
+        st.session_state.rater, st.session_state.started, st.session_state.session = rater, True, session
 
 
-def sign_in_page(store, study) -> None:
-    st.title("Side-by-side review")
+def sign_in_page(store, study) -> bool:
+    """The sign-in page; True once this tab is signed in (the caller then shows the rater page)."""
     flash = st.session_state.pop("flash", None)
-    if flash:
-        st.warning(flash)
     token = st.query_params.get("invite")
     if token:
-        st.query_params.clear()  # keep the token out of the address bar and history
         found = store.exchange(study, token)
         if found:
-            _signed_in(*found)
-            st.rerun()
+            _signed_in(*found)  # no rerun: it could cut the address rewrite short
+            return True
+        _set_address("")  # keep a bad token out of the address bar and history too
+        st.title("Side-by-side review")
         st.error("This sign-in link is not valid (used, expired or replaced). Ask the study's organiser for a new one.")
+    else:
+        st.title("Side-by-side review")
+    if flash:
+        st.warning(flash)
     if _oidc_configured():
         if st.user.is_logged_in:
             rater = store.rater_by_name(study, str(st.user.get("email", "")))
@@ -117,7 +133,7 @@ def sign_in_page(store, study) -> None:
         found = store.exchange(study, st.session_state.get("signin-token") or "")
         if found:
             _signed_in(*found)
-            st.rerun()
+            return True
         st.error("Unknown token.")
     with st.expander("Study administration"):
         st.text_input("Admin secret", type="password", key="admin-secret")
@@ -126,6 +142,7 @@ def sign_in_page(store, study) -> None:
                 st.session_state.admin = True
                 st.rerun()
             st.error("Wrong admin secret.")
+    return False
 
 
 def _cast(store, study, rater_id: int, view_key: str, public_id: str, seq: int, choice: str | None) -> None:
@@ -202,6 +219,7 @@ def rater_page(store, study, rater) -> None:
         if st.button("Sign out", key="signout"):
             st.session_state.clear()
             st.query_params.clear()
+            _set_address("")
             st.rerun()
         st.caption("Keyboard: A, B, T (tie), N (both bad), S (skip), U (undo)")
     if not st.session_state.get("started"):
@@ -335,8 +353,8 @@ def main() -> None:
             st.info("This study is closed. Thank you for taking part!")
         elif restore_session(store, study) or st.session_state.get("rater"):
             rater_page(store, study, st.session_state.rater)
-        else:
-            sign_in_page(store, study)
+        elif sign_in_page(store, study):
+            rater_page(store, study, st.session_state.rater)
     except StudyClosed:
         st.info("This study is closed. Thank you for taking part!")
     except Exception:  # the browser gets no details: they could quote study data

@@ -57,7 +57,9 @@ def test_rater_flow(app):
     at = new()
     at.query_params["invite"] = token
     at.run()
-    assert not at.exception and "invite" not in at.query_params  # the token leaves the address
+    assert not at.exception
+    # The browser's address is rewritten in place (no new history entry) to the signed session.
+    assert "history.replaceState" in tree_text(at) and "?s=" in tree_text(at) and token not in tree_text(at)
     assert "You will see a prompt" in at.markdown[0].value
     at.button(key="start").click().run()
     prompt, left, right = (c.value for c in at.code)

@@ -118,6 +118,8 @@ def shown(page) -> list[str] | None:
     """[prompt, response A, response B] once the app's script run has finished, else None."""
     if page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state") != "notRunning":
         return None  # mid-run: the buttons on screen may be the previous item's
+    if page.locator('[data-testid="stElementContainer"][data-stale="true"]').count():
+        return None  # the previous item's elements are still on screen
     texts = page.locator('[data-testid="stCode"]').all_inner_texts()
     return texts if len(texts) == 3 else None
 
@@ -229,7 +231,8 @@ def test_double_tap_held_key_reload_back_and_revoke(browser, tmp_path):
     # handle a click, which would count as reading time.
     with running_app(study.name, url, log=tmp_path / "streamlit.log") as base:
         first = sign_in(page, base, token)
-        assert "invite" not in page.url and "s=" in page.url
+        wait_until(page, lambda: "s=" in page.url, "the session in the address")
+        assert "invite" not in page.url
         assert page.get_by_text("A vote counts from 3 s").count() == 1
         page.wait_for_timeout(3200)
         # A double tap 80 ms apart: one vote; the second press never answers the next item.
