@@ -337,3 +337,22 @@ def test_long_markdown_answers_stay_readable_and_inert(browser, tmp_path):
         page.close()
     origin = base.rstrip("/")
     assert not [u for u in watch.requests if not u.startswith((origin + "/", "data:", "blob:", "about:"))]
+
+
+def test_a_stale_undo_in_a_second_tab_voids_nothing(browser, tmp_path):
+    store, study, _, url = new_study(tmp_path, "tabs-study", runs=support_runs(tmp_path, SUPPORT), overlap=1)
+    token = store.invite(study, "ann")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    one = context.new_page()
+    with running_app(study.name, url, log=tmp_path / "streamlit.log") as base:
+        first = sign_in(one, base, token)
+        wait_until(one, lambda: "s=" in one.url, "the session in the address")
+        second = act(one, store, lambda: one.locator("body").press("a"), 1, first)
+        two = context.new_page()  # a second tab on the same session: its Undo names the first vote
+        two.goto(one.url)
+        assert wait_until(two, lambda: shown(two), "the item in the second tab") == second
+        act(one, store, lambda: one.locator("body").press("b"), 2, second)  # tab one votes again
+        two.get_by_role("button", name="Undo last vote").click()  # stale: the last vote is not the first any more
+        wait_until(two, lambda: two.get_by_text("Nothing to undo").count(), "the refusal")
+        assert [tuple(r) for r in vote_rows(store)] == [("vote", "left"), ("vote", "right")]
+        context.close()
