@@ -111,7 +111,30 @@ def make_engine(url: str):
 def open_store(url: str) -> ReviewStore:
     engine = make_engine(url)
     t.metadata.create_all(engine)
+    _add_missing_columns(engine)
     return ReviewStore(engine)
+
+
+# Columns added to a table after studies were first made with it: (table, column, SQL type and default).
+_LATER_COLUMNS = (
+    ("hr_rater", "invite_once", "BOOLEAN NOT NULL DEFAULT FALSE"),
+    ("hr_rater", "invite_expires_at", "FLOAT"),
+    ("hr_rater", "invite_used_at", "FLOAT"),
+    ("hr_rater", "session_gen", "INTEGER NOT NULL DEFAULT 0"),
+    ("hr_rater", "revoked", "BOOLEAN NOT NULL DEFAULT FALSE"),
+)
+
+
+def _add_missing_columns(engine) -> None:
+    """Bring a database made by an earlier version up to date (create_all adds tables only)."""
+    from sqlalchemy import inspect
+
+    have = {c["name"] for c in inspect(engine).get_columns("hr_rater")}
+    missing = [(tbl, col, ddl) for tbl, col, ddl in _LATER_COLUMNS if col not in have]
+    if missing:
+        with engine.begin() as conn:
+            for tbl, col, ddl in missing:
+                conn.exec_driver_sql(f"ALTER TABLE {tbl} ADD COLUMN {col} {ddl}")
 
 
 class ReviewStore:

@@ -248,3 +248,18 @@ def test_study_file_sets_criteria_and_ties_and_scores_are_analysed(tmp_path):
     assert row["criterion"] == "accuracy" and row["items"] == 6 and row["difference"] == pytest.approx(sum(diffs) / 6)
     ref = sps.ttest_1samp(diffs, 0).confidence_interval(0.95)
     assert row["interval"] == pytest.approx([ref.low, ref.high])
+
+
+def test_a_database_from_before_sessions_gains_the_new_columns(tmp_path):
+    from human_review.store import open_store
+
+    store, study, _, url = new_study(tmp_path, n=2)
+    token = store.invite(study, "ann")
+    store.dispose()
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    for col in ("invite_once", "invite_expires_at", "invite_used_at", "session_gen", "revoked"):
+        con.execute(f"ALTER TABLE hr_rater DROP COLUMN {col}")
+    con.commit()
+    con.close()
+    again = open_store(url)
+    assert again.exchange(again.study(study.name), token) is not None
