@@ -316,6 +316,9 @@ def admin_page(store, study, url: str) -> None:
         if ag["cohen_kappa"]:
             st.dataframe([{"raters": " / ".join(k["raters"]), "items": k["n"], "kappa": k["kappa"]} for k in ag["cohen_kappa"]],
                          hide_index=True)
+        if result.get("criteria"):
+            st.subheader("Scores per criterion (x - y, t interval over items)")
+            st.dataframe(admin.criteria_table(result), hide_index=True)
         st.subheader("Automated metrics against the people")
         st.dataframe(admin.metric_table(result), hide_index=True)
         st.download_button("Download results (JSON)", json.dumps(result, indent=2), file_name="review-results.json",

@@ -111,7 +111,7 @@ def test_admin_flow_blind_until_closed(app):
     new, store, study, secret = app
     rater = store.sign_in(study, store.invite(study, "ann"))
     while (v := store.next_assignment(study, rater.id)) is not None:
-        store.record(study, rater.id, v.public_id, v.seq, "left", seconds=3.0)
+        store.record(study, rater.id, v.public_id, v.seq, "left", seconds=3.0, scores={"left": {"tone": 4}, "right": {"tone": 2}})
     at = new()
     at.run()
     at.text_input(key="admin-secret").input("wrong")
@@ -125,7 +125,7 @@ def test_admin_flow_blind_until_closed(app):
     text = tree_text(at)
     for s in secrets_of(store, study):
         assert s not in text
-    assert "candidate 1 vs base" in text
+    assert "candidate 1 vs base" in text and "Scores per criterion" in text and "Fleiss" in text
 
     at.text_input(key="invite-name").input("bob")
     at.button(key="invite").click().run()
