@@ -35,6 +35,16 @@ def win_table(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def criteria_table(result: dict[str, Any]) -> list[dict[str, Any]]:
+    def num(x):
+        return "" if x is None else f"{x:.2f}"
+
+    return [{"pair": f"{c['candidate']} vs {c['base']}", "criterion": c["criterion"], "items": c["items"],
+             "mean x": num(c["mean_x"]), "mean y": num(c["mean_y"]), "difference": num(c["difference"]),
+             "interval": "" if c["interval"][0] is None else f"{c['interval'][0]:.2f} – {c['interval'][1]:.2f}"}
+            for c in result.get("criteria", [])]
+
+
 def rater_table(result: dict[str, Any]) -> list[dict[str, Any]]:
     return [{
         "rater": r["rater"], "votes": r["votes"], "skips": r["skips"],

@@ -75,3 +75,25 @@ def krippendorff_alpha(units: Mapping[Hashable, Sequence[Hashable]]) -> tuple[fl
         for r, v in enumerate(vals):
             data[r, u] = cats.index(v)
     return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")), "krippendorff"
+
+
+def fleiss_kappa(units: Mapping[Hashable, Sequence[Hashable]], categories: Sequence[str]) -> dict:
+    """Fleiss' kappa (statsmodels) over the units rated by the most common number of raters
+    (Fleiss' kappa assumes the same number per unit; units with other counts are left out
+    and counted). ``kappa`` None when undefined (fewer than two such units, or one category)."""
+    from collections import Counter
+
+    import numpy as np
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+
+    sizes = Counter(len(v) for v in units.values() if len(v) >= 2)
+    if not sizes:
+        return {"kappa": None, "units": 0, "raters_per_unit": None, "left_out": len(units)}
+    m = max(sizes, key=lambda k: (sizes[k], k))
+    rows = [vals for vals in units.values() if len(vals) == m]
+    table = np.array([[sum(v == c for v in vals) for c in categories] for vals in rows], dtype=float)
+    kappa = None
+    if len(rows) >= 2 and (table.sum(axis=0) > 0).sum() >= 2:
+        kappa = float(sm_fleiss(table, method="fleiss"))
+        kappa = None if math.isnan(kappa) else kappa
+    return {"kappa": kappa, "units": len(rows), "raters_per_unit": m, "left_out": len(units) - len(rows)}

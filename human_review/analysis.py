@@ -68,12 +68,17 @@ def win_rates(data: StudyData, names: dict[str, str], confidence: float) -> list
     by_comp = verdicts(data)
     votes = _pair_labels(data)
     rows = []
-    for cand in data.candidates:
-        comps = [cid for cid in by_comp if data.comparisons[cid].candidate == cand.label]
+    # Each candidate against the base, then (a study with pairs "all") candidate against candidate.
+    matchups = [(c.label, data.base.label) for c in data.candidates]
+    matchups += sorted({(c.candidate, c.opponent) for c in data.comparisons.values()
+                        if c.kind == "pair" and c.opponent not in (None, data.base.label)})
+    for cand, opp in matchups:
+        comps = [cid for cid in by_comp if data.comparisons[cid].candidate == cand
+                 and (data.comparisons[cid].opponent or data.base.label) == opp]
         counts = Counter(by_comp[cid] for cid in comps)
         vote_counts = Counter(lab for cid in comps for _, lab in votes[cid])
         n = len(comps)
-        row: dict[str, Any] = {"candidate": names[cand.label], "base": names[data.base.label], "items": n,
+        row: dict[str, Any] = {"candidate": names[cand], "base": names[opp], "items": n,
                                "votes": {k: vote_counts[k] for k in LABELS}}
         for key, lab in (("win", "x"), ("tie", "tie"), ("both_bad", "both_bad"), ("loss", "y")):
             row[key] = {"n": counts[lab], "rate": counts[lab] / n if n else None, "interval": _wilson(counts[lab], n, confidence)}
@@ -94,15 +99,15 @@ def strengths(data: StudyData, names: dict[str, str], *, n_boot: int, seed: int,
     for cid, labs in _pair_labels(data).items():
         comp = data.comparisons[cid]
         w = per_item.setdefault(comp.item_id, np.zeros((len(players), len(players))))
-        c = index[comp.candidate]
+        c, o = index[comp.candidate], index[comp.opponent or data.base.label]
         for _, lab in labs:
             if lab == "x":
-                w[c, 0] += 1
+                w[c, o] += 1
             elif lab == "y":
-                w[0, c] += 1
+                w[o, c] += 1
             else:  # tie or both bad: half a win each
-                w[c, 0] += 0.5
-                w[0, c] += 0.5
+                w[c, o] += 0.5
+                w[o, c] += 0.5
     if not per_item:
         return {"players": [names[p] for p in players], "rows": [], "items": 0}
     fit = fit_with_intervals(np.array(list(per_item.values())), tuple(players), n_boot=n_boot, seed=seed, confidence=confidence)
@@ -111,8 +116,43 @@ def strengths(data: StudyData, names: dict[str, str], *, n_boot: int, seed: int,
     return {"rows": rows, "items": len(per_item), "resamples": n_boot, "seed": seed, "ties": "half a win each"}
 
 
+def criteria(data: StudyData, names: dict[str, str], confidence: float) -> list[dict[str, Any]]:
+    """Per pair of systems and criterion: the mean score of each side and the mean paired
+    difference (x - y), item by item (an item's difference is the mean over its raters who
+    scored both sides), with a t interval over items."""
+    from scipy import stats as sps
+
+    from human_review.study_file import from_settings
+
+    per: dict[tuple[str, str, str], dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    for a in data.answers:
+        comp = data.comparisons[a.comparison_id]
+        if a.kind != "pair" or not a.scores:
+            continue
+        for crit, vx in (a.scores.get("x") or {}).items():
+            vy = (a.scores.get("y") or {}).get(crit)
+            if isinstance(vx, (int, float)) and isinstance(vy, (int, float)):
+                per[(comp.candidate, comp.opponent or data.base.label, crit)][comp.item_id].append((vx, vy))
+    order = [c.name for c in from_settings(data.settings).criteria]
+    rows = []
+    for (cand, opp, crit), items in sorted(per.items(), key=lambda kv: (kv[0][0], kv[0][1], order.index(kv[0][2]) if kv[0][2] in order else 99)):
+        xs = [statistics.fmean(x for x, _ in v) for v in items.values()]
+        ys = [statistics.fmean(y for _, y in v) for v in items.values()]
+        d = [x - y for x, y in zip(xs, ys)]
+        n = len(d)
+        iv = [None, None]
+        if n >= 2:
+            sd = statistics.stdev(d)
+            half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * sd / n ** 0.5
+            iv = [statistics.fmean(d) - half, statistics.fmean(d) + half]
+        rows.append({"candidate": names[cand], "base": names[opp], "criterion": crit, "items": n,
+                     "mean_x": statistics.fmean(xs), "mean_y": statistics.fmean(ys), "difference": statistics.fmean(d),
+                     "interval": iv})
+    return rows
+
+
 def agreement(data: StudyData) -> dict[str, Any]:
-    from human_review.agreement import cohen_pairs, krippendorff_alpha
+    from human_review.agreement import cohen_pairs, fleiss_kappa, krippendorff_alpha
 
     by_rater: dict[str, dict[int, str]] = defaultdict(dict)
     units: dict[int, list[str]] = defaultdict(list)
@@ -122,7 +162,8 @@ def agreement(data: StudyData) -> dict[str, Any]:
             units[cid].append(lab)
     alpha, impl = krippendorff_alpha(units)
     return {"labels": list(LABELS), "cohen_kappa": cohen_pairs(by_rater, LABELS), "krippendorff_alpha": alpha,
-            "alpha_implementation": impl, "units_with_2_or_more": sum(len(v) >= 2 for v in units.values())}
+            "alpha_implementation": impl, "units_with_2_or_more": sum(len(v) >= 2 for v in units.values()),
+            "fleiss_kappa": fleiss_kappa(units, LABELS)}
 
 
 def _left_share(answers) -> dict[str, Any]:
@@ -218,6 +259,7 @@ def analyse(data: StudyData, *, reveal: bool, n_boot: int = 1000, seed: int | No
         "summary": summary,
         "win_rates": win_rates(data, names, confidence),
         "bradley_terry": strengths(data, names, n_boot=n_boot, seed=seed, confidence=confidence),
+        "criteria": criteria(data, names, confidence),
         "agreement": agreement(data),
         "position_bias": position_bias(data),
         "raters": rater_quality(data, confidence),

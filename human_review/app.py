@@ -19,11 +19,14 @@ import time
 import streamlit as st
 
 from human_review.server import ENV_DB, ENV_STUDY
-from human_review.store import CRITERIA, StudyClosed, open_store
+from human_review.claims import MIN_SECONDS, ItemGone, TooSoon
+from human_review.store import StudyClosed, open_store
+from human_review.study_file import from_settings
 
 CHOICE_BUTTONS = (("left", "A is better", "A"), ("right", "B is better", "B"),
                   ("tie", "Tie (both good)", "T"), ("both_bad", "Both bad", "N"))
 SKIP_SHORTCUT, UNDO_SHORTCUT = "S", "U"
+SESSION_PARAM = "s"
 INSTRUCTIONS = """
 You will see a prompt and two responses, **A** and **B**, side by side. Which answers
 the prompt better? Judge correctness first, then helpfulness, then tone.
@@ -40,6 +43,16 @@ links and markup in them are not followed or rendered.
 Keyboard: **A**, **B**, **T** (tie), **N** (both bad), **S** (skip), **U** (undo).
 """
 log = logging.getLogger("evalkit.review")
+# A held key repeats its keydown: without this, holding "A" would vote on every item that
+# follows. Registered once, on the window in the capture phase, so it runs before
+# Streamlit's own shortcut listener. The server also refuses a vote within the study's
+# minimum reading time, which catches a quick double tap (two separate keydowns).
+KEY_REPEAT_GUARD = """<script>
+if (!window.__evalkitKeyGuard) {
+  window.__evalkitKeyGuard = true;
+  window.addEventListener("keydown", (e) => { if (e.repeat) { e.stopImmediatePropagation(); e.preventDefault(); } }, true);
+}
+</script>"""
 
 
 @st.cache_resource(show_spinner=False)
@@ -54,16 +67,58 @@ def _oidc_configured() -> bool:
         return False
 
 
-def sign_in_page(store, study) -> None:
-    st.title("Side-by-side review")
+def _set_address(query: str) -> None:
+    """Rewrite the current history entry's address in the browser. Setting st.query_params
+    would push a new entry and leave the invite one step Back; replacing the entry leaves no
+    trace of it. (Streamlit's own copy of the query string is not told; the app ignores an
+    invite once the tab is signed in, and a reload reads the address afresh.)"""
+    import json
+
+    st.html(f"<script>history.replaceState(history.state, '', location.pathname + {json.dumps(query)})</script>",
+            unsafe_allow_javascript=True)
+
+
+def _signed_in(rater, session: str) -> None:
+    """Keep the rater for this tab and put the signed session, not the invite, in the address:
+    a reload signs back in from it."""
+    from urllib.parse import urlencode
+
+    st.session_state.rater, st.session_state.session = rater, session
+    _set_address("?" + urlencode({SESSION_PARAM: session}))
+
+
+def restore_session(store, study) -> None:
+    """Sign the tab in from ``?s=`` (a reload), or out when that session was revoked or expired
+    (checked on every run, so that a revocation ends the session at the next click)."""
+    session = st.query_params.get(SESSION_PARAM) or st.session_state.get("session")
+    if session is None:
+        return
+    rater = store.session_rater(study, session)
+    if rater is None:
+        for k in ("rater", "session", "started"):
+            st.session_state.pop(k, None)
+        st.query_params.clear()
+        st.session_state.flash = "Your session has ended. Open your sign-in link again, or ask the organiser for a new one."
+    elif st.session_state.get("rater") != rater:
+        st.session_state.rater, st.session_state.started, st.session_state.session = rater, True, session
+
+
+def sign_in_page(store, study) -> bool:
+    """The sign-in page; True once this tab is signed in (the caller then shows the rater page)."""
+    flash = st.session_state.pop("flash", None)
     token = st.query_params.get("invite")
     if token:
-        st.query_params.clear()  # keep the token out of the address bar and history
-        rater = store.sign_in(study, token)
-        if rater:
-            st.session_state.rater = rater
-            st.rerun()
-        st.error("This sign-in link is not valid. Ask the study's organiser for a new one.")
+        found = store.exchange(study, token)
+        if found:
+            _signed_in(*found)  # no rerun: it could cut the address rewrite short
+            return True
+        _set_address("")  # keep a bad token out of the address bar and history too
+        st.title("Side-by-side review")
+        st.error("This sign-in link is not valid (used, expired or replaced). Ask the study's organiser for a new one.")
+    else:
+        st.title("Side-by-side review")
+    if flash:
+        st.warning(flash)
     if _oidc_configured():
         if st.user.is_logged_in:
             rater = store.rater_by_name(study, str(st.user.get("email", "")))
@@ -75,10 +130,10 @@ def sign_in_page(store, study) -> None:
             st.button("Sign in with your account", key="oidc", on_click=st.login)
     st.text_input("Invite token", type="password", key="signin-token")
     if st.button("Sign in", key="signin", type="primary"):
-        rater = store.sign_in(study, st.session_state.get("signin-token") or "")
-        if rater:
-            st.session_state.rater = rater
-            st.rerun()
+        found = store.exchange(study, st.session_state.get("signin-token") or "")
+        if found:
+            _signed_in(*found)
+            return True
         st.error("Unknown token.")
     with st.expander("Study administration"):
         st.text_input("Admin secret", type="password", key="admin-secret")
@@ -87,13 +142,15 @@ def sign_in_page(store, study) -> None:
                 st.session_state.admin = True
                 st.rerun()
             st.error("Wrong admin secret.")
+    return False
 
 
 def _cast(store, study, rater_id: int, view_key: str, public_id: str, seq: int, choice: str | None) -> None:
     state = st.session_state
     scores = {}
+    criteria = [c.name for c in from_settings(study.settings).criteria]
     for side, screen in (("A", "left"), ("B", "right")):
-        given = {c: state.get(f"{view_key}.s.{side}.{c}") for c in CRITERIA}
+        given = {c: state.get(f"{view_key}.s.{side}.{c}") for c in criteria}
         given = {c: int(v) for c, v in given.items() if v is not None}
         if given:
             scores[screen] = given
@@ -104,6 +161,12 @@ def _cast(store, study, rater_id: int, view_key: str, public_id: str, seq: int, 
                                 comment=state.get(f"{view_key}.c") or None, seconds=seconds)
     except StudyClosed:
         return  # the page says so on the rerun
+    except TooSoon:
+        state.flash = "Not recorded: take a moment to read both answers first."
+        return
+    except ItemGone:
+        state.flash = "This item was open too long and went back to the pool; here is another."
+        return
     except Exception:  # callbacks run outside main()'s guard: keep details out of the browser
         log.exception("review app: recording a vote failed")
         state.flash = "Your vote could not be saved; please try again."
@@ -122,20 +185,51 @@ def _undo(store, study, rater_id: int, target) -> None:
     st.session_state.flash = "Your last vote was taken back." if undone else "Nothing to undo."
 
 
+def _long(text: str) -> bool:
+    return text.count("\n") > 14 or len(text) > 1200
+
+
+def show_answers(view) -> None:
+    """The prompt and the two answers: plain text by default, or sanitised Markdown; long ones
+    in scrollable panes of one height, so that the vote bar stays in view."""
+    from human_review.render import reveal_invisible, safe_markdown
+
+    formatted = st.toggle("Formatted view (Markdown; no HTML, images or links)", key="formatted")
+    texts = [reveal_invisible(t) for t in (view.prompt, view.left, view.right)]
+    hidden = sum(n for _, n in texts)
+    if hidden:
+        st.warning(f"{hidden} invisible or direction-changing character(s) are shown as ⟦U+…⟧.")
+    st.caption("Prompt")
+    with st.container(height=200 if _long(texts[0][0]) else "content", border=False):
+        st.code(texts[0][0], language=None, wrap_lines=True)
+    long = _long(texts[1][0]) or _long(texts[2][0])
+    for col, side, (text, _) in zip(st.columns(2), ("A", "B"), texts[1:]):
+        with col:
+            st.subheader(f"Response {side}")
+            with st.container(height=360 if long else "content", border=long):
+                if formatted:
+                    st.markdown(safe_markdown(text))
+                else:
+                    st.code(text, language=None, wrap_lines=True)
+
+
 def rater_page(store, study, rater) -> None:
     with st.sidebar:
         st.text(f"Signed in as {rater.name}")
         if st.button("Sign out", key="signout"):
             st.session_state.clear()
+            st.query_params.clear()
+            _set_address("")
             st.rerun()
         st.caption("Keyboard: A, B, T (tie), N (both bad), S (skip), U (undo)")
     if not st.session_state.get("started"):
         st.title("Side-by-side review")
-        st.markdown(INSTRUCTIONS)
+        st.markdown(from_settings(study.settings).instructions or INSTRUCTIONS)
         if st.button("Start", key="start", type="primary", shortcut="Enter"):
             st.session_state.started = True
             st.rerun()
         return
+    st.html(KEY_REPEAT_GUARD, unsafe_allow_javascript=True)
     flash = st.session_state.pop("flash", None)
     if flash:
         st.toast(flash)
@@ -147,29 +241,31 @@ def rater_page(store, study, rater) -> None:
                   on_click=_undo, args=(store, study, rater.id, undo_target))
         return
     key = f"{view.public_id}.{view.seq}"
+    cfg = from_settings(study.settings)
     st.session_state.setdefault("shown_at", {}).setdefault(key, time.time())
     done, remaining = store.rater_progress(study, rater.id)
     st.progress(done / (done + 1 + remaining), text=f"{done} rated, about {remaining + 1} to go")
-    st.caption("Prompt")
-    st.code(view.prompt, language=None, wrap_lines=True)
-    for col, side, text in zip(st.columns(2), ("A", "B"), (view.left, view.right)):
-        with col:
-            st.subheader(f"Response {side}")
-            st.code(text, language=None, wrap_lines=True)
-    with st.expander("Scores and comment (optional)"):
-        for col, side in zip(st.columns(2), ("A", "B")):
-            with col:
-                for crit in CRITERIA:
-                    st.segmented_control(f"{crit.capitalize()} of {side}", [1, 2, 3, 4, 5], key=f"{key}.s.{side}.{crit}")
-        st.text_area("Comment", key=f"{key}.c", max_chars=2000)
-    for col, (choice, label, shortcut) in zip(st.columns(4), CHOICE_BUTTONS):
+    show_answers(view)
+    buttons = [b for b in CHOICE_BUTTONS if b[0] in ("left", "right") or b[0] in cfg.ties]
+    for col, (choice, label, shortcut) in zip(st.columns(len(buttons)), buttons):
         col.button(label, key=f"{key}.{choice}", shortcut=shortcut, type="primary", width="stretch",
                    on_click=_cast, args=(store, study, rater.id, key, view.public_id, view.seq, choice))
+    min_s = float(study.settings.get("min_seconds", MIN_SECONDS))
+    if min_s > 0:
+        st.caption(f"A vote counts from {min_s:g} s after the item appears, so that a double tap cannot answer the next one.")
     skip, undo, _ = st.columns([1, 1, 2])
     skip.button("Skip", key=f"{key}.skip", shortcut=SKIP_SHORTCUT, width="stretch",
                 on_click=_cast, args=(store, study, rater.id, key, view.public_id, view.seq, None))
     undo.button("Undo last vote", key=f"{key}.undo", shortcut=UNDO_SHORTCUT, width="stretch", disabled=undo_target is None,
                 on_click=_undo, args=(store, study, rater.id, undo_target))
+    # Below the vote bar, so that the buttons sit right under the answers.
+    with st.expander("Scores and comment (optional)"):
+        for col, side in zip(st.columns(2), ("A", "B")):
+            with col:
+                for crit in cfg.criteria:
+                    lo, hi = crit.scale
+                    st.segmented_control(f"{crit.shown} of {side}", list(range(lo, hi + 1)), key=f"{key}.s.{side}.{crit.name}")
+        st.text_area("Comment", key=f"{key}.c", max_chars=2000)
 
 
 @st.cache_data(ttl=60, show_spinner="Computing results…")
@@ -213,12 +309,16 @@ def admin_page(store, study, url: str) -> None:
         if "strengths" in figs:
             st.image(figs["strengths"])
         ag, pb = result["agreement"], result["position_bias"]["overall"]
-        alpha = ag["krippendorff_alpha"]
+        alpha, fk = ag["krippendorff_alpha"], (ag.get("fleiss_kappa") or {}).get("kappa")
         st.write(f"Krippendorff's alpha (nominal): {'n/a' if alpha is None else f'{alpha:.2f}'}; "
+                 f"Fleiss' kappa: {'n/a' if fk is None else f'{fk:.2f}'}; "
                  f"left side chosen in {pb['left']} of {pb['n']} decisive votes.")
         if ag["cohen_kappa"]:
             st.dataframe([{"raters": " / ".join(k["raters"]), "items": k["n"], "kappa": k["kappa"]} for k in ag["cohen_kappa"]],
                          hide_index=True)
+        if result.get("criteria"):
+            st.subheader("Scores per criterion (x - y, t interval over items)")
+            st.dataframe(admin.criteria_table(result), hide_index=True)
         st.subheader("Automated metrics against the people")
         st.dataframe(admin.metric_table(result), hide_index=True)
         st.download_button("Download results (JSON)", json.dumps(result, indent=2), file_name="review-results.json",
@@ -254,10 +354,10 @@ def main() -> None:
             admin_page(store, study, url)
         elif not study.is_open:
             st.info("This study is closed. Thank you for taking part!")
-        elif st.session_state.get("rater"):
+        elif restore_session(store, study) or st.session_state.get("rater"):
             rater_page(store, study, st.session_state.rater)
-        else:
-            sign_in_page(store, study)
+        elif sign_in_page(store, study):
+            rater_page(store, study, st.session_state.rater)
     except StudyClosed:
         st.info("This study is closed. Thank you for taking part!")
     except Exception:  # the browser gets no details: they could quote study data

@@ -22,6 +22,10 @@ class StudyOptions:
     repeats: int = 0  # hidden repeats per rater, sides swapped
     seed: int = 0
     tasks: tuple[str, ...] = ()  # empty: every task with text responses
+    min_seconds: float = 1.0  # a vote sooner than this after the item was shown is refused (a double tap)
+    claim_timeout: float = 1800.0  # seconds before an untouched claim goes back to the pool
+    pairs: str = "base"  # "base": each candidate against the base; "all": every two systems
+    study: dict | None = None  # the organiser's study file (study_file.StudySettings), as plain data
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ def write_plan(conn, name: str, plan) -> str:
     for iid in item_ids[: len(plan.items)]:
         resp = [next(response_ids) for _ in range(n_sys)]
         pairs += [(iid, resp[c], resp[0]) for c in range(1, n_sys)]
+        if getattr(plan.options, "pairs", "base") == "all":  # candidate against candidate, x the earlier one
+            pairs += [(iid, resp[c], resp[d]) for c in range(1, n_sys) for d in range(c + 1, n_sys)]
     # Interleave the candidates so that no rater meets one prompt twice in a row.
     order = np.random.default_rng([plan.options.seed, 1]).permutation(len(pairs))
     comps = [{"study_id": study_id, "item_id": iid, "kind": "pair", "x_response_id": x, "y_response_id": y, "order_key": int(o)}

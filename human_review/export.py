@@ -13,6 +13,22 @@ CSV_FIELDS = ("task", "item_id", "kind", "rater", "left_model", "right_model", "
               "scores_left", "scores_right", "comment", "seconds", "created_at", "assignment", "repeat_of")
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value) -> object:
+    """A CSV cell a spreadsheet will not run: text that starts like a formula gets a leading
+    apostrophe (OWASP's advice). Numbers are written as they are, negative ones included."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        value = json.dumps(value)
+    if isinstance(value, (int, float)):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def vote_rows(data: StudyData) -> list[dict]:
     """One row per standing answer (votes and skips), sides and models spelled out."""
     model = {s.label: s.model for s in data.systems}
@@ -20,7 +36,7 @@ def vote_rows(data: StudyData) -> list[dict]:
     for a in data.answers:
         comp = data.comparisons[a.comparison_id]
         x = model[comp.candidate] if comp.candidate else "(gold: reference)"
-        y = model[data.base.label] if comp.candidate else "(gold: decoy)"
+        y = model[comp.opponent or data.base.label] if comp.candidate else "(gold: decoy)"
         left, right = (x, y) if a.left_is_x else (y, x)
         preferred = {"x": x, "y": y}.get(a.label or "", "")
         scores = a.scores or {}
@@ -54,7 +70,7 @@ def write_exports(data: StudyData, out_dir: Path, stem: str) -> list[Path]:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
         w.writeheader()
         for r in rows:
-            w.writerow({k: json.dumps(v) if isinstance(v, dict) else ("" if v is None else v) for k, v in r.items()})
+            w.writerow({k: csv_cell(v) for k, v in r.items()})
     paths[1].write_text(json.dumps({"format": "evalkit.review.votes/1", "study": data.name, "votes": rows}, indent=2, ensure_ascii=False) + "\n",
                         encoding="utf-8")
     with paths[2].open("w", encoding="utf-8") as f:

@@ -41,6 +41,7 @@ class Comparison:
     y_text: str
     x_metrics: dict[str, Any]
     y_metrics: dict[str, Any]
+    opponent: str | None = None  # the label of y's system; None for gold (and the base in older code)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,14 @@ class StudyData:
     raters: tuple[str, ...]
     rows: dict[str, int] = field(default_factory=dict)  # vote rows by action
 
+    def without_raters(self, names) -> StudyData:
+        """The study as if these raters had never voted (a rater the flags call careless)."""
+        from dataclasses import replace
+
+        drop = set(names)
+        return replace(self, answers=tuple(a for a in self.answers if a.rater not in drop),
+                       raters=tuple(r for r in self.raters if r not in drop))
+
     @property
     def base(self) -> System:
         return next(s for s in self.systems if s.is_base)
@@ -92,14 +101,14 @@ def load(conn, study) -> StudyData:
     comps = {}
     for r in conn.execute(
         select(t.comparison.c.id, t.comparison.c.kind, t.item.c.id.label("item_id"), t.item.c.task, t.item.c.item_key,
-               t.item.c.prompt, rx.c.system_id, rx.c.text.label("x_text"), ry.c.text.label("y_text"),
+               t.item.c.prompt, rx.c.system_id, ry.c.system_id.label("y_system_id"), rx.c.text.label("x_text"), ry.c.text.label("y_text"),
                rx.c.metrics.label("x_metrics"), ry.c.metrics.label("y_metrics"))
         .select_from(t.comparison.join(t.item, t.comparison.c.item_id == t.item.c.id)
                      .join(rx, t.comparison.c.x_response_id == rx.c.id).join(ry, t.comparison.c.y_response_id == ry.c.id))
         .where(t.comparison.c.study_id == study.id)
     ):
         comps[r.id] = Comparison(r.id, r.kind, r.item_id, r.task, r.item_key, r.prompt, label.get(r.system_id),
-                                 r.x_text, r.y_text, r.x_metrics or {}, r.y_metrics or {})
+                                 r.x_text, r.y_text, r.x_metrics or {}, r.y_metrics or {}, label.get(r.y_system_id))
     A, V = t.assignment, t.vote
     answers = []
     for r in conn.execute(

@@ -29,7 +29,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         out += ["", "| label | model | run id | run directory |", "|---|---|---|---|"]
         out += [f"| {x['label']} | {x['model']} | {x['run_id']} | {x['source'] or ''} |" for x in s["systems"]]
     out += ["", f"## Win rates (items, {conf} Wilson intervals; sign test on wins vs losses)", "",
-            "| candidate vs base | items | win | tie | both bad | loss | sign test p |", "|---|---|---|---|---|---|---|"]
+            "| pair (x vs y) | items | win | tie | both bad | loss | sign test p |", "|---|---|---|---|---|---|---|"]
     for r in result["win_rates"]:
         cells = [f"{_pct(r[k]['rate'])} {_ci(r[k]['interval'])}" for k in ("win", "tie", "both_bad", "loss")]
         out.append(f"| {r['candidate']} vs {r['base']} | {r['items']} | " + " | ".join(cells) + f" | {_num(r['sign_test']['p_value'], '.3g')} |")
@@ -39,10 +39,20 @@ def render_markdown(result: dict[str, Any]) -> str:
     for r in bt["rows"]:
         iv = "reference" if r["reference"] else f"[{_num(r['interval'][0])}, {_num(r['interval'][1])}]"
         out.append(f"| {r['system']} | {_num(r['strength'])}{' (at bound)' if r['at_bound'] else ''} | {iv} |")
+    if result.get("criteria"):
+        out += ["", f"## Scores per criterion (x - y, item means; {conf} t interval over items)", "",
+                "| pair (x vs y) | criterion | items | mean x | mean y | difference | interval |", "|---|---|---|---|---|---|---|"]
+        for c in result["criteria"]:
+            out.append(f"| {c['candidate']} vs {c['base']} | {c['criterion']} | {c['items']} | {_num(c['mean_x'])} | "
+                       f"{_num(c['mean_y'])} | {_num(c['difference'])} | [{_num(c['interval'][0])}, {_num(c['interval'][1])}] |")
     ag = result["agreement"]
     out += ["", "## Agreement between raters (labels relative to the models)", "",
             (f"Krippendorff's alpha (nominal): {_num(ag['krippendorff_alpha'])} over {ag['units_with_2_or_more']} items "
              f"with two or more raters ({ag['alpha_implementation']})."), ""]
+    fk = ag.get("fleiss_kappa")
+    if fk:
+        out += [f"Fleiss' kappa: {_num(fk['kappa'])} over {fk['units']} items with {fk['raters_per_unit']} raters each "
+                f"({fk['left_out']} items with another number of raters left out).", ""]
     if ag["cohen_kappa"]:
         out += ["| raters | items | raw agreement | Cohen's kappa |", "|---|---|---|---|"]
         out += [f"| {a} / {b} | {k['n']} | {_pct(k['agreement'])} | {_num(k['kappa'])} |" for k in ag["cohen_kappa"] for a, b in [k["raters"]]]

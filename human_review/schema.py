@@ -87,6 +87,13 @@ rater = Table(
     Column("name", String(200), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
+    # An invite may be one-time and may expire; revoking bumps the session generation, which
+    # every signed session names, so that the rater's open sessions end at once.
+    Column("invite_once", Boolean, nullable=False, default=False),
+    Column("invite_expires_at", Float),
+    Column("invite_used_at", Float),
+    Column("session_gen", Integer, nullable=False, default=0),
+    Column("revoked", Boolean, nullable=False, default=False),
     UniqueConstraint("study_id", "name", name="uq_hr_rater_name"),
 )
 

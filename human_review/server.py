@@ -79,6 +79,35 @@ def _wait_healthy(proc, base: str, timeout: float) -> None:
         time.sleep(0.2)
 
 
+def run_forwarding_signals(argv: list[str], env: dict[str, str]) -> int:
+    """Run Streamlit as a child and pass SIGTERM, SIGINT and SIGHUP on to it, so that stopping
+    ``evalkit review serve`` (a service manager's SIGTERM, Ctrl-C) never leaves Streamlit
+    holding the port; returns Streamlit's exit status."""
+    import signal
+
+    proc = subprocess.Popen(argv, env=env)
+    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+    def forward(signum, _frame):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
+
+    previous = {s: signal.signal(s, forward) for s in forwarded}
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if proc.poll() is None:  # an exception here: never leave the child behind
+            _stop(proc)
+    return 0 if code in (-signal.SIGTERM, -signal.SIGINT) else code
+
+
 def _stop(proc) -> None:
     proc.terminate()
     try:

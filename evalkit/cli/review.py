@@ -14,9 +14,17 @@ import click
 from evalkit.errors import EvalkitError, MissingExtra
 
 db_option = click.option(
-    "--db", "db_url", default=None, metavar="URL",
-    help="SQLAlchemy database URL, e.g. postgresql+psycopg://user@host/db (default: STUDY.sqlite in the current folder).",
+    "--db", "db_url", default=None, metavar="URL", envvar="EVALKIT_REVIEW_DB", show_envvar=True,
+    help="SQLAlchemy database URL, e.g. postgresql+psycopg://user@host/db (default: STUDY.sqlite in the current folder). "
+         "Prefer the environment variable for a URL with a password: it stays out of the shell history.",
 )
+
+
+def _masked(url: str) -> str:
+    """The URL as printed: a password never reaches the terminal or a log."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _need(*modules: str) -> None:
@@ -57,12 +65,24 @@ def review():
 @click.option("--from-judge-disagreements", "judge_dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
               default=None, help="A compare folder with judge/ judgments: only the items where the judge flipped with "
               "the order, gave no verdict or tied (flips first; --items caps each task).")
+@click.option("--pairs", type=click.Choice(["base", "all"]), default="base", show_default=True,
+              help="base: each candidate against the base; all: also every candidate against every other.")
+@click.option("--study-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="YAML with instructions, criteria (each with its scale) and tie options for raters.")
+@click.option("--min-seconds", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Refuse a vote sooner than this after the item was shown (a double-tapped key).")
+@click.option("--claim-timeout", type=click.FloatRange(min=1), default=1800.0, show_default=True,
+              help="Seconds after which an unanswered claim goes back to the pool.")
 @db_option
-def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, seed, judge_dir, db_url):
+def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, seed, judge_dir, pairs, study_file, min_seconds,
+           claim_timeout, db_url):
     """Build STUDY from the responses in two or more run directories."""
     from evalkit.results import RunResult
     from human_review.build import StudyOptions, plan_study
 
+    from human_review import study_file as sf
+
+    settings = sf.load(study_file).model_dump(mode="json") if study_file else None
     loaded = [RunResult.load(p) for p in runs]
     if judge_dir is not None:  # human time where the judge is least sure (issue 13)
         from evalkit.judge.study import disagreements, load_judgments
@@ -71,14 +91,16 @@ def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, se
         for r in loaded:
             r.samples = [x for x in r.samples if (x["task"], str(x["id"])) in keep]
         click.echo(f"{len(keep)} item(s) where the judge flipped, tied or gave no verdict")
-    options = StudyOptions(items=items, per_task=per_task, overlap=overlap, gold=gold, repeats=repeats, seed=seed, tasks=tuple(tasks))
+    options = StudyOptions(items=items, per_task=per_task, overlap=overlap, gold=gold, repeats=repeats, seed=seed, tasks=tuple(tasks),
+                           min_seconds=min_seconds, claim_timeout=claim_timeout, pairs=pairs, study=settings)
     plan = plan_study(loaded, options, base)
     store, url = _open(study, db_url, create=True)
     secret = store.create_study(study, plan)
     n_cand = len(plan.systems) - 1
-    click.echo(f"created study {study!r} in {url}")
+    n_pairs = n_cand if pairs == "base" else n_cand * (n_cand + 1) // 2
+    click.echo(f"created study {study!r} in {_masked(url)}")
     click.echo(f"  base: {plan.systems[0].model}; candidates: {', '.join(s.model for s in plan.systems[1:])}")
-    click.echo(f"  {len(plan.items)} items x {n_cand} candidate(s) = {len(plan.items) * n_cand} comparisons, "
+    click.echo(f"  {len(plan.items)} items x {n_cand} candidate(s) = {len(plan.items) * n_pairs} comparisons ({pairs} pairs), "
                f"{overlap} rater(s) each; {len(plan.gold)} gold item(s) and {repeats} repeat(s) per rater")
     if plan.dropped:
         click.echo(f"  {plan.dropped} shared item(s) left out: a model's response was missing, empty or an error")
@@ -91,11 +113,14 @@ def create(study, runs, base, items, per_task, tasks, overlap, gold, repeats, se
 @click.argument("study")
 @click.argument("rater")
 @click.option("--url", "app_url", default="http://127.0.0.1:8501", show_default=True, help="Where raters reach the app.")
+@click.option("--once", is_flag=True, help="The link signs in one browser only.")
+@click.option("--expires", "expires_h", type=click.FloatRange(min=0, min_open=True), default=None, metavar="HOURS",
+              help="The link stops working after this many hours (a session already started runs on).")
 @db_option
-def invite(study, rater, app_url, db_url):
-    """Print a sign-in link for RATER (inviting again replaces the rater's token)."""
+def invite(study, rater, app_url, once, expires_h, db_url):
+    """Print a sign-in link for RATER (inviting again replaces the rater's token and lifts a revocation)."""
     store, _ = _open(study, db_url)
-    token = store.invite(store.study(study), rater)
+    token = store.invite(store.study(study), rater, once=once, expires_in=expires_h * 3600 if expires_h else None)
     click.echo(f"{app_url.rstrip('/')}/?invite={token}")
     click.echo(f"token: {token}")
     return 0
@@ -107,11 +132,9 @@ def invite(study, rater, app_url, db_url):
 @click.option("--port", type=int, default=8501, show_default=True)
 @db_option
 def serve(study, host, port, db_url):
-    """Run the review app for STUDY (Streamlit)."""
-    import subprocess
-
+    """Run the review app for STUDY (Streamlit); SIGTERM or Ctrl-C stops it and its server."""
     _need("streamlit")
-    from human_review.server import streamlit_command
+    from human_review.server import run_forwarding_signals, streamlit_command
 
     store, url = _open(study, db_url)
     store.study(study)
@@ -119,7 +142,7 @@ def serve(study, host, port, db_url):
         click.echo(f"warning: listening on {host}: put a TLS-terminating proxy in front; tokens travel in the clear", err=True)
     argv, env = streamlit_command(study, url, host=host, port=port)
     click.echo(f"review app for {study!r} on http://{host}:{port} (Ctrl-C to stop)")
-    return subprocess.call(argv, env=env)
+    return run_forwarding_signals(argv, env)
 
 
 @review.command()
@@ -129,8 +152,10 @@ def serve(study, host, port, db_url):
 @click.option("--blind", is_flag=True, help="Name systems by label only, not by model.")
 @click.option("--judge", "judge_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="A compare folder with judge/ judgments on the same items: add judge-vs-human agreement.")
+@click.option("--exclude-rater", "excluded", multiple=True, metavar="NAME",
+              help="Leave this rater's votes out (repeatable), e.g. one the rater flags call careless.")
 @db_option
-def results(study, output, resamples, blind, judge_dir, db_url):
+def results(study, output, resamples, blind, judge_dir, excluded, db_url):
     """Print the analysis of STUDY and write STUDY.results.md and .json."""
     _need("sklearn", "scipy")
     from human_review.analysis import analyse
@@ -138,7 +163,12 @@ def results(study, output, resamples, blind, judge_dir, db_url):
 
     store, _ = _open(study, db_url)
     data = store.data(store.study(study))
+    unknown = sorted(set(excluded) - set(data.raters))
+    if unknown:
+        raise EvalkitError(f"--exclude-rater {', '.join(unknown)}: no such rater in {study!r}; the raters are {', '.join(data.raters)}")
+    data = data.without_raters(excluded)
     result = analyse(data, reveal=not blind, n_boot=resamples)
+    result["summary"]["excluded_raters"] = sorted(excluded)
     md = render_markdown(result)
     if judge_dir is not None:  # the judge against the people (issue 13)
         from evalkit.judge.calibration import markdown
@@ -166,6 +196,19 @@ def export(study, output, db_url):
     store, _ = _open(study, db_url)
     for p in write_exports(store.data(store.study(study)), output, study):
         click.echo(f"wrote {p}")
+    return 0
+
+
+@review.command()
+@click.argument("study")
+@click.argument("rater")
+@db_option
+def revoke(study, rater, db_url):
+    """End RATER's sessions and void their link at once (their votes stay; `invite` again to readmit)."""
+    store, _ = _open(study, db_url)
+    if not store.revoke(store.study(study), rater):
+        raise EvalkitError(f"no rater {rater!r} in study {study!r}")
+    click.echo(f"revoked {rater!r}: their sessions end on their next click")
     return 0
 
 

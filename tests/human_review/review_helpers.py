@@ -61,13 +61,15 @@ def make_pair_runs(root: Path, n: int, *, tasks=("qa",), base_text=None, ft_text
 
 
 def new_study(root: Path, name: str = "study", *, n: int = 10, url: str | None = None, runs=None, **options):
-    """(store, study, admin secret, url) for a fresh study over ``make_pair_runs``."""
+    """(store, study, admin secret, url) for a fresh study over ``make_pair_runs``; no minimum
+    reading time unless ``min_seconds`` is given (these tests vote as fast as they can)."""
     from human_review.build import StudyOptions, plan_study
     from human_review.store import open_store
 
     runs = runs or make_pair_runs(root, n)
     url = url or f"sqlite:///{root / (name + '.sqlite')}"
     store = open_store(url)
+    options.setdefault("min_seconds", 0.0)
     plan = plan_study([RunResult.load(p) for p in runs], StudyOptions(**options))
     secret = store.create_study(name, plan)
     return store, store.study(name), secret, url

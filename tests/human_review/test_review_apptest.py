@@ -57,7 +57,9 @@ def test_rater_flow(app):
     at = new()
     at.query_params["invite"] = token
     at.run()
-    assert not at.exception and "invite" not in at.query_params  # the token leaves the address
+    assert not at.exception
+    # The browser's address is rewritten in place (no new history entry) to the signed session.
+    assert "history.replaceState" in tree_text(at) and "?s=" in tree_text(at) and token not in tree_text(at)
     assert "You will see a prompt" in at.markdown[0].value
     at.button(key="start").click().run()
     prompt, left, right = (c.value for c in at.code)
@@ -109,7 +111,7 @@ def test_admin_flow_blind_until_closed(app):
     new, store, study, secret = app
     rater = store.sign_in(study, store.invite(study, "ann"))
     while (v := store.next_assignment(study, rater.id)) is not None:
-        store.record(study, rater.id, v.public_id, v.seq, "left", seconds=3.0)
+        store.record(study, rater.id, v.public_id, v.seq, "left", seconds=3.0, scores={"left": {"tone": 4}, "right": {"tone": 2}})
     at = new()
     at.run()
     at.text_input(key="admin-secret").input("wrong")
@@ -123,7 +125,7 @@ def test_admin_flow_blind_until_closed(app):
     text = tree_text(at)
     for s in secrets_of(store, study):
         assert s not in text
-    assert "candidate 1 vs base" in text
+    assert "candidate 1 vs base" in text and "Scores per criterion" in text and "Fleiss" in text
 
     at.text_input(key="invite-name").input("bob")
     at.button(key="invite").click().run()
@@ -134,3 +136,29 @@ def test_admin_flow_blind_until_closed(app):
     at.button(key="close").click().run()
     assert store.study(study.name).status == "closed"
     assert FT_MODEL in tree_text(at)  # closed: the admin pages name the models
+
+
+def test_the_study_file_sets_instructions_criteria_and_ties(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    study_cfg = {"instructions": "Pick the reply you would SEND-7731.", "ties": ["tie"],
+                 "criteria": [{"name": "accuracy", "label": None, "scale": [1, 3]}]}
+    store, study, _, url = new_study(tmp_path, "file-study", n=3, overlap=1, study=study_cfg)
+    monkeypatch.setenv(ENV_STUDY, "file-study")
+    monkeypatch.setenv(ENV_DB, url)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["invite"] = store.invite(study, "ann")
+    at.run()
+    assert "SEND-7731" in at.markdown[0].value
+    at.button(key="start").click().run()
+    labels = [b.label for b in at.button]
+    assert "Tie (both good)" in labels and "Both bad" not in labels
+    (seg_a, seg_b) = at.segmented_control
+    assert seg_a.label == "Accuracy of A" and list(seg_a.options) == ["1", "2", "3"]
+    seg_a.set_value(3)
+    at.run()
+    button(at, "Tie (both good)").click().run()
+    assert not at.exception
+    with store.engine.connect() as c:
+        (row,) = c.execute(select(t.vote)).all()
+    assert row.choice == "tie" and row.scores == {"left": {"accuracy": 3}}

@@ -118,6 +118,8 @@ def shown(page) -> list[str] | None:
     """[prompt, response A, response B] once the app's script run has finished, else None."""
     if page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state") != "notRunning":
         return None  # mid-run: the buttons on screen may be the previous item's
+    if page.locator('[data-testid="stElementContainer"][data-stale="true"]').count():
+        return None  # the previous item's elements are still on screen
     texts = page.locator('[data-testid="stCode"]').all_inner_texts()
     return texts if len(texts) == 3 else None
 
@@ -219,3 +221,138 @@ def test_untrusted_output_is_inert(browser, tmp_path):
     foreign = [u for u in watch.requests if not u.startswith((origin + "/", "data:", "blob:", "about:"))]
     assert not foreign, foreign
     assert all(u.startswith(origin.replace("http", "ws", 1)) for u in watch.sockets)
+
+
+def test_double_tap_held_key_reload_back_and_revoke(browser, tmp_path):
+    store, study, _, url = new_study(tmp_path, "safety-study", runs=support_runs(tmp_path, SUPPORT), overlap=1, min_seconds=3.0)
+    token = store.invite(study, "ann")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    # 3 s rather than the default 1 s: on a busy CI machine the server may take a second to
+    # handle a click, which would count as reading time.
+    with running_app(study.name, url, log=tmp_path / "streamlit.log") as base:
+        first = sign_in(page, base, token)
+        wait_until(page, lambda: "s=" in page.url, "the session in the address")
+        assert "invite" not in page.url
+        assert page.get_by_text("A vote counts from 3 s").count() == 1
+        page.wait_for_timeout(3200)
+        # A double tap 80 ms apart: one vote; the second press never answers the next item.
+        page.locator("body").press("b")
+        page.wait_for_timeout(80)
+        page.locator("body").press("b")
+        second = wait_until(page, lambda: (s := shown(page)) and s != first and s, "the next item")
+        page.wait_for_timeout(3200)
+        assert [tuple(r) for r in vote_rows(store)] == [("vote", "right")]
+        # A held key: the first keydown votes, the auto-repeats (event.repeat) do not.
+        page.keyboard.down("a")
+        third = wait_until(page, lambda: (s := shown(page)) and s != second and s, "the item after a held key")
+        page.wait_for_timeout(3200)
+        page.keyboard.down("a")  # Playwright sends this one with repeat = true
+        page.keyboard.down("a")
+        page.keyboard.up("a")
+        page.wait_for_timeout(800)
+        assert [tuple(r) for r in vote_rows(store)] == [("vote", "right"), ("vote", "left")]
+        # A reload keeps the rater signed in and on the same item.
+        page.reload()
+        assert wait_until(page, lambda: shown(page), "the item after a reload") == third
+        assert page.get_by_role("button", name="Start").count() == 0
+        # Back never returns to the invite.
+        page.go_back()
+        page.wait_for_timeout(500)
+        assert "invite" not in page.url
+        page.go_forward()
+        wait_until(page, lambda: shown(page), "the item again")
+        # Revoking ends the session at the next click.
+        assert store.revoke(study, "ann")
+        page.reload()
+        wait_until(page, lambda: page.get_by_text("Your session has ended").count(), "the signed-out page")
+        assert len(vote_rows(store)) == 2
+        page.close()
+
+
+def test_three_candidates_stay_blind_in_every_frame(browser, tmp_path):
+    keys = {("support", f"s{i}"): it for i, it in enumerate(SUPPORT)}
+    prompts = {k: it[0] for k, it in keys.items()}
+    models = [BASE_MODEL, FT_MODEL, "zz-second-ft-5d1b", "zz-third-ft-a8e0"]
+    runs = [make_run(tmp_path / "runs" / f"m{j}", m, {k: f"{it[1 + j % 2]} (variant {j})" for k, it in keys.items()}, prompts=prompts)
+            for j, m in enumerate(models)]
+    store, study, secret, url = new_study(tmp_path, "three-study", runs=runs, overlap=2, pairs="all")
+    token = store.invite(study, "ann")
+    data = store.data(study)
+    hidden = models + [str(tmp_path / "runs"), study.secret, secret] + [s.run_id for s in data.systems] + ["candidate 1", "candidate 2"]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch = Watch(page)
+    with running_app(study.name, url, log=tmp_path / "streamlit.log") as base:
+        current = sign_in(page, base, token)
+        seen_prompts = []
+        for n in range(1, len(SUPPORT) + 1):
+            seen_prompts.append(current[0])
+            page.wait_for_timeout(300)  # let the new item's shortcuts bind
+            if os.environ.get("EVALKIT_REVIEW_SCREENSHOT"):
+                page.screenshot(path=f"{os.environ['EVALKIT_REVIEW_SCREENSHOT']}.{n}.png", full_page=True)
+            if n == len(SUPPORT):
+                page.locator("body").press("a")
+                wait_until(page, lambda: page.get_by_text("All done").count(), "the end")
+                break
+            current = act(page, store, lambda: page.locator("body").press("a"), n, current)
+        html = page.content()
+        page.close()
+    assert len(seen_prompts) == len(set(seen_prompts)) == len(SUPPORT)  # each prompt once, whatever the candidates
+    received = watch.frames + watch.bodies() + [html.encode()] + [u.encode() for u in watch.requests]
+    assert len(watch.frames) > 10
+    for needle in hidden:
+        leaks = [blob[:80] for blob in received if needle.encode() in blob]
+        assert not leaks, f"{needle!r} reached the browser: {leaks}"
+
+
+LONG_MD = ("# Fix\n\n" + "\n".join(f"{i}. step {i}: see https://docs.example/{i} and ![d](http://127.0.0.9:9/{i}.png)" for i in range(60))
+           + "\n\n```python\ndef pay(x):\n    if x:\n        return '<b>'\n```\n\npay\u202eusd <b>bold?</b> [x](javascript:alert(1))")
+
+
+def test_long_markdown_answers_stay_readable_and_inert(browser, tmp_path):
+    items = [("Explain the fix.", LONG_MD, "Short answer.\n\n    indented code line\n")]
+    store, study, _, url = new_study(tmp_path, "long-study", runs=support_runs(tmp_path, items), overlap=1)
+    token = store.invite(study, "ann")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch = Watch(page)
+    with running_app(study.name, url, log=tmp_path / "streamlit.log") as base:
+        texts = sign_in(page, base, token)
+        assert any("    indented code line" in x for x in texts)  # plain view keeps indentation
+        assert any("pay⟦U+202E⟧usd" in x for x in texts)  # the bidi override is spelled out
+        box = page.get_by_role("button", name="A is better").bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 900  # the vote bar is in view
+        panes = page.evaluate("""[...document.querySelectorAll('main *')].filter(e =>
+            ['auto', 'scroll'].includes(getComputedStyle(e).overflowY) && e.clientHeight > 200 && e.clientHeight < 500
+            && e.scrollHeight > e.clientHeight + 1 || (e.clientHeight > 300 && e.clientHeight < 500
+            && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY))).map(e => Math.round(e.getBoundingClientRect().height))""")
+        assert len(panes) >= 2 and len(set(panes)) == 1, panes  # scrollable answer panes of one height
+        page.get_by_text("Formatted view").click()
+        wait_until(page, lambda: page.locator("main h1").count() >= 1, "the formatted answer")
+        page.wait_for_timeout(300)
+        assert page.locator("main img").count() == 0 and page.locator("main iframe").count() == 0
+        hrefs = [a.get_attribute("href") for a in page.locator("main a[href]").all()]
+        assert all(h.startswith("#") for h in hrefs), hrefs  # only Streamlit's own heading anchors
+        assert "    if x:\n        return '<b>'" in "\n".join(page.locator("main pre").all_inner_texts())
+        box = page.get_by_role("button", name="A is better").bounding_box()
+        assert box["y"] + box["height"] <= 900
+        page.close()
+    origin = base.rstrip("/")
+    assert not [u for u in watch.requests if not u.startswith((origin + "/", "data:", "blob:", "about:"))]
+
+
+def test_a_stale_undo_in_a_second_tab_voids_nothing(browser, tmp_path):
+    store, study, _, url = new_study(tmp_path, "tabs-study", runs=support_runs(tmp_path, SUPPORT), overlap=1)
+    token = store.invite(study, "ann")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    one = context.new_page()
+    with running_app(study.name, url, log=tmp_path / "streamlit.log") as base:
+        first = sign_in(one, base, token)
+        wait_until(one, lambda: "s=" in one.url, "the session in the address")
+        second = act(one, store, lambda: one.locator("body").press("a"), 1, first)
+        two = context.new_page()  # a second tab on the same session: its Undo names the first vote
+        two.goto(one.url)
+        assert wait_until(two, lambda: shown(two), "the item in the second tab") == second
+        act(one, store, lambda: one.locator("body").press("b"), 2, second)  # tab one votes again
+        two.get_by_role("button", name="Undo last vote").click()  # stale: the last vote is not the first any more
+        wait_until(two, lambda: two.get_by_text("Nothing to undo").count(), "the refusal")
+        assert [tuple(r) for r in vote_rows(store)] == [("vote", "left"), ("vote", "right")]
+        context.close()

@@ -33,7 +33,8 @@ def test_create_invite_vote_results_export_close(review_cli, runs, tmp_path, mon
     work.mkdir()
     monkeypatch.chdir(work)
     code, out, err = review_cli("review", "create", "pilot", "--from", runs / "base", "--from", runs / "ft", "--task", "qa",
-                                "--items", 10, "--overlap", 2, "--gold", 2, "--repeats", 1, "--seed", 3)
+                                "--items", 10, "--overlap", 2, "--gold", 2, "--repeats", 1, "--seed", 3,
+                                "--min-seconds", 0)
     assert code == 0, err
     assert "10 items x 1 candidate(s)" in out and (work / "pilot.sqlite").is_file()
     secret = out.split("makes a new one): ")[1].split()[0]
@@ -56,6 +57,13 @@ def test_create_invite_vote_results_export_close(review_cli, runs, tmp_path, mon
     assert result["summary"]["answers"] == {"pair": 20, "gold": 4, "repeat": 2}
     code, out, _ = review_cli("review", "results", "pilot", "--resamples", 0, "--blind", "--output", "res")
     assert "candidate 1 vs base" in out
+    code, _, err = review_cli("review", "results", "pilot", "--resamples", 0, "--exclude-rater", "bob", "--output", "res")
+    assert code == 0, err
+    excl = json.loads((work / "res" / "pilot.results.json").read_text())
+    assert excl["summary"]["excluded_raters"] == ["bob"] and excl["summary"]["raters"] == 1
+    assert excl["summary"]["answers"] == {"pair": 10, "gold": 2, "repeat": 1}
+    code, _, err = review_cli("review", "results", "pilot", "--exclude-rater", "zed")
+    assert code == 2 and "no such rater" in err
 
     code, out, _ = review_cli("review", "export", "pilot", "--output", "exp")
     assert code == 0
@@ -79,6 +87,24 @@ def test_user_errors_exit_2(review_cli, runs, tmp_path, monkeypatch):
     assert code == 2 and "study name" in err
     code, _, err = review_cli("review", "create", "s2", "--from", runs / "base", "--from", runs / "ft", "--base", "zzz")
     assert code == 2 and "--base" in err
+
+
+def test_db_from_the_environment_and_passwords_never_printed(review_cli, runs, tmp_path, monkeypatch):
+    from evalkit.cli.review import _masked
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EVALKIT_REVIEW_DB", f"sqlite:///{tmp_path / 'elsewhere.sqlite'}")
+    code, out, err = review_cli("review", "create", "envdb", "--from", runs / "base", "--from", runs / "ft", "--task", "qa")
+    assert code == 0, err
+    assert (tmp_path / "elsewhere.sqlite").is_file() and not (tmp_path / "envdb.sqlite").exists()
+    assert review_cli("review", "invite", "envdb", "ann")[0] == 0  # found through the variable too
+    code, out, _ = review_cli("review", "invite", "envdb", "bob", "--once", "--expires", 2)
+    assert code == 0 and "invite=" in out
+    assert review_cli("review", "revoke", "envdb", "bob")[0] == 0
+    code, _, err = review_cli("review", "revoke", "envdb", "nobody")
+    assert code == 2 and "no rater" in err
+    masked = _masked("postgresql+psycopg://ann:hunter2-secret@db.example/reviews")
+    assert "hunter2-secret" not in masked and masked.startswith("postgresql+psycopg://ann:***@db.example")
 
 
 def test_serve_builds_a_loopback_streamlit_command():
