@@ -42,7 +42,9 @@ def study_agreement(data, judged, *, seed: int, n_boot: int, confidence: float) 
     votes: dict[tuple[str, str], dict[str, list]] = defaultdict(dict)
     for cid, labs in _pair_labels(data).items():
         comp = data.comparisons[cid]
-        if comp.kind == "pair" and comp.candidate is not None:
+        # The judge compared each candidate with the base: a candidate-vs-candidate pair
+        # (``review create --pairs all``) has no judgment to set against it.
+        if comp.kind == "pair" and comp.candidate is not None and comp.opponent in (None, data.base.label):
             votes[(model[comp.candidate], comp.task)][str(comp.item_key)] = labs
     rows = []
     for (cand, task), by_item in sorted(votes.items()):
