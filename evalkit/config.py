@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from evalkit.audit.training import HfTraining
-from evalkit.config_base import ModelConfigBase, StrictModel
+from evalkit.config_base import ModelConfigBase, StrictModel, describe_validation_error
 from evalkit.errors import ConfigError
 from evalkit.suites.lm_eval_spec import (
     BUILTIN_TASKS,
@@ -91,22 +91,6 @@ class ProjectFile(StrictModel):
     trust_code: bool = Field(
         False, description="let this project's module:Class backends, lm-eval !function files and scorer code run (as --trust-code)"
     )
-
-
-def describe_validation_error(exc: ValidationError, model_cls) -> tuple[tuple, str]:
-    """(location, one-line message) for the first error, in words a user understands."""
-    err = exc.errors()[0]
-    loc = tuple(err["loc"])
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        allowed = ", ".join(sorted(model_cls.model_fields)) if len(loc) == 1 else ""
-        tail = f" (allowed: {allowed})" if allowed else ""
-        return loc, f"unknown key '{loc[-1]}'{tail}"
-    if kind == "missing":
-        return loc, f"missing required key '{loc[-1]}'"
-    where = ".".join(str(p) for p in loc)
-    msg = err["msg"].removeprefix("Value error, ")
-    return loc, f"{where}: {msg}" if where else msg
 
 
 def validate_located(model_cls, data: Any, located: Located, path: Path, prefix: tuple = ()):
@@ -357,7 +341,7 @@ def load_project(explicit: str | Path | None = None, *, trust_code: bool = False
     models = _load_models(pf.models, located, path, trusted=trusted, import_code=import_code)
     gates = []
     if pf.gates:
-        from evalkit.compare.gates import parse_gates
+        from evalkit.gate_config import parse_gates
         from evalkit.scorers.plan import declared_metric_names
 
         known = set(tasks) | {t.name for t in lm_eval_tasks.values()}  # not group rows: gates resample items

@@ -1,9 +1,10 @@
-"""Base classes for validated config models (kept apart from ``config.py`` so that backend
-modules can define their own config class without importing the project loader)."""
+"""Base classes for validated config models, and the one-line wording of their validation
+errors (kept apart from ``config.py`` so that backend modules and the gate models can define
+and validate their own config classes without importing the project loader)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class StrictModel(BaseModel):
@@ -35,3 +36,19 @@ class ModelConfigBase(StrictModel):
         "instruction and the fine-tune a short one",
     )
     parity: ParityRequirement | None = Field(None, description="compare first checks this model against a reference backend")
+
+
+def describe_validation_error(exc: ValidationError, model_cls) -> tuple[tuple, str]:
+    """(location, one-line message) for the first error, in words a user understands."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(sorted(model_cls.model_fields)) if len(loc) == 1 else ""
+        tail = f" (allowed: {allowed})" if allowed else ""
+        return loc, f"unknown key '{loc[-1]}'{tail}"
+    if kind == "missing":
+        return loc, f"missing required key '{loc[-1]}'"
+    where = ".".join(str(p) for p in loc)
+    msg = err["msg"].removeprefix("Value error, ")
+    return loc, f"{where}: {msg}" if where else msg

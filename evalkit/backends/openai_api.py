@@ -30,7 +30,7 @@ import re
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Literal
@@ -52,6 +52,7 @@ from evalkit.config_base import ModelConfigBase, StrictModel
 from evalkit.errors import ConfigError, FatalBackendError, MissingExtra
 
 from evalkit.backends.http_engine import Engine, Job, _Malformed
+from evalkit.backends.openai_ft_id import parse_ft_id
 
 log = logging.getLogger("evalkit.openai")
 _REASONING = re.compile(r"^(o\d|gpt-5)")  # take max_completion_tokens, reject temperature and stop
@@ -88,23 +89,6 @@ class OpenAIConfig(ModelConfigBase):
     batch_poll_interval: float = Field(30.0, gt=0, le=3600, description="seconds between polls of a batch")
     batch_completion_window: Literal["24h"] = Field("24h", description="the batch's completion window")
     batch_max_requests: int = Field(50_000, ge=1, le=50_000, description="requests per batch file (the API's limit: 50,000)")
-
-
-@dataclass(frozen=True)
-class FineTuneId:
-    base_model: str
-    org: str
-    suffix: str
-    id: str
-    checkpoint: str | None = None
-
-
-def parse_ft_id(model: str) -> FineTuneId | None:
-    """``ft:BASE:ORG:SUFFIX:ID[:ckpt-step-N]`` -> its parts; None when ``model`` is no such id."""
-    parts = model.split(":")
-    if parts[0] != "ft" or len(parts) not in (5, 6) or not parts[1] or not parts[4]:
-        return None
-    return FineTuneId(parts[1], parts[2], parts[3], parts[4], parts[5] if len(parts) == 6 else None)
 
 
 

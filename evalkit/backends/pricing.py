@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from evalkit.backends.openai_ft_id import parse_ft_id
+
 # When the tables below were taken from openai.com/api/pricing (June 2025; the day is the
 # month's first). Shown wherever evalkit shows a cost: a price is a fact about a date.
 PRICES_AS_OF = "2025-06-01"
@@ -88,8 +90,6 @@ def _entry(model: str, prices: Mapping[str, Any] | None) -> Any | None:
     """The price entry (pair, mapping or config Price) that bills ``model``."""
     if prices and model in prices:
         return prices[model]
-    from evalkit.backends.openai_api import parse_ft_id
-
     ft = parse_ft_id(model)
     # A fine-tune is never billed at its base model's rate: an override for all fine-tunes of
     # a base is keyed "ft:BASE".
@@ -116,8 +116,6 @@ def price_per_million(model: str, prices: Mapping[str, Any] | None = None, promp
 
 def fine_tuned_price(model: str, prices: Mapping[str, Any] | None = None) -> tuple[float, float] | None:
     """The rate a fine-tune of ``model`` is billed at (``model`` itself when it is one)."""
-    from evalkit.backends.openai_api import parse_ft_id
-
     if parse_ft_id(model) is not None:
         return price_per_million(model, prices)
     if prices and f"ft:{model}" in prices:

@@ -15,8 +15,10 @@ log = logging.getLogger("evalkit.runner")
 FLUSH_EVERY = 64  # answers per cache commit: what a kill -9 can lose at most
 
 
-def _answer(backend: Backend, identity, cache, reqs: list[Request], chunk: int, bar):
-    """Responses (or BackendErrors) for ``reqs`` by key; only cache misses reach the backend."""
+def answer(backend: Backend, identity, cache, reqs: list[Request], chunk: int, bar):
+    """Responses (or BackendErrors) for ``reqs`` by key; only cache misses reach the backend.
+    Public because lm-eval's LM adapter (``suites/lm_eval_run``) answers through it: the runner
+    calls that adapter, so the adapter must not reach back into ``runner.run``."""
     keys, found, todo = _lookup(identity, cache, reqs)
     hits = len(found)
     _fetch(backend, cache, todo, chunk, bar, found)

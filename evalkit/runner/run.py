@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from evalkit.backends.base import Backend
 from evalkit.errors import BackendError
 from evalkit.results import MetricValue, RunResult, TaskResult
-from evalkit.runner.answer import _answer, _fetch, _lookup  # noqa: F401 - _answer: lm_eval_run's
+from evalkit.runner.answer import _fetch, _lookup
 from evalkit.runner.cache import (
     NullCache,
     ResponseCache,

@@ -225,13 +225,13 @@ def _lm_class():
             self.hits = self.requests = 0
 
         def _answer(self, instances, make):
+            from evalkit.runner.answer import answer
             from evalkit.runner.cache import request_key
-            from evalkit.runner.run import _answer
 
             reqs = [make(inst) for inst in instances]
             total = len({request_key(self.identity, r) for r in reqs})
             with self.progress.task(self.label, total=total, done=0) as bar:
-                keys, found, hits, sent = _answer(self.backend, self.identity, self.cache, reqs, self.chunk_size, bar)
+                keys, found, hits, sent = answer(self.backend, self.identity, self.cache, reqs, self.chunk_size, bar)
                 bar.advance(hits)
             self.hits += hits
             self.requests += hits + sent

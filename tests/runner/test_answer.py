@@ -7,7 +7,7 @@ import pytest
 
 from evalkit.backends.base import Backend, GenerateRequest, Generation, Message
 from evalkit.errors import FatalBackendError
-from evalkit.runner.answer import FLUSH_EVERY, _answer
+from evalkit.runner.answer import FLUSH_EVERY, answer
 from evalkit.runner.cache import ResponseCache
 
 N = 100  # past one commit batch, so that both a commit and the flush at the stop matter
@@ -72,7 +72,7 @@ def stored(path) -> int:
 def test_answers_received_before_a_stop_are_stored(tmp_path, stop):
     cache = ResponseCache(tmp_path / "c.sqlite")
     with pytest.raises(type(stop)):
-        _answer(Stopping(stop), {"m": 1}, cache, requests(), 1000, _Bar())
+        answer(Stopping(stop), {"m": 1}, cache, requests(), 1000, _Bar())
     cache.close()
     assert stored(tmp_path / "c.sqlite") == STOP_AT  # not only the FLUSH_EVERY committed
 
@@ -88,7 +88,7 @@ def test_ctrl_c_in_the_runner_is_thrown_into_the_backend_which_hands_over_what_i
                 raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _answer(Holding(), {"m": 1}, cache, requests(), 1000, InterruptingBar())
+        answer(Holding(), {"m": 1}, cache, requests(), 1000, InterruptingBar())
     cache.close()
     assert stored(tmp_path / "c.sqlite") == N
 
@@ -105,6 +105,6 @@ def test_a_failed_cache_write_is_tried_again_when_the_run_stops(tmp_path):
 
     cache = Flaky(tmp_path / "c.sqlite")
     with pytest.raises(OSError):
-        _answer(Stopping(FatalBackendError("x")), {"m": 1}, cache, requests(), 1000, _Bar())
+        answer(Stopping(FatalBackendError("x")), {"m": 1}, cache, requests(), 1000, _Bar())
     cache.close()
     assert stored(tmp_path / "c.sqlite") == FLUSH_EVERY  # the batch whose commit failed
