@@ -26,6 +26,7 @@ way real ones are. The scenarios:
 
     python benchmarks/calibration.py                # the full table (1,000 simulations a row)
     python benchmarks/calibration.py --quick        # a smoke run (60 simulations a row)
+    python benchmarks/calibration.py --groups aa,breakage --sims 2000   # some rows only
 """
 
 from __future__ import annotations
@@ -330,15 +331,15 @@ def _group(name: str, sims: int) -> list[Row]:
 GROUPS = ("aa", "breakage", "min_effect", "clusters", "silent", "candidates", "sequential", "power")
 
 
-def calibration_rows(sims: int, jobs: int = 1) -> list[Row]:
-    """Every row, the groups of rows spread over ``jobs`` processes (each group is seeded on
-    its own, so the table does not depend on ``jobs``)."""
+def calibration_rows(sims: int, jobs: int = 1, groups: tuple[str, ...] = GROUPS) -> list[Row]:
+    """Every row (of ``groups``), the groups spread over ``jobs`` processes (each group is
+    seeded on its own, so the table depends neither on ``jobs`` nor on which groups ran)."""
     if jobs <= 1:
-        return [r for g in GROUPS for r in _group(g, sims)]
+        return [r for g in groups for r in _group(g, sims)]
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        parts = list(pool.map(_group, GROUPS, [sims] * len(GROUPS)))
+        parts = list(pool.map(_group, groups, [sims] * len(groups)))
     return [r for part in parts for r in part]
 
 
@@ -352,10 +353,16 @@ def main(argv=None) -> None:
     parser.add_argument("--sims", type=int, default=1000, help="simulations per row (default 1,000)")
     parser.add_argument("--quick", action="store_true", help="60 simulations per row, for a smoke run")
     parser.add_argument("--jobs", type=int, default=1, help="processes to spread the rows over (default 1)")
+    parser.add_argument("--groups", default=",".join(GROUPS),
+                        help=f"comma-separated groups of rows to run (default all: {','.join(GROUPS)})")
     args = parser.parse_args(argv)
+    groups = tuple(g for g in args.groups.split(",") if g)
+    unknown = sorted(set(groups) - set(GROUPS))
+    if unknown:
+        parser.error(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
     sims = 60 if args.quick else args.sims
     started = time.perf_counter()
-    rows = calibration_rows(sims, args.jobs)
+    rows = calibration_rows(sims, args.jobs, groups)
     print(f"Gate calibration: {sims} simulations per row, evalkit's own compare and gate code.\n")
     print(calibration_table(rows))
     print(f"\n({time.perf_counter() - started:.0f} s)")
