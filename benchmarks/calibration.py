@@ -21,8 +21,9 @@ way real ones are. The scenarios:
 - Five equal candidates: any candidate's ``must_improve`` PASS is a false alarm.
 - Ten sequential looks (``--sequential``): quiet breakage and A/A, stopping at the first
   decision.
-- Power: a true gain equal to the MDE the gate itself reported (under A/A), for a 0/1 metric,
-  an F1-like per-item score and bits per byte.
+- Power: a true gain equal to the MDE the gate itself reported (under A/A), for a 0/1 metric
+  (at n = 200, Tango's test, and n = 50, the exact test), an F1-like per-item score and bits
+  per byte.
 
     python benchmarks/calibration.py                # the full table (1,000 simulations a row)
     python benchmarks/calibration.py --quick        # a smoke run (60 simulations a row)
@@ -306,9 +307,10 @@ def _sequential_rows(sims: int, looks: int = 10) -> list[Row]:
     return rows
 
 
-def _power_rows(sims: int) -> list[Row]:
+def _power_rows(sims: int, cases=(("binary", 200), ("binary", 50), ("f1", 200), ("bpb", 200))) -> list[Row]:
+    """n = 50 exercises the exact test's own power calculation (binary, n <= EXACT_MAX_N)."""
     rows = []
-    for kind, n in (("binary", 200), ("f1", 200), ("bpb", 200)):
+    for kind, n in cases:
         design = Design(n_items=n, kind=kind, targets=("target0",), forgetting=())
         _, aa_mde = pass_rates(design, {}, max(sims // 4, 20), first_seed=7_000_000 + n)
         mde = float(np.nanmean([m["target0"] for m in aa_mde]))

@@ -43,7 +43,7 @@ from evalkit.stats.paired_binary import _z_of, score_z
 
 # Up to this many items the tests and bounds are exact; above it, Tango's asymptotic ones
 # (close to exact there, and O(1) in n where the exact ones grow with n).
-EXACT_MAX_N = 100
+EXACT_MAX_N = 50
 _GRID = 24  # nuisance grid points on the null boundary
 _REFINE = 2  # rounds of a finer grid around each local maximum of the grid
 # Outcomes whose Z equals the observed one within rounding count as extreme (conservative).
