@@ -314,17 +314,31 @@ class PairedBinaryEstimate:
         return float(brentq(gap, 0.0, top, xtol=1e-12))
 
     def n_needed(self, effect: float, alpha: float, power: float = 0.8, sided: int = 1) -> float:
-        """Paired items needed to detect a true difference of ``|effect|`` (Connor 1987).
+        """Paired items needed to detect a true difference of ``|effect|``.
 
-        The discordance rate is :meth:`discordance_for_power`, raised to ``|effect|`` when
-        that is larger (a difference cannot exceed the share of items that changed).
+        Connor's (1987) normal-theory count, which is what Tango's test needs; where that
+        count is within the exact test's range (one-sided, at most EXACT_MAX_N items), the
+        smallest n from there up at which the exact test itself has the power. The
+        discordance rate is :meth:`discordance_for_power`, raised to ``|effect|`` when that
+        is larger (a difference cannot exceed the share of items that changed).
         """
+        from evalkit.stats.paired_binary_exact import EXACT_MAX_N
+
         z_a, z_b = _z_quantiles(alpha, power, sided)
         e = abs(effect)
         if e == 0.0 or not math.isfinite(e):
             return math.inf
         psi = max(self.discordance_for_power(), e)
-        return float(math.ceil((z_a * math.sqrt(psi) + z_b * math.sqrt(psi - e * e)) ** 2 / (e * e) - 1e-9))
+        need = math.ceil((z_a * math.sqrt(psi) + z_b * math.sqrt(psi - e * e)) ** 2 / (e * e) - 1e-9)
+        if sided == 1 and need <= EXACT_MAX_N:
+            from evalkit.stats import paired_binary_exact as exact
+
+            # The exact power is not monotone in n (the discreteness saw-tooth) and may beat
+            # the normal approximation: scan up from half Connor's count; past the exact
+            # range Tango's test (and Connor's count) takes over.
+            need = next((m for m in range(max(need // 2, 1), EXACT_MAX_N + 1)
+                         if exact.power(m, 0.0, float(alpha), e, psi) >= power), max(need, EXACT_MAX_N + 1))
+        return float(need)
 
 
 def cells(base: np.ndarray, ft: np.ndarray) -> tuple[int, int, int, int]:

@@ -123,3 +123,13 @@ def test_mde_gives_80_percent_power_of_the_exact_test():
     reject = out[np.array([exact.p_greater(int(b), int(c), n, 0.0) for b, c in out]) < alpha]
     power = float(_pmf(reject, n, (psi + mde) / 2, (psi - mde) / 2).sum())
     assert power == pytest.approx(0.8, abs=1e-4)
+
+
+def test_n_needed_is_where_the_exact_test_reaches_the_power():
+    est = PairedBinaryEstimate(15, 6, 6, 13)  # discordance 0.3
+    effect, alpha = 0.25, 0.05
+    need = int(est.n_needed(effect, alpha, 0.8, sided=1))
+    psi = est.discordance_for_power()
+    assert need <= exact.EXACT_MAX_N
+    assert exact.power(need, 0.0, alpha, effect, psi) >= 0.8
+    assert all(exact.power(m, 0.0, alpha, effect, psi) < 0.8 for m in range(1, need))
