@@ -190,6 +190,10 @@ class PairedBinaryEstimate:
 
         return self.n <= EXACT_MAX_N
 
+    @property
+    def test_name(self) -> str:
+        return "exact unconditional (Tango-ordered)" if self.exact else self.method
+
     # Tango's asymptotic score interval and tests (the known-answer ones; used above EXACT_MAX_N).
     def score_ci(self, alpha: float) -> tuple[float, float]:
         from scipy.special import ndtri

@@ -48,8 +48,8 @@ _GRID = 24  # nuisance grid points on the null boundary
 _REFINE = 2  # rounds of a finer grid around each local maximum of the grid
 # Outcomes whose Z equals the observed one within rounding count as extreme (conservative).
 _TIE = 1e-9
-_BOUND_TOL = 1e-6
-_P_TOL = 1e-6
+_BOUND_TOL = 1e-5
+_P_TOL = 1e-5
 
 
 @lru_cache(maxsize=64)
