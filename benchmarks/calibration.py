@@ -345,6 +345,68 @@ def calibration_rows(sims: int, jobs: int = 1, groups: tuple[str, ...] = GROUPS)
     return [r for part in parts for r in part]
 
 
+def _beta_moments(mean: float) -> tuple[float, float]:
+    """E[p] and E[p^2] for an item's difficulty p ~ Beta(mean c, (1 - mean) c)."""
+    a, b = mean * CONCENTRATION, (1 - mean) * CONCENTRATION
+    return mean, a * (a + 1) / ((a + b) * (a + b + 1))
+
+
+def _cells(mean: float, effect: float) -> tuple[float, float]:
+    """(P(fixed), P(broke)) of one item: difficulty from the Beta, both models answering
+    independently given it, the fine-tune's probability moved by :func:`shifted` (with the
+    population mean where the simulation uses the sample mean)."""
+    e1, e2 = _beta_moments(mean)
+    if effect >= 0:  # q = p + effect (1 - p) / (1 - mean)
+        k = effect / (1 - mean)
+        eq, epq = e1 + k * (1 - e1), e2 + k * (e1 - e2)
+    else:  # q = p (1 + effect / mean)
+        k = 1 + effect / mean
+        eq, epq = k * e1, k * e2
+    return eq - epq, e1 - epq  # E[(1 - p) q], E[p (1 - q)]
+
+
+def _rejection_rate(n: int, d0: float, level: float, p_fixed: float, p_broke: float) -> float:
+    """P(the gate's one-sided p < level) when the cells are trinomial: every outcome
+    enumerated, with the p-value the estimate itself computes (exact or Tango's)."""
+    from scipy.special import gammaln, xlogy
+
+    from evalkit.stats.paired_binary import PairedBinaryEstimate
+
+    b, c = (x.ravel() for x in np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"))
+    keep = b + c <= n
+    b, c = b[keep], c[keep]
+    if PairedBinaryEstimate(n, 0, 0, 0).exact:
+        p = np.array([PairedBinaryEstimate(n - x - y, y, x, 0).p_greater(d0) for x, y in zip(b, c)])
+    else:  # Tango's test, vectorised (the same formula the estimate evaluates one at a time)
+        from scipy.special import ndtr
+
+        from evalkit.stats.paired_binary import score_z
+
+        p = ndtr(-np.asarray(score_z(b, c, n, d0)))
+    r = n - b - c
+    pmf = np.exp(gammaln(n + 1) - gammaln(b + 1) - gammaln(c + 1) - gammaln(r + 1)
+                 + xlogy(b, p_fixed) + xlogy(c, p_broke) + xlogy(r, 1 - p_fixed - p_broke))
+    return float(pmf[p < level].sum())
+
+
+def exact_rates() -> list[str]:
+    """The 0/1 rows' rates computed rather than simulated: each item's cells are trinomial
+    (marginally over its difficulty), so a gate's PASS probability is a finite sum."""
+    design, out = Design(), []
+    for n in (10, 30, 100, 1000):  # A/A: some must_improve passes iff the smallest p < alpha / 5
+        none = 1.0
+        for i in range(5):
+            none *= 1 - _rejection_rate(n, 0.0, design.alpha / 5, *_cells(design.mean_accuracy(i), 0.0))
+        out.append(f"A/A, n = {n}, family of five: {1 - none:.4f}")
+    for n in (10, 20, 30, 50, 100, 200, 1000):
+        rates = [_rejection_rate(n, -design.margin, design.alpha, *_cells(design.mean_accuracy(i), -design.margin))
+                 for i in range(5)]
+        out.append(f"true drop = margin, n = {n}, per gate: {np.mean(rates):.4f}")
+    fixed, broke = _cells(0.5, 0.05)
+    out.append(f"true gain = min_effect 0.05, n = 500: {_rejection_rate(500, 0.05, design.alpha, fixed, broke):.4f}")
+    return out
+
+
 def calibration_table(rows: list[Row]) -> str:
     head = ["| check (alpha = 0.05) | should be | trials | observed | 95% MC interval |", "|---|---|---:|---:|---|"]
     return "\n".join(head + [r.markdown() for r in rows])
@@ -355,6 +417,8 @@ def main(argv=None) -> None:
     parser.add_argument("--sims", type=int, default=1000, help="simulations per row (default 1,000)")
     parser.add_argument("--quick", action="store_true", help="60 simulations per row, for a smoke run")
     parser.add_argument("--jobs", type=int, default=1, help="processes to spread the rows over (default 1)")
+    parser.add_argument("--exact-rates", action="store_true",
+                        help="also print the 0/1 rows' rates computed by enumeration instead of simulation")
     parser.add_argument("--groups", default=",".join(GROUPS),
                         help=f"comma-separated groups of rows to run (default all: {','.join(GROUPS)})")
     args = parser.parse_args(argv)
@@ -367,6 +431,9 @@ def main(argv=None) -> None:
     rows = calibration_rows(sims, args.jobs, groups)
     print(f"Gate calibration: {sims} simulations per row, evalkit's own compare and gate code.\n")
     print(calibration_table(rows))
+    if args.exact_rates:
+        print("\nComputed, not simulated (trinomial cells, every outcome enumerated):")
+        print("\n".join(f"- {line}" for line in exact_rates()))
     print(f"\n({time.perf_counter() - started:.0f} s)")
 
 
