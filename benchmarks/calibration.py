@@ -21,11 +21,13 @@ way real ones are. The scenarios:
 - Five equal candidates: any candidate's ``must_improve`` PASS is a false alarm.
 - Ten sequential looks (``--sequential``): quiet breakage and A/A, stopping at the first
   decision.
-- Power: a true gain equal to the MDE the gate itself reported (under A/A), for a 0/1 metric,
-  an F1-like per-item score and bits per byte.
+- Power: a true gain equal to the MDE the gate itself reported (under A/A), for a 0/1 metric
+  (at n = 200, Tango's test, and n = 50, the exact test), an F1-like per-item score and bits
+  per byte.
 
     python benchmarks/calibration.py                # the full table (1,000 simulations a row)
     python benchmarks/calibration.py --quick        # a smoke run (60 simulations a row)
+    python benchmarks/calibration.py --groups aa,breakage --sims 2000   # some rows only
 """
 
 from __future__ import annotations
@@ -305,9 +307,10 @@ def _sequential_rows(sims: int, looks: int = 10) -> list[Row]:
     return rows
 
 
-def _power_rows(sims: int) -> list[Row]:
+def _power_rows(sims: int, cases=(("binary", 200), ("binary", 50), ("f1", 200), ("bpb", 200))) -> list[Row]:
+    """n = 50 exercises the exact test's own power calculation (binary, n <= EXACT_MAX_N)."""
     rows = []
-    for kind, n in (("binary", 200), ("f1", 200), ("bpb", 200)):
+    for kind, n in cases:
         design = Design(n_items=n, kind=kind, targets=("target0",), forgetting=())
         _, aa_mde = pass_rates(design, {}, max(sims // 4, 20), first_seed=7_000_000 + n)
         mde = float(np.nanmean([m["target0"] for m in aa_mde]))
@@ -330,16 +333,78 @@ def _group(name: str, sims: int) -> list[Row]:
 GROUPS = ("aa", "breakage", "min_effect", "clusters", "silent", "candidates", "sequential", "power")
 
 
-def calibration_rows(sims: int, jobs: int = 1) -> list[Row]:
-    """Every row, the groups of rows spread over ``jobs`` processes (each group is seeded on
-    its own, so the table does not depend on ``jobs``)."""
+def calibration_rows(sims: int, jobs: int = 1, groups: tuple[str, ...] = GROUPS) -> list[Row]:
+    """Every row (of ``groups``), the groups spread over ``jobs`` processes (each group is
+    seeded on its own, so the table depends neither on ``jobs`` nor on which groups ran)."""
     if jobs <= 1:
-        return [r for g in GROUPS for r in _group(g, sims)]
+        return [r for g in groups for r in _group(g, sims)]
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        parts = list(pool.map(_group, GROUPS, [sims] * len(GROUPS)))
+        parts = list(pool.map(_group, groups, [sims] * len(groups)))
     return [r for part in parts for r in part]
+
+
+def _beta_moments(mean: float) -> tuple[float, float]:
+    """E[p] and E[p^2] for an item's difficulty p ~ Beta(mean c, (1 - mean) c)."""
+    a, b = mean * CONCENTRATION, (1 - mean) * CONCENTRATION
+    return mean, a * (a + 1) / ((a + b) * (a + b + 1))
+
+
+def _cells(mean: float, effect: float) -> tuple[float, float]:
+    """(P(fixed), P(broke)) of one item: difficulty from the Beta, both models answering
+    independently given it, the fine-tune's probability moved by :func:`shifted` (with the
+    population mean where the simulation uses the sample mean)."""
+    e1, e2 = _beta_moments(mean)
+    if effect >= 0:  # q = p + effect (1 - p) / (1 - mean)
+        k = effect / (1 - mean)
+        eq, epq = e1 + k * (1 - e1), e2 + k * (e1 - e2)
+    else:  # q = p (1 + effect / mean)
+        k = 1 + effect / mean
+        eq, epq = k * e1, k * e2
+    return eq - epq, e1 - epq  # E[(1 - p) q], E[p (1 - q)]
+
+
+def _rejection_rate(n: int, d0: float, level: float, p_fixed: float, p_broke: float) -> float:
+    """P(the gate's one-sided p < level) when the cells are trinomial: every outcome
+    enumerated, with the p-value the estimate itself computes (exact or Tango's)."""
+    from scipy.special import gammaln, xlogy
+
+    from evalkit.stats.paired_binary import PairedBinaryEstimate
+
+    b, c = (x.ravel() for x in np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"))
+    keep = b + c <= n
+    b, c = b[keep], c[keep]
+    if PairedBinaryEstimate(n, 0, 0, 0).exact:
+        p = np.array([PairedBinaryEstimate(n - x - y, y, x, 0).p_greater(d0) for x, y in zip(b, c)])
+    else:  # Tango's test, vectorised (the same formula the estimate evaluates one at a time)
+        from scipy.special import ndtr
+
+        from evalkit.stats.paired_binary import score_z
+
+        p = ndtr(-np.asarray(score_z(b, c, n, d0)))
+    r = n - b - c
+    pmf = np.exp(gammaln(n + 1) - gammaln(b + 1) - gammaln(c + 1) - gammaln(r + 1)
+                 + xlogy(b, p_fixed) + xlogy(c, p_broke) + xlogy(r, 1 - p_fixed - p_broke))
+    return float(pmf[p < level].sum())
+
+
+def exact_rates() -> list[str]:
+    """The 0/1 rows' rates computed rather than simulated: each item's cells are trinomial
+    (marginally over its difficulty), so a gate's PASS probability is a finite sum."""
+    design, out = Design(), []
+    for n in (10, 30, 100, 1000):  # A/A: some must_improve passes iff the smallest p < alpha / 5
+        none = 1.0
+        for i in range(5):
+            none *= 1 - _rejection_rate(n, 0.0, design.alpha / 5, *_cells(design.mean_accuracy(i), 0.0))
+        out.append(f"A/A, n = {n}, family of five: {1 - none:.4f}")
+    for n in (10, 20, 30, 50, 100, 200, 1000):
+        rates = [_rejection_rate(n, -design.margin, design.alpha, *_cells(design.mean_accuracy(i), -design.margin))
+                 for i in range(5)]
+        out.append(f"true drop = margin, n = {n}, per gate: {np.mean(rates):.4f}")
+    fixed, broke = _cells(0.5, 0.05)
+    out.append(f"true gain = min_effect 0.05, n = 500: {_rejection_rate(500, 0.05, design.alpha, fixed, broke):.4f}")
+    return out
 
 
 def calibration_table(rows: list[Row]) -> str:
@@ -352,12 +417,23 @@ def main(argv=None) -> None:
     parser.add_argument("--sims", type=int, default=1000, help="simulations per row (default 1,000)")
     parser.add_argument("--quick", action="store_true", help="60 simulations per row, for a smoke run")
     parser.add_argument("--jobs", type=int, default=1, help="processes to spread the rows over (default 1)")
+    parser.add_argument("--exact-rates", action="store_true",
+                        help="also print the 0/1 rows' rates computed by enumeration instead of simulation")
+    parser.add_argument("--groups", default=",".join(GROUPS),
+                        help=f"comma-separated groups of rows to run (default all: {','.join(GROUPS)})")
     args = parser.parse_args(argv)
+    groups = tuple(g for g in args.groups.split(",") if g)
+    unknown = sorted(set(groups) - set(GROUPS))
+    if unknown:
+        parser.error(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
     sims = 60 if args.quick else args.sims
     started = time.perf_counter()
-    rows = calibration_rows(sims, args.jobs)
+    rows = calibration_rows(sims, args.jobs, groups)
     print(f"Gate calibration: {sims} simulations per row, evalkit's own compare and gate code.\n")
     print(calibration_table(rows))
+    if args.exact_rates:
+        print("\nComputed, not simulated (trinomial cells, every outcome enumerated):")
+        print("\n".join(f"- {line}" for line in exact_rates()))
     print(f"\n({time.perf_counter() - started:.0f} s)")
 
 

@@ -232,6 +232,11 @@ def _pct(level: float) -> str:
     return f"{100 * (1 - level):.4g}%"
 
 
+def _test_name(est) -> str:
+    """The test a verdict used: for 0/1 metrics at small n the exact one, not Tango's asymptotic."""
+    return getattr(est, "test_name", est.method)
+
+
 def _n_text(n_needed: float) -> str:
     return "no n suffices" if math.isinf(n_needed) else f"n ~ {int(n_needed):,}"
 
@@ -250,7 +255,7 @@ def _decide_improve(gate: MustImprove, ev: Evidence, ctx: dict) -> GateResult:
     need = g.est.n_needed(g.value - gate.min_effect, planned, sided=1) if g.value > gate.min_effect else math.inf
     p, p_adj = ctx["p"], ctx["p_adjusted"]
     text = (f"gain {g.value:+.4f}, one-sided {_pct(level)} lower bound {bound:+.4f} vs min effect {gate.min_effect:g}, "
-            f"p {p:.4f} (Holm {p_adj:.4f}), n {ev.n}, {g.est.method}")
+            f"p {p:.4f} (Holm {p_adj:.4f}), n {ev.n}, {_test_name(g.est)}")
     if p_adj < gate.alpha:
         verdict, text = PASS, f"{text}: improved" + (f" by more than {gate.min_effect:g}" if gate.min_effect else "")
     elif hi2 < gate.min_effect:
@@ -277,7 +282,7 @@ def _decide_not_regress(gate: MustNotRegress, ev: Evidence, ctx: dict) -> GateRe
     mde, need = g.est.mde(planned, sided=1), g.est.n_needed(gate.margin, planned, sided=1)
     holm = f" (Holm over {ctx['family']} candidates {p_adj:.4f})" if ctx["family"] > 1 else ""
     text = (f"gain {g.value:+.4f}, one-sided {_pct(level)} lower bound {bound:+.4f} vs -margin {-gate.margin:+.4f}, "
-            f"p {p:.4f}{holm}, n {ev.n}, {g.est.method}")
+            f"p {p:.4f}{holm}, n {ev.n}, {_test_name(g.est)}")
     if p_adj < gate.alpha:
         verdict, text = PASS, f"{text}: no regression beyond the margin"
     elif hi2 < -gate.margin:

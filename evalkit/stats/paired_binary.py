@@ -12,7 +12,11 @@ estimate (Tango 1998, eq. 3; Nam 1997), and
 
 is referred to the standard normal. The interval is ``{d : |Z(d)| <= z}``; unlike the
 Wald interval it is never zero-width (ten identical answers give about [-0.28, 0.28]) and
-it keeps close to nominal coverage from n = 10 up. The two-sided p-value at 0 is the
+it keeps close to nominal coverage from n = 10 up. Close is not at most: up to
+``paired_binary_exact.EXACT_MAX_N`` items the one-sided tests, bounds and intervals the
+gates and the compare table read are the exact unconditional ones with the same ordering
+(:mod:`evalkit.stats.paired_binary_exact`), whose size never exceeds alpha; the
+asymptotic ones stay available as ``score_*``. The two-sided p-value at 0 is the
 exact mid-p McNemar test (Fagerland, Lydersen & Laake 2013), which holds its size better
 than the asymptotic score test when few pairs are discordant.
 
@@ -178,36 +182,88 @@ class PairedBinaryEstimate:
     def _z(self, delta0: float) -> float:
         return _z_of(self.n01, self.n10, self.n, delta0)
 
-    def ci(self, alpha: float) -> tuple[float, float]:
+    @property
+    def exact(self) -> bool:
+        """Whether the one-sided tests, bounds and intervals are the exact unconditional
+        ones (:mod:`evalkit.stats.paired_binary_exact`) rather than Tango's asymptotic test."""
+        from evalkit.stats.paired_binary_exact import EXACT_MAX_N
+
+        return self.n <= EXACT_MAX_N
+
+    @property
+    def test_name(self) -> str:
+        return "exact unconditional (Tango-ordered)" if self.exact else self.method
+
+    # Tango's asymptotic score interval and tests (the known-answer ones; used above EXACT_MAX_N).
+    def score_ci(self, alpha: float) -> tuple[float, float]:
         from scipy.special import ndtri
 
         check_alpha(alpha)
         z = float(ndtri(1.0 - alpha / 2.0))
         return _invert(self.n01, self.n10, self.n, z, -1), _invert(self.n01, self.n10, self.n, z, +1)
 
-    def lower_bound(self, alpha: float) -> float:
+    def score_lower_bound(self, alpha: float) -> float:
         from scipy.special import ndtri
 
         check_alpha(alpha)
         return _invert(self.n01, self.n10, self.n, float(ndtri(1.0 - alpha)), -1)
 
-    def upper_bound(self, alpha: float) -> float:
+    def score_upper_bound(self, alpha: float) -> float:
         from scipy.special import ndtri
 
         check_alpha(alpha)
         return _invert(self.n01, self.n10, self.n, float(ndtri(1.0 - alpha)), +1)
 
-    def p_greater(self, delta0: float) -> float:
-        """One-sided score p of H0 ``delta <= delta0``; below alpha iff lower_bound(alpha) > delta0."""
+    def score_p_greater(self, delta0: float) -> float:
         from scipy.special import ndtr
 
         return float(ndtr(-self._z(delta0)))
 
-    def p_less(self, delta0: float) -> float:
-        """One-sided score p of H0 ``delta >= delta0``; below alpha iff upper_bound(alpha) < delta0."""
+    def score_p_less(self, delta0: float) -> float:
         from scipy.special import ndtr
 
         return float(ndtr(self._z(delta0)))
+
+    # What gates and the compare table read: exact up to EXACT_MAX_N items, Tango's above.
+    # Each bound inverts the very test whose p-value decides, so the two never disagree.
+    def ci(self, alpha: float) -> tuple[float, float]:
+        """Two-sided (1 - alpha) interval: the two one-sided (1 - alpha / 2) bounds."""
+        if not self.exact:
+            return self.score_ci(alpha)
+        check_alpha(alpha)
+        return self.lower_bound(alpha / 2.0), self.upper_bound(alpha / 2.0)
+
+    def lower_bound(self, alpha: float) -> float:
+        if not self.exact:
+            return self.score_lower_bound(alpha)
+        from evalkit.stats import paired_binary_exact as exact
+
+        check_alpha(alpha)
+        return exact.lower_bound(self.n01, self.n10, self.n, float(alpha))
+
+    def upper_bound(self, alpha: float) -> float:
+        if not self.exact:
+            return self.score_upper_bound(alpha)
+        from evalkit.stats import paired_binary_exact as exact
+
+        check_alpha(alpha)
+        return exact.upper_bound(self.n01, self.n10, self.n, float(alpha))
+
+    def p_greater(self, delta0: float) -> float:
+        """One-sided p of H0 ``delta <= delta0``; below alpha iff lower_bound(alpha) > delta0."""
+        if not self.exact:
+            return self.score_p_greater(delta0)
+        from evalkit.stats import paired_binary_exact as exact
+
+        return exact.p_greater(self.n01, self.n10, self.n, float(delta0))
+
+    def p_less(self, delta0: float) -> float:
+        """One-sided p of H0 ``delta >= delta0``; below alpha iff upper_bound(alpha) < delta0."""
+        if not self.exact:
+            return self.score_p_less(delta0)
+        from evalkit.stats import paired_binary_exact as exact
+
+        return exact.p_less(self.n01, self.n10, self.n, float(delta0))
 
     def p_two_sided(self) -> float:
         """Exact mid-p McNemar p of H0 ``delta == 0``."""
@@ -230,15 +286,26 @@ class PairedBinaryEstimate:
         return min(1.0, max(observed, 1.0 - _DISCORDANCE_UPPER ** (1.0 / self.n)))
 
     def mde(self, alpha: float, power: float = 0.8, sided: int = 2) -> float:
-        """Smallest |delta| the McNemar/score test detects with ``power`` at this n.
+        """Smallest |delta| the test detects with ``power`` at this n.
 
-        Solves ``sqrt(n) d = z_a sqrt(psi) + z_b sqrt(psi - d^2)`` (Connor 1987), with the
-        discordance rate ``psi`` held at :meth:`discordance_for_power`.
+        One-sided, up to EXACT_MAX_N items: the power of the exact test itself (its
+        rejection region summed under the trinomial alternative), solved for 80 %. Else
+        normal theory: ``sqrt(n) d = z_a sqrt(psi) + z_b sqrt(psi - d^2)`` (Connor 1987).
+        Either way the discordance rate ``psi`` is held at :meth:`discordance_for_power`.
         """
         from scipy.optimize import brentq
 
         z_a, z_b = _z_quantiles(alpha, power, sided)
         psi, root_n = self.discordance_for_power(), math.sqrt(self.n)
+        if sided == 1 and self.exact:
+            from evalkit.stats import paired_binary_exact as exact
+
+            def short(d: float) -> float:
+                return exact.power(self.n, 0.0, float(alpha), d, psi) - power
+
+            if short(psi) >= 0.0:
+                return float(brentq(short, 0.0, psi, xtol=1e-9))
+            return (z_a + z_b) * math.sqrt(psi / self.n)
 
         def gap(d: float) -> float:
             return root_n * d - z_a * math.sqrt(psi) - z_b * math.sqrt(max(psi - d * d, 0.0))
@@ -251,17 +318,31 @@ class PairedBinaryEstimate:
         return float(brentq(gap, 0.0, top, xtol=1e-12))
 
     def n_needed(self, effect: float, alpha: float, power: float = 0.8, sided: int = 1) -> float:
-        """Paired items needed to detect a true difference of ``|effect|`` (Connor 1987).
+        """Paired items needed to detect a true difference of ``|effect|``.
 
-        The discordance rate is :meth:`discordance_for_power`, raised to ``|effect|`` when
-        that is larger (a difference cannot exceed the share of items that changed).
+        Connor's (1987) normal-theory count, which is what Tango's test needs; where that
+        count is within the exact test's range (one-sided, at most EXACT_MAX_N items), the
+        smallest n from there up at which the exact test itself has the power. The
+        discordance rate is :meth:`discordance_for_power`, raised to ``|effect|`` when that
+        is larger (a difference cannot exceed the share of items that changed).
         """
+        from evalkit.stats.paired_binary_exact import EXACT_MAX_N
+
         z_a, z_b = _z_quantiles(alpha, power, sided)
         e = abs(effect)
         if e == 0.0 or not math.isfinite(e):
             return math.inf
         psi = max(self.discordance_for_power(), e)
-        return float(math.ceil((z_a * math.sqrt(psi) + z_b * math.sqrt(psi - e * e)) ** 2 / (e * e) - 1e-9))
+        need = math.ceil((z_a * math.sqrt(psi) + z_b * math.sqrt(psi - e * e)) ** 2 / (e * e) - 1e-9)
+        if sided == 1 and need <= EXACT_MAX_N:
+            from evalkit.stats import paired_binary_exact as exact
+
+            # The exact power is not monotone in n (the discreteness saw-tooth) and may beat
+            # the normal approximation: scan up from half Connor's count; past the exact
+            # range Tango's test (and Connor's count) takes over.
+            need = next((m for m in range(max(need // 2, 1), EXACT_MAX_N + 1)
+                         if exact.power(m, 0.0, float(alpha), e, psi) >= power), max(need, EXACT_MAX_N + 1))
+        return float(need)
 
 
 def cells(base: np.ndarray, ft: np.ndarray) -> tuple[int, int, int, int]:

@@ -70,12 +70,12 @@ def test_tango_score_matches_brute_force(cells):
     for d in (-0.9, -0.3, -0.05, 0.0, 0.1, 0.5, 0.95):
         assert float(score_z(n01, n10, n, d)) == pytest.approx(_brute_z(n01, n10, n, d), rel=1e-5, abs=1e-6)
     z = stats.norm.ppf(0.975)
-    low, high = est.ci(0.05)
+    low, high = est.score_ci(0.05)
     assert low == pytest.approx(_brute_bound(n01, n10, n, z, -1), abs=1e-6)
     assert high == pytest.approx(_brute_bound(n01, n10, n, z, +1), abs=1e-6)
     z1 = stats.norm.ppf(0.95)
-    assert est.lower_bound(0.05) == pytest.approx(_brute_bound(n01, n10, n, z1, -1), abs=1e-6)
-    assert est.upper_bound(0.05) == pytest.approx(_brute_bound(n01, n10, n, z1, +1), abs=1e-6)
+    assert est.score_lower_bound(0.05) == pytest.approx(_brute_bound(n01, n10, n, z1, -1), abs=1e-6)
+    assert est.score_upper_bound(0.05) == pytest.approx(_brute_bound(n01, n10, n, z1, +1), abs=1e-6)
     # Never zero width, and the estimate lies inside.
     assert low < est.delta < high or (low < est.delta <= high == 1.0) or (-1.0 == low <= est.delta < high)
     assert high - low > 0.05
@@ -83,7 +83,7 @@ def test_tango_score_matches_brute_force(cells):
 
 def test_identical_answers_give_a_wide_interval():
     est = PairedBinaryEstimate(10, 0, 0, 0)
-    low, high = est.ci(0.05)
+    low, high = est.score_ci(0.05)
     z2 = stats.norm.ppf(0.975) ** 2
     # Closed form for zero discordant pairs: Z(d)^2 = n d / (1 - d)  =>  d = z^2 / (n + z^2).
     assert high == pytest.approx(z2 / (10 + z2), rel=1e-9) and low == pytest.approx(-high, rel=1e-9)
@@ -92,19 +92,19 @@ def test_identical_answers_give_a_wide_interval():
 
 def test_two_improved_items_are_not_significant():
     est = PairedBinaryEstimate(0, 0, 2, 0)
-    assert est.delta == 1.0 and est.ci(0.05)[1] == 1.0
+    assert est.delta == 1.0 and est.score_ci(0.05)[1] == 1.0
     z2 = stats.norm.ppf(0.975) ** 2
-    assert est.ci(0.05)[0] == pytest.approx((2 - z2) / (2 + z2), rel=1e-9)  # below 0
+    assert est.score_ci(0.05)[0] == pytest.approx((2 - z2) / (2 + z2), rel=1e-9)  # below 0
     assert est.p_two_sided() == pytest.approx(0.25) and est.p_exact == pytest.approx(0.5)
 
 
 def test_one_sided_tests_agree_with_bounds():
     est = PairedBinaryEstimate(306, 14, 26, 54)
     for alpha in (0.01, 0.05, 0.2):
-        lb, ub = est.lower_bound(alpha), est.upper_bound(alpha)
-        assert est.p_greater(lb) == pytest.approx(alpha, rel=1e-6)
-        assert est.p_less(ub) == pytest.approx(alpha, rel=1e-6)
-        assert est.p_greater(lb - 1e-4) < alpha < est.p_greater(lb + 1e-4)
+        lb, ub = est.score_lower_bound(alpha), est.score_upper_bound(alpha)
+        assert est.score_p_greater(lb) == pytest.approx(alpha, rel=1e-6)
+        assert est.score_p_less(ub) == pytest.approx(alpha, rel=1e-6)
+        assert est.score_p_greater(lb - 1e-4) < alpha < est.score_p_greater(lb + 1e-4)
 
 
 def _items(cells):
