@@ -178,7 +178,7 @@ def compare_metric(name: str, hib: bool, sa: np.ndarray, sb: np.ndarray, groups,
         return replace(row, method=est.method, reason=est.reason), est
     low, high = est.ci(alpha)
     row = replace(row, delta=float(est.delta), ci_low=estimates.finite(low), ci_high=estimates.finite(high),
-                  p_value=estimates.finite(est.p_two_sided()), method=est.method)
+                  p_value=estimates.finite(est.p_two_sided()), method=getattr(est, "test_name", est.method))
     return replace(row, reason=estimates.too_few(name, n, groups, metric)), est
 
 

@@ -8,8 +8,8 @@ from evalkit.compare.compare import MetricComparison
 CAPTION = (
     "verdict: two-sided test at {pct}%, Holm-adjusted within each family (the primary metric, listed first, of "
     "every target task; of every forgetting probe); other metrics are shown, not tested. Gates test one-sided "
-    "(see gate.md). MDE: the change detectable with 80% power at the row's Holm level. 0/1 metrics: Tango's "
-    "score interval; others: paired t / delta method; CR1 when items are grouped."
+    "(see gate.md). MDE: the change detectable with 80% power at the row's Holm level. 0/1 metrics: the exact "
+    "unconditional interval up to 100 items, Tango's score interval above; others: paired t / delta method; CR1 when items are grouped."
 )
 
 

@@ -51,7 +51,8 @@ def render_gate_md(report: GateReport) -> str:
         "## evalkit gates", "", _verdict_line(report), "",
         "Gain = fine-tune - base, sign flipped for lower-is-better metrics (positive = fine-tune better). "
         "Each PASS is a one-sided test; the bound shown is the one it used, at its level (must_improve: "
-        "Holm's level for that gate). 0/1 metrics: Tango's score interval (Wilson for min_score); others: "
+        "Holm's level for that gate). 0/1 metrics: the exact unconditional test up to 100 items, Tango's score "
+        "test above (Wilson for min_score); others: "
         f"paired t / delta method, CR1 when grouped; suites: paired bootstrap, {report.n_resamples:,} resamples, "
         f"seed {report.seed}.", "",
         "| gate | target | metric | verdict | estimate (one-sided bound) | threshold | p | n |",
