@@ -17,6 +17,7 @@ def report(directory, plot_metric):
     """Rebuild DIR/report.html from the compare.json, gate.json and runs in DIR."""
     from evalkit.errors import ConfigError, DataError
     from evalkit.report.html import write_report
+    from evalkit.report.plot_memo import FolderMemo
 
     chosen = {}
     for pair in plot_metric:
@@ -25,7 +26,7 @@ def report(directory, plot_metric):
             raise ConfigError(f"--plot-metric {pair}: expected TASK=METRIC, e.g. translate_es=chrf")
         chosen[task] = metric
     try:
-        path = write_report(directory, plot_metric=chosen or None)
+        path = write_report(directory, FolderMemo(directory), plot_metric=chosen or None)
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
         # The report reads compare.json, gate.json and the runs' samples as evalkit wrote
         # them; a hand-edited or truncated one lacks a key or has a value of another type.

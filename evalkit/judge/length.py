@@ -78,14 +78,16 @@ def newton_weighted(y: np.ndarray, x: np.ndarray, w: np.ndarray, iters: int = 30
 
 def length_controlled(judgments: Sequence[PairJudgment], rng: np.random.Generator, n_resamples: int = 1000,
                       confidence: float = 0.95) -> LengthControlled:
-    from scipy.special import expit
-
     rows = _rows(judgments)
     items = np.unique(rows[:, 0]).astype(int) if len(rows) else np.array([], dtype=int)
     if len(items) < 10:
         return LengthControlled(None, None, None, None, 0, f"only {len(items)} judged item(s); needs >= 10")
     if np.all(rows[:, 1] == rows[0, 1]):  # one verdict throughout: no preference varies with length
         return LengthControlled(None, None, None, None, 0, "every judgment gave the same verdict; nothing to control for")
+    # scipy.special is imported only past the early returns: on the demo (one verdict throughout) a
+    # cached compare then never pays for importing it.
+    from scipy.special import expit
+
     sd = float(np.std(rows[:, 2]))
     if sd == 0:  # every pair of answers has the same length difference: nothing to control for
         sd = 1.0

@@ -123,7 +123,23 @@ def compare_page(entries) -> None:
         st.image(view.forest_svg)  # an <img> of a data: URI: the SVG can run nothing and fetch nothing
     with st.expander("Per task and metric"):
         st.dataframe(task_rows(view.comparison), hide_index=True, width="stretch")
+    review_links(entries[i], view)
     explorer(view)
+
+
+def review_links(entry, view) -> None:
+    """The human-review studies built from this compare's runs, and how to open them."""
+    from evalkit.view.studies import studies_for
+
+    root = Path(os.environ.get(ENV_ROOT) or ".").resolve()
+    links = studies_for(entry.folder, view.comparison, [root, Path.cwd()])
+    st.subheader("Review studies of these items")
+    if not links:
+        st.caption("No review study was built from these runs. To have people judge them blind: "
+                   "evalkit review create STUDY --from <base run> --from <fine-tune run> (the runs are in this compare's runs/ folder).")
+    for link in links:
+        st.text(f"{link.name} ({link.status}, {link.items} items) in {link.database}")
+        st.code("\n".join(link.commands()), language="bash")
 
 
 def two_page(entries) -> None:
