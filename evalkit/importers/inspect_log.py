@@ -94,6 +94,38 @@ def _json(raw: bytes, where: Path, member: str):
                         path=where) from None
 
 
+ZIP_ZSTD = 93  # the zip method id of Zstandard, which inspect_ai writes its .eval members with
+
+
+def _read_zstd(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """One Zstandard-compressed member. Python's zipfile reads method 93 only from 3.14 on,
+    so the member's bytes are taken from behind its local header (the zip format's fixed
+    30-byte layout) and decompressed by ``zstandard``, the library inspect_ai itself uses;
+    the CRC is checked as zipfile would."""
+    import struct
+
+    try:
+        import zstandard
+    except ImportError:
+        raise DataError("this log's members are Zstandard-compressed (inspect_ai's default); "
+                        "pip install 'evalkit[inspect]' (the zstandard package) to read it", path=path) from None
+    fp = zf.fp
+    fp.seek(info.header_offset)
+    head = fp.read(30)
+    if len(head) != 30 or head[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"{info.filename}: bad local header")
+    name_len, extra_len = struct.unpack("<HH", head[26:30])
+    fp.seek(info.header_offset + 30 + name_len + extra_len)
+    data = fp.read(info.compress_size)
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=info.file_size)
+    except zstandard.ZstdError as exc:
+        raise zipfile.BadZipFile(f"{info.filename}: {exc}") from None
+    if len(raw) != info.file_size or zlib.crc32(raw) != info.CRC:
+        raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+    return raw
+
+
 def _read_zip(path: Path) -> tuple[dict, list[dict]]:
     """(header, samples) of a .eval zip."""
     try:
@@ -106,7 +138,7 @@ def _read_zip(path: Path) -> tuple[dict, list[dict]]:
             if info.file_size > MAX_MEMBER:
                 raise DataError(f"{name} is {info.file_size:,} bytes uncompressed; too large for a log", path=path)
             try:
-                raw = zf.read(name)
+                raw = _read_zstd(path, zf, info) if info.compress_type == ZIP_ZSTD else zf.read(name)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # a damaged copy: CRC, deflate
                 raise DataError(f"{name}: cannot be read from the zip ({exc}); the log is damaged: copy it again",
                                 path=path) from None

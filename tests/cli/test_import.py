@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,94 @@ def test_logs_that_do_not_make_one_run_are_refused(cli, tmp_path, second, args, 
     code, _, err = cli("import", "logs", "--name", "m", *args, cwd=tmp_path)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def _as_zstd(src: Path, dst: Path) -> Path:
+    """The same log with every member Zstandard-compressed (zip method 93), as inspect_ai
+    writes its .eval files. Python's zipfile cannot write method 93 before 3.14, so each
+    member is stored as its compressed bytes and the two headers are patched afterwards:
+    method, CRC and uncompressed size (fixed offsets of the zip format)."""
+    import struct
+
+    import zstandard
+
+    with zipfile.ZipFile(src) as zf:
+        members = [(i.filename, zf.read(i)) for i in zf.infolist()]
+    with zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, raw in members:
+            zf.writestr(name, zstandard.ZstdCompressor().compress(raw))
+    data = bytearray(dst.read_bytes())
+    with zipfile.ZipFile(dst) as zf:
+        infos = zf.infolist()
+    plain = dict(members)
+    for info in infos:
+        raw = plain[info.filename]
+        local = info.header_offset
+        struct.pack_into("<H", data, local + 8, 93)
+        struct.pack_into("<I", data, local + 14, zlib.crc32(raw))
+        struct.pack_into("<I", data, local + 22, len(raw))
+        central = data.find(b"PK\x01\x02")  # this member's central directory entry, found by its name
+        while bytes(data[central + 46:central + 46 + struct.unpack_from("<H", data, central + 28)[0]]) != info.filename.encode():
+            central = data.find(b"PK\x01\x02", central + 4)
+            assert central >= 0
+        struct.pack_into("<H", data, central + 10, 93)
+        struct.pack_into("<I", data, central + 16, zlib.crc32(raw))
+        struct.pack_into("<I", data, central + 24, len(raw))
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_zstandard_eval_logs_as_inspect_writes_them(cli, tmp_path):
+    pytest.importorskip("zstandard")
+    for name, skill in (("base", 1), ("ft", 3)):
+        _eval_zip(tmp_path / f"{name}.deflate", f"openai/{name}", skill)
+        _as_zstd(tmp_path / f"{name}.deflate", tmp_path / f"{name}.eval")
+        with zipfile.ZipFile(tmp_path / f"{name}.eval") as zf:
+            assert {i.compress_type for i in zf.infolist()} == {93}
+        code, _, err = cli("import", f"{name}.eval", "--name", name, cwd=tmp_path)
+        assert code == 0, err
+        (tmp_path / f"{name}.deflate").rename(tmp_path / f"{name}_plain.eval")
+        code, _, err = cli("import", f"{name}_plain.eval", "--name", f"{name}_plain", cwd=tmp_path)
+        assert code == 0, err
+        zstd, plain = (RunResult.load(tmp_path / "runs" / n) for n in (name, f"{name}_plain"))
+        assert [(s["id"], s["response"], s["stats"]) for s in zstd.samples] == \
+               [(s["id"], s["response"], s["stats"]) for s in plain.samples]
+    # a damaged member: one line naming the log, exit 2
+    data = bytearray((tmp_path / "ft.eval").read_bytes())
+    at = data.find(b"samples/3_epoch_1.json") + len("samples/3_epoch_1.json") + 4
+    data[at:at + 8] = b"\x00" * 8
+    (tmp_path / "bad.eval").write_bytes(bytes(data))
+    code, _, err = cli("import", "bad.eval", "--name", "bad", cwd=tmp_path)
+    assert code == 2 and err.startswith("evalkit: error:") and "bad.eval" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_log_written_by_inspect_ai_itself(cli, tmp_path):
+    """The real thing where inspect_ai is installed (it is not in CI: the test above builds
+    its layout): its mock model answers through a solver whose right answers are known."""
+    inspect_ai = pytest.importorskip("inspect_ai")
+    from inspect_ai.dataset import Sample
+    from inspect_ai.model import ModelOutput
+    from inspect_ai.scorer import match
+    from inspect_ai.solver import solver
+
+    def make(skip):
+        @solver
+        def rule():
+            async def solve(state, generate):
+                i = int(str(state.sample_id)[1:])
+                state.output = ModelOutput.from_content(model="mockllm/model", content="no idea" if i % skip == 0 else str(2 * i))
+                return state
+            return solve
+        return rule()
+
+    for name, skip in (("base", 2), ("ft", 5)):
+        task = inspect_ai.Task(dataset=[Sample(input=f"What is {i} + {i}?", target=str(2 * i), id=f"q{i}") for i in range(40)],
+                               solver=make(skip), scorer=match(), name="add")
+        inspect_ai.eval(task, model="mockllm/model", log_dir=str(tmp_path / name), display="none")
+        code, _, err = cli("import", name, "--name", name, cwd=tmp_path)
+        assert code == 0, err
+    code, out, err = cli("compare", "runs/base", "runs/ft", "--format", "json", "--output", "cmp", cwd=tmp_path)
+    assert code == 0, err
+    row = json.loads(out)["comparisons"][0]["tasks"][0]["metrics"][0]
+    # base misses even i (20 right), ft misses multiples of 5 (32 right): 16 fixed, 4 broken
+    assert (row["fixed"], row["broke"], row["n"]) == (16, 4, 40)
