@@ -6,11 +6,14 @@ percentiles, the errors, and checks that no vote was lost or duplicated.
     python benchmarks/review_load.py                       # SQLite in a temporary folder
     python benchmarks/review_load.py --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres
     python benchmarks/review_load.py --raters 20 --votes 200
+    python benchmarks/review_load.py --results             # `review results` on 1,000 votes, fresh process
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -81,12 +84,41 @@ def run(url: str, raters: int, votes: int) -> dict:
             "votes_per_s": len(times) / wall}
 
 
+def results_wall(folder: Path, raters: int = 10, votes: int = 100, repeats: int = 3) -> list[float]:
+    """Wall time of `evalkit review results` in a fresh Python process (imports included, as a
+    user sees it) on a SQLite study with raters x votes votes."""
+    name = "speed"
+    url = f"sqlite:///{folder / (name + '.sqlite')}"
+    store = open_store(url)
+    store.create_study(name, _plan(raters * votes // 2 + 50, overlap=2))
+    study = store.study(name)
+    for i in range(raters):
+        rater = store.sign_in(study, store.invite(study, f"rater{i:02d}"))
+        for k in range(votes):
+            view = store.next_assignment(study, rater.id)
+            store.record(study, rater.id, view.public_id, view.seq, ("left", "right", "tie")[(k * 7 + i) % 3])
+    store.dispose()
+    cmd = [sys.executable, "-m", "evalkit.cli.main", "review", "results", name, "--db", url, "--output", str(folder)]
+    walls = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, cwd=folder)
+        walls.append(time.perf_counter() - t0)
+    return walls
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default=None, help="SQLAlchemy URL (default: a new SQLite file in a temporary folder)")
     ap.add_argument("--raters", type=int, default=20)
     ap.add_argument("--votes", type=int, default=200)
+    ap.add_argument("--results", action="store_true", help="time `review results` on 10 raters x 100 votes instead")
     args = ap.parse_args()
+    if args.results:
+        with tempfile.TemporaryDirectory() as tmp:
+            walls = results_wall(Path(tmp))
+        print(f"review results, 1,000 votes, fresh process: best {min(walls):.2f} s, runs {', '.join(f'{w:.2f}' for w in walls)} s")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'load.sqlite'}"
         r = run(url, args.raters, args.votes)

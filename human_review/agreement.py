@@ -3,17 +3,30 @@ base better / both bad), never on left/right, which the side balancing would scr
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from itertools import combinations
 
 
-def cohen_pairs(labels: Mapping[str, Mapping[Hashable, str]], categories: Sequence[str], min_common: int = 2) -> list[dict]:
-    """Cohen's kappa for each pair of raters on the units both labelled (sklearn's kappa).
-    ``kappa`` is None when it is undefined (both raters used one and the same category)."""
-    from sklearn.metrics import cohen_kappa_score
+# Both kappas are one line from a count table, and their library versions cost the import:
+# scikit-learn's pulls all of sklearn and pandas, statsmodels' pulls pandas (statsmodels.tools),
+# ~0.7-0.9 s each, which alone broke the "results in under 2 s" budget of a fresh
+# `evalkit review results`. So the formulas are here, and tests check them against
+# sklearn.metrics.cohen_kappa_score and statsmodels' fleiss_kappa on random tables.
 
+
+def _kappa(po: float, pe: float) -> float | None:
+    """Chance-corrected agreement; None when undefined (chance agreement 1)."""
+    return None if pe >= 1.0 else (po - pe) / (1.0 - pe)
+
+
+def cohen_pairs(labels: Mapping[str, Mapping[Hashable, str]], categories: Sequence[str], min_common: int = 2) -> list[dict]:
+    """Cohen's kappa for each pair of raters on the units both labelled, from their confusion
+    table: (p_o - p_e) / (1 - p_e) with p_e from the two raters' marginals.
+    ``kappa`` is None when it is undefined (both raters used one and the same category)."""
+    import numpy as np
+
+    index = {c: i for i, c in enumerate(categories)}
     out = []
     for a, b in combinations(sorted(labels), 2):
         common = sorted(set(labels[a]) & set(labels[b]), key=str)
@@ -21,11 +34,12 @@ def cohen_pairs(labels: Mapping[str, Mapping[Hashable, str]], categories: Sequen
             continue
         ya, yb = [labels[a][u] for u in common], [labels[b][u] for u in common]
         agree = sum(x == y for x, y in zip(ya, yb)) / len(common)
-        if len(set(ya) | set(yb)) < 2:
-            kappa = None
-        else:
-            kappa = float(cohen_kappa_score(ya, yb, labels=list(categories)))
-            kappa = None if math.isnan(kappa) else kappa
+        kappa = None
+        if len(set(ya) | set(yb)) >= 2:
+            table = np.zeros((len(categories), len(categories)))
+            np.add.at(table, ([index[x] for x in ya], [index[y] for y in yb]), 1.0)
+            p = table / table.sum()
+            kappa = _kappa(float(np.trace(p)), float(p.sum(axis=1) @ p.sum(axis=0)))
         out.append({"raters": [a, b], "n": len(common), "agreement": agree, "kappa": kappa})
     return out
 
@@ -78,13 +92,12 @@ def krippendorff_alpha(units: Mapping[Hashable, Sequence[Hashable]]) -> tuple[fl
 
 
 def fleiss_kappa(units: Mapping[Hashable, Sequence[Hashable]], categories: Sequence[str]) -> dict:
-    """Fleiss' kappa (statsmodels) over the units rated by the most common number of raters
+    """Fleiss' kappa over the units rated by the most common number of raters
     (Fleiss' kappa assumes the same number per unit; units with other counts are left out
     and counted). ``kappa`` None when undefined (fewer than two such units, or one category)."""
     from collections import Counter
 
     import numpy as np
-    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
     sizes = Counter(len(v) for v in units.values() if len(v) >= 2)
     if not sizes:
@@ -94,6 +107,7 @@ def fleiss_kappa(units: Mapping[Hashable, Sequence[Hashable]], categories: Seque
     table = np.array([[sum(v == c for v in vals) for c in categories] for vals in rows], dtype=float)
     kappa = None
     if len(rows) >= 2 and (table.sum(axis=0) > 0).sum() >= 2:
-        kappa = float(sm_fleiss(table, method="fleiss"))
-        kappa = None if math.isnan(kappa) else kappa
+        # Mean pairwise agreement within units against chance from the pooled category shares.
+        shares = table.sum(axis=0) / table.sum()
+        kappa = _kappa(float(((table * (table - 1)).sum(axis=1) / (m * (m - 1))).mean()), float(shares @ shares))
     return {"kappa": kappa, "units": len(rows), "raters_per_unit": m, "left_out": len(units) - len(rows)}

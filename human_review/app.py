@@ -213,6 +213,21 @@ def show_answers(view) -> None:
                     st.code(text, language=None, wrap_lines=True)
 
 
+VOTE_BAR = "vote-bar"  # the container's key; Streamlit gives it the CSS class st-key-vote-bar
+
+
+def _pin_vote_bar() -> None:
+    """Keep the vote buttons on screen however long the answers or short the window:
+    sticky at the bottom of the viewport while the item is on the page. The bar needs an
+    opaque background so the answers scrolling under it stay unreadable through it;
+    Streamlit exposes no theme colour to CSS, so its default page colours are used."""
+    dark = getattr(getattr(st.context, "theme", None), "type", None) == "dark"
+    # The rule goes on the container's wrapper: Streamlit wraps each element in a div of the
+    # element's own height, inside which a sticky element has no room to move.
+    st.html(f"<style>div:has(> .st-key-{VOTE_BAR}) {{ position: sticky; bottom: 0; z-index: 10; "
+            f"padding: 0.5rem 0; background-color: {'#0e1117' if dark else '#ffffff'}; }}</style>")
+
+
 def rater_page(store, study, rater) -> None:
     with st.sidebar:
         st.text(f"Signed in as {rater.name}")
@@ -247,17 +262,19 @@ def rater_page(store, study, rater) -> None:
     st.progress(done / (done + 1 + remaining), text=f"{done} rated, about {remaining + 1} to go")
     show_answers(view)
     buttons = [b for b in CHOICE_BUTTONS if b[0] in ("left", "right") or b[0] in cfg.ties]
-    for col, (choice, label, shortcut) in zip(st.columns(len(buttons)), buttons):
-        col.button(label, key=f"{key}.{choice}", shortcut=shortcut, type="primary", width="stretch",
-                   on_click=_cast, args=(store, study, rater.id, key, view.public_id, view.seq, choice))
+    _pin_vote_bar()
+    with st.container(key=VOTE_BAR):
+        for col, (choice, label, shortcut) in zip(st.columns(len(buttons)), buttons):
+            col.button(label, key=f"{key}.{choice}", shortcut=shortcut, type="primary", width="stretch",
+                       on_click=_cast, args=(store, study, rater.id, key, view.public_id, view.seq, choice))
+        skip, undo, _ = st.columns([1, 1, 2])
+        skip.button("Skip", key=f"{key}.skip", shortcut=SKIP_SHORTCUT, width="stretch",
+                    on_click=_cast, args=(store, study, rater.id, key, view.public_id, view.seq, None))
+        undo.button("Undo last vote", key=f"{key}.undo", shortcut=UNDO_SHORTCUT, width="stretch", disabled=undo_target is None,
+                    on_click=_undo, args=(store, study, rater.id, undo_target))
     min_s = float(study.settings.get("min_seconds", MIN_SECONDS))
     if min_s > 0:
         st.caption(f"A vote counts from {min_s:g} s after the item appears, so that a double tap cannot answer the next one.")
-    skip, undo, _ = st.columns([1, 1, 2])
-    skip.button("Skip", key=f"{key}.skip", shortcut=SKIP_SHORTCUT, width="stretch",
-                on_click=_cast, args=(store, study, rater.id, key, view.public_id, view.seq, None))
-    undo.button("Undo last vote", key=f"{key}.undo", shortcut=UNDO_SHORTCUT, width="stretch", disabled=undo_target is None,
-                on_click=_undo, args=(store, study, rater.id, undo_target))
     # Below the vote bar, so that the buttons sit right under the answers.
     with st.expander("Scores and comment (optional)"):
         for col, side in zip(st.columns(2), ("A", "B")):

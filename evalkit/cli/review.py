@@ -157,7 +157,7 @@ def serve(study, host, port, db_url):
 @db_option
 def results(study, output, resamples, blind, judge_dir, excluded, db_url):
     """Print the analysis of STUDY and write STUDY.results.md and .json."""
-    _need("sklearn", "scipy")
+    _need("statsmodels", "scipy")
     from human_review.analysis import analyse
     from human_review.report import render_markdown
 

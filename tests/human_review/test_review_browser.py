@@ -320,6 +320,16 @@ def test_long_markdown_answers_stay_readable_and_inert(browser, tmp_path):
         assert any("pay⟦U+202E⟧usd" in x for x in texts)  # the bidi override is spelled out
         box = page.get_by_role("button", name="A is better").bounding_box()
         assert box is not None and box["y"] + box["height"] <= 900  # the vote bar is in view
+        # In a short window the answers alone are taller than the screen: the bar is pinned
+        # (sticky) to the bottom, so the buttons are still on screen without any scrolling.
+        page.set_viewport_size({"width": 1280, "height": 480})
+        page.wait_for_timeout(300)
+        for name in ("A is better", "B is better", "Skip"):
+            box = page.get_by_role("button", name=name).bounding_box()
+            assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 480, (name, box)
+        assert page.locator("main button", has_text="Skip").evaluate(
+            "e => getComputedStyle(e.closest('[class*=st-key-vote-bar]').parentElement).position") == "sticky"
+        page.set_viewport_size({"width": 1280, "height": 900})
         panes = page.evaluate("""[...document.querySelectorAll('main *')].filter(e =>
             ['auto', 'scroll'].includes(getComputedStyle(e).overflowY) && e.clientHeight > 200 && e.clientHeight < 500
             && e.scrollHeight > e.clientHeight + 1 || (e.clientHeight > 300 && e.clientHeight < 500

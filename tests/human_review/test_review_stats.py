@@ -160,3 +160,66 @@ def test_fleiss_kappa_on_the_textbook_example():
     assert res["kappa"] == pytest.approx(0.210, abs=1e-3)
     assert (res["units"], res["raters_per_unit"], res["left_out"]) == (10, 14, 1)
     assert fleiss_kappa({1: ["a", "a"], 2: ["a", "a"]}, ["a", "b"])["kappa"] is None
+
+
+def test_kappas_match_sklearn_and_statsmodels_on_random_labels():
+    # The kappas are computed here rather than imported (the import is the cost of a fresh
+    # `review results`); the libraries stay the independent check.
+    from sklearn.metrics import cohen_kappa_score
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+
+    from human_review.agreement import fleiss_kappa
+
+    rng = np.random.default_rng(13)
+    cats = ["x", "tie", "y", "both_bad"]
+    for _ in range(20):
+        n = int(rng.integers(5, 40))
+        a = list(rng.choice(cats, n, p=[0.4, 0.2, 0.3, 0.1]))
+        b = [v if rng.random() < 0.6 else str(rng.choice(cats)) for v in a]
+        (pair,) = cohen_pairs({"a": dict(enumerate(a)), "b": dict(enumerate(b))}, cats)
+        if len(set(a) | set(b)) >= 2:
+            assert pair["kappa"] == pytest.approx(cohen_kappa_score(a, b), abs=1e-12)
+        m = int(rng.integers(2, 6))
+        units = {i: list(rng.choice(cats, m, p=[0.5, 0.2, 0.2, 0.1])) for i in range(n)}
+        table = np.array([[vals.count(c) for c in cats] for vals in units.values()], dtype=float)
+        assert fleiss_kappa(units, cats)["kappa"] == pytest.approx(float(sm_fleiss(table)), abs=1e-12)
+
+
+def test_sign_test_and_t_quantile_match_scipy_stats():
+    from scipy.stats import binomtest, t
+
+    from human_review.analysis import _binom_p
+
+    for n in (1, 2, 7, 20, 101, 1000):
+        for k in sorted({0, 1, n // 3, n // 2, (n + 1) // 2, n - 1, n}):
+            assert _binom_p(k, n) == pytest.approx(binomtest(k, n, 0.5).pvalue, rel=1e-9, abs=1e-300)
+    assert _binom_p(0, 0) is None
+    from scipy.special import stdtrit
+
+    for df in (1, 3, 30):
+        assert stdtrit(df, 0.975) == pytest.approx(t.ppf(0.975, df), rel=1e-12)
+
+
+def test_analysis_leaves_heavy_libraries_unimported(tmp_path):
+    # `review results` must stay under 2 s in a fresh process; scikit-learn, statsmodels
+    # (through pandas) and scipy.stats each cost most of a second to import.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    child = (
+        "import sys\n"
+        "from test_review_analysis import answer, comp, study\n"
+        "from human_review.analysis import analyse\n"
+        "from human_review.report import render_markdown\n"
+        "comps = [comp(i) for i in range(1, 9)]\n"
+        "labels = ['x', 'y', 'tie', 'x', 'x', 'y', 'both_bad', 'x']\n"
+        "answers = [answer(10 * i + r, c.id, f'r{r}', labels[(i + r) % 8], left_is_x=bool((i + r) % 2))\n"
+        "           for i, c in enumerate(comps) for r in range(3)]\n"
+        "render_markdown(analyse(study(comps, answers, ['r0', 'r1', 'r2']), reveal=True, n_boot=20))\n"
+        "print(sorted(m for m in ('sklearn', 'statsmodels', 'pandas', 'scipy.stats') if m in sys.modules))\n"
+    )
+    here = Path(__file__).parent
+    env = {**__import__("os").environ, "PYTHONPATH": f"{here}{__import__('os').pathsep}{here.parent.parent}"}
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, cwd=tmp_path, env=env, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
