@@ -377,12 +377,12 @@ def _rejection_rate(n: int, d0: float, level: float, p_fixed: float, p_broke: fl
     b, c = b[keep], c[keep]
     if PairedBinaryEstimate(n, 0, 0, 0).exact:
         p = np.array([PairedBinaryEstimate(n - x - y, y, x, 0).p_greater(d0) for x, y in zip(b, c)])
-    else:  # Tango's test, vectorised (the same formula the estimate evaluates one at a time)
+    else:  # Tango's corrected test, vectorised (the formula the estimate evaluates one at a time)
         from scipy.special import ndtr
 
-        from evalkit.stats.paired_binary import score_z
+        from evalkit.stats.paired_binary import CONTINUITY, score_z
 
-        p = ndtr(-np.asarray(score_z(b, c, n, d0)))
+        p = ndtr(-np.asarray(score_z(b, c, n, d0, CONTINUITY)))
     r = n - b - c
     pmf = np.exp(gammaln(n + 1) - gammaln(b + 1) - gammaln(c + 1) - gammaln(r + 1)
                  + xlogy(b, p_fixed) + xlogy(c, p_broke) + xlogy(r, 1 - p_fixed - p_broke))

@@ -40,12 +40,21 @@ _EDGE = 1e-12
 # The one-sided confidence level of the upper bound on the discordance rate that the power
 # calculations use when few or no discordant pairs were seen (rule of three at 95 %).
 _DISCORDANCE_UPPER = 0.05
+# Above EXACT_MAX_N the gates use Tango's statistic with half an item taken off the observed
+# distance from the hypothesis, the continuity correction of McNemar's test (Edwards 1948)
+# at the unconditional lattice step of n01 - n10 (one item; McNemar's 1 is half of the step
+# 2 that n01 - n10 takes with the discordant total held). Uncorrected, the test's size sat a
+# hair above alpha at some n (5.01 % computed at n = 500 at min_effect); the bounds, MDE and
+# items-needed of that path carry the same correction, so they describe the test applied.
+CONTINUITY = 0.5
 
 
-def score_z(fixed, broke, n, delta0):
+def score_z(fixed, broke, n, delta0, correction=0.0):
     """Tango's score statistic for H0 ``delta = delta0``; numpy-vectorised over all arguments.
 
     Large positive values are evidence that the true difference exceeds ``delta0``.
+    ``correction`` (in items) is taken off ``|n01 - n10 - n delta0|`` before dividing, as
+    McNemar's continuity-corrected test does (see ``CONTINUITY``); 0 is Tango's own statistic.
     """
     b = np.asarray(fixed, dtype=float)
     c = np.asarray(broke, dtype=float)
@@ -62,12 +71,13 @@ def score_z(fixed, broke, n, delta0):
         p_broke = np.where(np.isfinite(p_broke), np.maximum(p_broke, 0.0), 0.0)
         var = np.maximum(2.0 * p_broke + d * (1.0 - d), 0.0)
         num = b - c - n * d
+        num = np.sign(num) * np.maximum(np.abs(num) - correction, 0.0)
         z = num / np.sqrt(n * var)
     # 0/0 happens only where the hypothesis sits exactly on the observed boundary.
     return np.where(num == 0.0, 0.0, z)
 
 
-def _z_of(fixed: int, broke: int, n: int, delta0: float) -> float:
+def _z_of(fixed: int, broke: int, n: int, delta0: float, correction: float = 0.0) -> float:
     """:func:`score_z` for one hypothesis, in plain floats: the root-finders call it dozens of
     times per bound, and numpy's per-call overhead (error-state contexts, 0-d arrays) made
     one bound cost milliseconds. Same formula, same branches; a test checks they agree."""
@@ -77,7 +87,7 @@ def _z_of(fixed: int, broke: int, n: int, delta0: float) -> float:
     b_coef = -b - c + (2.0 * n - b + c) * d
     c_coef = -c * d * (1.0 - d)
     root = math.sqrt(max(b_coef * b_coef - 4.0 * a_coef * c_coef, 0.0))
-    num = b - c - n * d
+    num = math.copysign(max(abs(b - c - n * d) - correction, 0.0), b - c - n * d)
     if num == 0.0:
         return 0.0
     try:
@@ -92,18 +102,18 @@ def _z_of(fixed: int, broke: int, n: int, delta0: float) -> float:
     return num / scale
 
 
-def _invert(fixed: int, broke: int, n: int, z_crit: float, side: int) -> float:
+def _invert(fixed: int, broke: int, n: int, z_crit: float, side: int, correction: float = 0.0) -> float:
     """The end of the score interval on ``side`` (-1 lower, +1 upper) at critical value z_crit."""
     est = (fixed - broke) / n
     # Z decreases in delta: the lower end solves Z = +z_crit, the upper end Z = -z_crit.
     target = -side * z_crit
     edge = side * (1.0 - _EDGE)
-    if (_z_of(fixed, broke, n, edge) - target) * side > 0.0:
+    if (_z_of(fixed, broke, n, edge, correction) - target) * side > 0.0:
         # Z never reaches the critical value before the edge (e.g. every pair fixed):
         # the data cannot rule out the extreme difference.
         return float(side)
     lo, hi = sorted((est, edge))
-    return _bisect(lambda d: _z_of(fixed, broke, n, d) - target, lo, hi)
+    return _bisect(lambda d: _z_of(fixed, broke, n, d, correction) - target, lo, hi)
 
 
 def _bisect(f, lo: float, hi: float, tol: float = 1e-13) -> float:
@@ -194,48 +204,51 @@ class PairedBinaryEstimate:
     def test_name(self) -> str:
         return "exact unconditional (Tango-ordered)" if self.exact else self.method
 
-    # Tango's asymptotic score interval and tests (the known-answer ones; used above EXACT_MAX_N).
-    def score_ci(self, alpha: float) -> tuple[float, float]:
+    # Tango's asymptotic score interval and tests: the known-answer ones with the default
+    # correction 0; above EXACT_MAX_N the gates read them with correction CONTINUITY.
+    def score_ci(self, alpha: float, correction: float = 0.0) -> tuple[float, float]:
         from scipy.special import ndtri
 
         check_alpha(alpha)
         z = float(ndtri(1.0 - alpha / 2.0))
-        return _invert(self.n01, self.n10, self.n, z, -1), _invert(self.n01, self.n10, self.n, z, +1)
+        return (_invert(self.n01, self.n10, self.n, z, -1, correction),
+                _invert(self.n01, self.n10, self.n, z, +1, correction))
 
-    def score_lower_bound(self, alpha: float) -> float:
+    def score_lower_bound(self, alpha: float, correction: float = 0.0) -> float:
         from scipy.special import ndtri
 
         check_alpha(alpha)
-        return _invert(self.n01, self.n10, self.n, float(ndtri(1.0 - alpha)), -1)
+        return _invert(self.n01, self.n10, self.n, float(ndtri(1.0 - alpha)), -1, correction)
 
-    def score_upper_bound(self, alpha: float) -> float:
+    def score_upper_bound(self, alpha: float, correction: float = 0.0) -> float:
         from scipy.special import ndtri
 
         check_alpha(alpha)
-        return _invert(self.n01, self.n10, self.n, float(ndtri(1.0 - alpha)), +1)
+        return _invert(self.n01, self.n10, self.n, float(ndtri(1.0 - alpha)), +1, correction)
 
-    def score_p_greater(self, delta0: float) -> float:
+    def score_p_greater(self, delta0: float, correction: float = 0.0) -> float:
         from scipy.special import ndtr
 
-        return float(ndtr(-self._z(delta0)))
+        return float(ndtr(-_z_of(self.n01, self.n10, self.n, delta0, correction)))
 
-    def score_p_less(self, delta0: float) -> float:
+    def score_p_less(self, delta0: float, correction: float = 0.0) -> float:
         from scipy.special import ndtr
 
-        return float(ndtr(self._z(delta0)))
+        return float(ndtr(_z_of(self.n01, self.n10, self.n, delta0, correction)))
 
-    # What gates and the compare table read: exact up to EXACT_MAX_N items, Tango's above.
-    # Each bound inverts the very test whose p-value decides, so the two never disagree.
+    # What gates and the compare table read: exact up to EXACT_MAX_N items, Tango's with
+    # the continuity correction above. Each bound inverts the very test whose p-value
+    # decides, so the two never disagree.
     def ci(self, alpha: float) -> tuple[float, float]:
         """Two-sided (1 - alpha) interval: the two one-sided (1 - alpha / 2) bounds."""
         if not self.exact:
-            return self.score_ci(alpha)
+            return self.score_ci(alpha, CONTINUITY)
         check_alpha(alpha)
         return self.lower_bound(alpha / 2.0), self.upper_bound(alpha / 2.0)
 
     def lower_bound(self, alpha: float) -> float:
         if not self.exact:
-            return self.score_lower_bound(alpha)
+            return self.score_lower_bound(alpha, CONTINUITY)
         from evalkit.stats import paired_binary_exact as exact
 
         check_alpha(alpha)
@@ -243,7 +256,7 @@ class PairedBinaryEstimate:
 
     def upper_bound(self, alpha: float) -> float:
         if not self.exact:
-            return self.score_upper_bound(alpha)
+            return self.score_upper_bound(alpha, CONTINUITY)
         from evalkit.stats import paired_binary_exact as exact
 
         check_alpha(alpha)
@@ -252,7 +265,7 @@ class PairedBinaryEstimate:
     def p_greater(self, delta0: float) -> float:
         """One-sided p of H0 ``delta <= delta0``; below alpha iff lower_bound(alpha) > delta0."""
         if not self.exact:
-            return self.score_p_greater(delta0)
+            return self.score_p_greater(delta0, CONTINUITY)
         from evalkit.stats import paired_binary_exact as exact
 
         return exact.p_greater(self.n01, self.n10, self.n, float(delta0))
@@ -260,7 +273,7 @@ class PairedBinaryEstimate:
     def p_less(self, delta0: float) -> float:
         """One-sided p of H0 ``delta >= delta0``; below alpha iff upper_bound(alpha) < delta0."""
         if not self.exact:
-            return self.score_p_less(delta0)
+            return self.score_p_less(delta0, CONTINUITY)
         from evalkit.stats import paired_binary_exact as exact
 
         return exact.p_less(self.n01, self.n10, self.n, float(delta0))
@@ -285,46 +298,70 @@ class PairedBinaryEstimate:
         observed = (self.n01 + self.n10) / self.n
         return min(1.0, max(observed, 1.0 - _DISCORDANCE_UPPER ** (1.0 / self.n)))
 
+    def discordance_at(self, gain: float) -> float:
+        """The discordance rate planned for when the fine-tune gains ``gain`` on these data.
+
+        A gain is not made of discordant pairs out of nothing: the planning model is that
+        the fine-tune turns a share ``lam`` of its wrong answers right, whichever the base's
+        answer was, so the broke cell shrinks to ``p10 (1 - lam)``, the fixed cell grows by
+        ``lam p00``, and with ``gain = lam (p10 + p00)`` the discordance moves by
+        ``gain (p00 - p10) / (p00 + p10)``. (When both models answer each item independently
+        given its difficulty and the gain goes to items in proportion to their room to
+        improve, as in ``benchmarks/calibration.py``, this is the exact change; on A/A
+        data it is ``gain (1 - 2 accuracy)``, up for a weak model, down for a strong one.)
+        Holding the discordance fixed instead had the 0/1 power at the reported MDE at 70 %
+        at n = 50, not 80 %. Starts from :meth:`discordance_for_power`; never below
+        ``|gain|`` (a difference cannot exceed the share of items that changed) nor above 1.
+        """
+        wrong = self.n00 + self.n10
+        slope = (self.n00 - self.n10) / wrong if wrong else 0.0
+        g = abs(gain)
+        return min(1.0, max(self.discordance_for_power() + slope * g, g))
+
     def mde(self, alpha: float, power: float = 0.8, sided: int = 2) -> float:
         """Smallest |delta| the test detects with ``power`` at this n.
 
         One-sided, up to EXACT_MAX_N items: the power of the exact test itself (its
         rejection region summed under the trinomial alternative), solved for 80 %. Else
-        normal theory: ``sqrt(n) d = z_a sqrt(psi) + z_b sqrt(psi - d^2)`` (Connor 1987).
-        Either way the discordance rate ``psi`` is held at :meth:`discordance_for_power`.
+        normal theory for Tango's test with its continuity correction ``k`` (in items):
+        ``sqrt(n) d - k / sqrt(n) = z_a sqrt(psi) + z_b sqrt(psi - d^2)`` (Connor 1987).
+        Either way the discordance rate ``psi`` is :meth:`discordance_at` the effect.
         """
         from scipy.optimize import brentq
 
         z_a, z_b = _z_quantiles(alpha, power, sided)
-        psi, root_n = self.discordance_for_power(), math.sqrt(self.n)
+        root_n = math.sqrt(self.n)
         if sided == 1 and self.exact:
             from evalkit.stats import paired_binary_exact as exact
 
             def short(d: float) -> float:
-                return exact.power(self.n, 0.0, float(alpha), d, psi) - power
+                return exact.power(self.n, 0.0, float(alpha), d, self.discordance_at(d)) - power
 
-            if short(psi) >= 0.0:
-                return float(brentq(short, 0.0, psi, xtol=1e-9))
-            return (z_a + z_b) * math.sqrt(psi / self.n)
+            if short(1.0) >= 0.0:
+                return float(brentq(short, 0.0, 1.0, xtol=1e-9))
+            return (z_a + z_b) * math.sqrt(self.discordance_at(0.0) / self.n)
+
+        corr = 0.0 if self.exact else CONTINUITY / root_n
 
         def gap(d: float) -> float:
-            return root_n * d - z_a * math.sqrt(psi) - z_b * math.sqrt(max(psi - d * d, 0.0))
+            psi = self.discordance_at(d)
+            return root_n * d - corr - z_a * math.sqrt(psi) - z_b * math.sqrt(max(psi - d * d, 0.0))
 
-        top = math.sqrt(psi)
-        if gap(top) <= 0.0:
-            # Too few items for any effect compatible with psi: report the (large)
-            # normal-approximation value rather than pretend a bound.
-            return (z_a + z_b) * math.sqrt(psi / self.n)
-        return float(brentq(gap, 0.0, top, xtol=1e-12))
+        if gap(1.0) <= 0.0:
+            # Too few items for any effect: report the (large) normal-approximation value
+            # rather than pretend a bound.
+            return (z_a + z_b) * math.sqrt(self.discordance_at(0.0) / self.n)
+        return float(brentq(gap, 0.0, 1.0, xtol=1e-12))
 
     def n_needed(self, effect: float, alpha: float, power: float = 0.8, sided: int = 1) -> float:
         """Paired items needed to detect a true difference of ``|effect|``.
 
-        Connor's (1987) normal-theory count, which is what Tango's test needs; where that
-        count is within the exact test's range (one-sided, at most EXACT_MAX_N items), the
-        smallest n from there up at which the exact test itself has the power. The
-        discordance rate is :meth:`discordance_for_power`, raised to ``|effect|`` when that
-        is larger (a difference cannot exceed the share of items that changed).
+        Connor's (1987) normal-theory count for Tango's continuity-corrected test (the
+        smallest n with ``e n - a sqrt(n) - k >= 0``, ``a = z_a sqrt(psi) + z_b sqrt(psi -
+        e^2)``, ``k`` the correction in items); where that count is within the exact test's
+        range (one-sided, at most EXACT_MAX_N items), the smallest n from there up at which
+        the exact test itself has the power. The discordance rate is :meth:`discordance_at`
+        the effect.
         """
         from evalkit.stats.paired_binary_exact import EXACT_MAX_N
 
@@ -332,16 +369,21 @@ class PairedBinaryEstimate:
         e = abs(effect)
         if e == 0.0 or not math.isfinite(e):
             return math.inf
-        psi = max(self.discordance_for_power(), e)
-        need = math.ceil((z_a * math.sqrt(psi) + z_b * math.sqrt(psi - e * e)) ** 2 / (e * e) - 1e-9)
-        if sided == 1 and need <= EXACT_MAX_N:
+        psi = self.discordance_at(e)
+        a = z_a * math.sqrt(psi) + z_b * math.sqrt(max(psi - e * e, 0.0))
+        plain = math.ceil(a * a / (e * e) - 1e-9)
+        if plain > EXACT_MAX_N:  # Tango's corrected test: e sqrt(n)^2 - a sqrt(n) - k = 0
+            root = (a + math.sqrt(a * a + 4.0 * e * CONTINUITY)) / (2.0 * e)
+            return float(max(math.ceil(root * root - 1e-9), plain))
+        need = plain
+        if sided == 1:
             from evalkit.stats import paired_binary_exact as exact
 
             # The exact power is not monotone in n (the discreteness saw-tooth) and may beat
             # the normal approximation: scan up from half Connor's count; past the exact
             # range Tango's test (and Connor's count) takes over.
-            need = next((m for m in range(max(need // 2, 1), EXACT_MAX_N + 1)
-                         if exact.power(m, 0.0, float(alpha), e, psi) >= power), max(need, EXACT_MAX_N + 1))
+            need = next((m for m in range(max(plain // 2, 1), EXACT_MAX_N + 1)
+                         if exact.power(m, 0.0, float(alpha), e, psi) >= power), EXACT_MAX_N + 1)
         return float(need)
 
 

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from evalkit.stats import paired_binary_exact as exact
-from evalkit.stats.paired_binary import PairedBinaryEstimate, score_z
+from evalkit.stats.paired_binary import CONTINUITY, PairedBinaryEstimate, score_z
 
 
 def _outcomes(n: int) -> np.ndarray:
@@ -109,7 +109,12 @@ def test_estimate_uses_the_exact_test_up_to_the_threshold():
     same = PairedBinaryEstimate(10, 0, 0, 0)
     assert same.ci(0.05)[0] < 0 < same.ci(0.05)[1]
     big = PairedBinaryEstimate(306, 14, 26, 54)  # n = 400: Tango's test
-    assert not big.exact and big.p_greater(0.0) == big.score_p_greater(0.0)
+    # Above the exact range: Tango's test with the continuity correction, a little more
+    # conservative than Tango's own.
+    assert not big.exact and big.p_greater(0.0) == big.score_p_greater(0.0, CONTINUITY)
+    assert big.p_greater(0.0) > big.score_p_greater(0.0)
+    assert big.ci(0.05) == big.score_ci(0.05, CONTINUITY)
+    assert big.score_ci(0.05, CONTINUITY)[0] < big.score_ci(0.05)[0]
 
 
 def test_mde_gives_80_percent_power_of_the_exact_test():
@@ -118,7 +123,10 @@ def test_mde_gives_80_percent_power_of_the_exact_test():
     est = PairedBinaryEstimate(15, 6, 6, 13)  # n = 40, discordance 0.3
     alpha, n = 0.05, est.n
     mde = est.mde(alpha, 0.8, sided=1)
-    psi = est.discordance_for_power()
+    # The planning alternative: the fine-tune turns a share of its 19 wrong answers right,
+    # whichever the base's, so the discordance 0.3 moves by mde (13 - 6) / 19.
+    psi = 0.3 + mde * 7 / 19
+    assert est.discordance_at(mde) == pytest.approx(psi)
     out = _outcomes(n)
     reject = out[np.array([exact.p_greater(int(b), int(c), n, 0.0) for b, c in out]) < alpha]
     power = float(_pmf(reject, n, (psi + mde) / 2, (psi - mde) / 2).sum())
@@ -129,7 +137,7 @@ def test_n_needed_is_where_the_exact_test_reaches_the_power():
     est = PairedBinaryEstimate(15, 6, 6, 13)  # discordance 0.3
     effect, alpha = 0.25, 0.05
     need = int(est.n_needed(effect, alpha, 0.8, sided=1))
-    psi = est.discordance_for_power()
+    psi = 0.3 + effect * 7 / 19
     assert need <= exact.EXACT_MAX_N
     assert exact.power(need, 0.0, alpha, effect, psi) >= 0.8
     assert all(exact.power(m, 0.0, alpha, effect, psi) < 0.8 for m in range(1, need))
