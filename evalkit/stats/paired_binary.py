@@ -310,7 +310,11 @@ class PairedBinaryEstimate:
         improve, as in ``benchmarks/calibration.py``, this is the exact change; on A/A
         data it is ``gain (1 - 2 accuracy)``, up for a weak model, down for a strong one.)
         Holding the discordance fixed instead had the 0/1 power at the reported MDE at 70 %
-        at n = 50, not 80 %. Starts from :meth:`discordance_for_power`; never below
+        at n = 50, not 80 %. Margin tests (``must_not_regress``, planned at no true
+        difference) use the same rule with the margin as the distance: there the extra
+        discordance sits at the null boundary rather than the alternative, so it is a little
+        conservative (asks for a few more items), never optimistic for a model below 50 %.
+        Starts from :meth:`discordance_for_power`; never below
         ``|gain|`` (a difference cannot exceed the share of items that changed) nor above 1.
         """
         wrong = self.n00 + self.n10

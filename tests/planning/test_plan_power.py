@@ -21,11 +21,19 @@ def gates(*raw):
 def test_binary_must_not_regress_uses_connor_at_the_assumed_discordance():
     (gp,) = gate_power(gates({"type": "must_not_regress", "task": "qa", "metric": "exact_match", "margin": 0.05}),
                        {"qa": 400}, {}, n_candidates=1)
-    za, zb, psi, e = norm.ppf(0.95), norm.ppf(0.8), ASSUMED_DISCORDANCE, 0.05
-    assert gp.n_needed == math.ceil((za * math.sqrt(psi) + zb * math.sqrt(psi - e * e)) ** 2 / e ** 2)
-    # The detectable d solves sqrt(n) d = za sqrt(psi) + zb sqrt(psi - d^2) (n = 400: psi exact).
+    za, zb, psi0, e = norm.ppf(0.95), norm.ppf(0.8), ASSUMED_DISCORDANCE, 0.05
+    # The planned discordance moves with the effect: at p = 0.5 and discordance 0.2 the
+    # cells are 0.4 / 0.1 / 0.1 / 0.4, so by e (0.4 - 0.1) / (0.4 + 0.1) = 0.6 e
+    # (PairedBinaryEstimate.discordance_at); Tango's test carries half an item of
+    # continuity correction: the smallest n with e n - a sqrt(n) - 0.5 >= 0.
+    psi = psi0 + 0.6 * e
+    a = za * math.sqrt(psi) + zb * math.sqrt(psi - e * e)
+    assert gp.n_needed == math.ceil(((a + math.sqrt(a * a + 2.0 * e)) / (2.0 * e)) ** 2)
+    # The detectable d solves sqrt(n) d - 0.5 / sqrt(n) = za sqrt(psi) + zb sqrt(psi - d^2)
+    # (n = 400: psi0 exact), psi = psi0 + 0.6 d.
     d = gp.detectable
-    assert math.sqrt(400) * d == pytest.approx(za * math.sqrt(psi) + zb * math.sqrt(psi - d * d), rel=1e-6)
+    psi = psi0 + 0.6 * d
+    assert math.sqrt(400) * d - 0.5 / 20 == pytest.approx(za * math.sqrt(psi) + zb * math.sqrt(psi - d * d), rel=1e-6)
 
 
 def test_bounded_metric_must_improve_uses_the_normal_formula_at_holms_first_level():
