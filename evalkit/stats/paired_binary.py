@@ -311,9 +311,9 @@ class PairedBinaryEstimate:
         data it is ``gain (1 - 2 accuracy)``, up for a weak model, down for a strong one.)
         Holding the discordance fixed instead had the 0/1 power at the reported MDE at 70 %
         at n = 50, not 80 %. Margin tests (``must_not_regress``, planned at no true
-        difference) use the same rule with the margin as the distance: there the extra
-        discordance sits at the null boundary rather than the alternative, so it is a little
-        conservative (asks for a few more items), never optimistic for a model below 50 %.
+        difference) use the same rule with the margin as the distance, an approximation
+        there: the changed items then sit at the null boundary, not at the alternative,
+        and a loss moves the discordance by its own amount (not calibrated in the table).
         Starts from :meth:`discordance_for_power`; never below
         ``|gain|`` (a difference cannot exceed the share of items that changed) nor above 1.
         """
