@@ -15,7 +15,8 @@ Wald interval it is never zero-width (ten identical answers give about [-0.28, 0
 it keeps close to nominal coverage from n = 10 up. Close is not at most: up to
 ``paired_binary_exact.EXACT_MAX_N`` items the one-sided tests, bounds and intervals the
 gates and the compare table read are the exact unconditional ones with the same ordering
-(:mod:`evalkit.stats.paired_binary_exact`), whose size never exceeds alpha; the
+(:mod:`evalkit.stats.paired_binary_exact`), whose size never exceeds alpha; above it
+Tango's test with half an item of continuity correction (``CONTINUITY``); the plain
 asymptotic ones stay available as ``score_*``. The two-sided p-value at 0 is the
 exact mid-p McNemar test (Fagerland, Lydersen & Laake 2013), which holds its size better
 than the asymptotic score test when few pairs are discordant.
@@ -202,7 +203,7 @@ class PairedBinaryEstimate:
 
     @property
     def test_name(self) -> str:
-        return "exact unconditional (Tango-ordered)" if self.exact else self.method
+        return "exact unconditional (Tango-ordered)" if self.exact else f"{self.method}, continuity-corrected"
 
     # Tango's asymptotic score interval and tests: the known-answer ones with the default
     # correction 0; above EXACT_MAX_N the gates read them with correction CONTINUITY.

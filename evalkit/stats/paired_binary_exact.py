@@ -25,7 +25,8 @@ always agrees with its p-value.
 Cost: a p-value is a few milliseconds and a bound a dozen p-values, so the exact path is
 used up to EXACT_MAX_N items (cached per cell counts); above it Tango's asymptotic test,
 whose exact size there is within a few per cent of alpha (over the whole null boundary, at
-most 1.04 alpha at n = 200 and 1.01 alpha at n = 1000).
+most 1.04 alpha at n = 200 and 1.01 alpha at n = 1000), with half an item of continuity
+correction (``paired_binary.CONTINUITY``) that brings the calibration rows under alpha.
 
 Why hand-written: neither scipy (``boschloo_exact``/``barnard_exact`` are for two
 independent samples) nor statsmodels has an exact unconditional test for paired
@@ -41,8 +42,8 @@ import numpy as np
 
 from evalkit.stats.paired_binary import _z_of, score_z
 
-# Up to this many items the tests and bounds are exact; above it, Tango's asymptotic ones
-# (close to exact there, and O(1) in n where the exact ones grow with n).
+# Up to this many items the tests and bounds are exact; above it, Tango's asymptotic ones,
+# continuity-corrected (close to exact there, and O(1) in n where the exact ones grow with n).
 EXACT_MAX_N = 100
 _GRID = 24  # nuisance grid points on the null boundary
 _REFINE = 2  # rounds of a finer grid around each local maximum of the grid
