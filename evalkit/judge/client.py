@@ -37,8 +37,9 @@ class Usage:
         self.completion_tokens += getattr(out, "completion_tokens", 0)
         cost = getattr(out, "extra", {}).get("cost_usd")
         self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
-        if not cached:
-            self.latencies.append(getattr(out, "latency_s", 0.0))
+        latency = getattr(out, "latency_s", None)
+        if latency is not None:  # as the models' latency: the time recorded when it was answered, cached or not
+            self.latencies.append(latency)
 
     def summary(self) -> dict:
         import numpy as np

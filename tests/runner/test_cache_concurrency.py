@@ -14,10 +14,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _numbers(path: Path):
-    """compare.json's comparisons without latencies (each process may have timed its own answers)."""
+    """compare.json's comparisons without latencies (each process may have timed its own answers)
+    and the run folders' paths (each process wrote its own)."""
     def strip(x):
         if isinstance(x, dict):
-            return {k: strip(v) for k, v in x.items() if not k.startswith("latency")}
+            return {k: strip(v) for k, v in x.items() if not k.startswith("latency") and not k.endswith("_source")}
         return [strip(v) for v in x] if isinstance(x, list) else x
 
     return strip(json.loads(path.read_text())["comparisons"])
