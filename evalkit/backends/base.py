@@ -109,6 +109,14 @@ RESPONSE_TYPES: dict[RequestKind, type] = {
 Outcome = Union[Response, BackendError]
 
 
+def indices_by_kind(requests: Sequence[Request]) -> dict[type, list[int]]:
+    """{request class: positions in ``requests``}, in order: a backend answers each kind in bulk."""
+    by_kind: dict[type, list[int]] = {}
+    for i, r in enumerate(requests):
+        by_kind.setdefault(type(r), []).append(i)
+    return by_kind
+
+
 class Backend(ABC):
     """One model behind one provider.
 

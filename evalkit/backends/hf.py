@@ -31,6 +31,7 @@ from evalkit.backends.base import (
     RequestKind,
     RollingLoglikelihood,
     RollingRequest,
+    indices_by_kind,
 )
 from evalkit.config_base import ModelConfigBase
 from evalkit.errors import BackendError, FatalBackendError
@@ -195,9 +196,7 @@ class HFBackend(Backend):
 
     def submit(self, requests: Sequence[Request]) -> Iterator[tuple[int, Outcome]]:
         self._ensure_loaded()
-        by_kind: dict[type, list[int]] = {}
-        for i, r in enumerate(requests):
-            by_kind.setdefault(type(r), []).append(i)
+        by_kind = indices_by_kind(requests)
         if LoglikelihoodRequest in by_kind:
             yield from self._loglikelihood(requests, by_kind[LoglikelihoodRequest])
         if RollingRequest in by_kind:
@@ -250,12 +249,9 @@ class HFBackend(Backend):
             yield idx[j], gen
 
     def _prompt(self, req: GenerateRequest) -> str:
-        if not self.config.chat_template:
-            return req.as_text()
-        if not getattr(self._tokenizer, "chat_template", None):
-            raise FatalBackendError(f"model '{self.config.model}': chat_template is true but its tokenizer has no chat template")
-        msgs = [{"role": m.role, "content": m.content} for m in req.messages]
-        return self._tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        from evalkit.backends.hf_scoring import chat_prompt
+
+        return chat_prompt(self._tokenizer, req, model=self.config.model, use_template=self.config.chat_template)
 
     def close(self) -> None:
         if self._base is not None:

@@ -56,6 +56,19 @@ def max_length_of(model_config, tokenizer, configured: int | None) -> int:
     return DEFAULT_MAX_LENGTH
 
 
+def chat_prompt(tokenizer, req, *, model: str, use_template: bool) -> str:
+    """A generation request's prompt text: plain, or (``chat_template: true``) the messages
+    through the tokenizer's chat template, as the hf and vllm backends both send it."""
+    if not use_template:
+        return req.as_text()
+    if not getattr(tokenizer, "chat_template", None):
+        from evalkit.errors import FatalBackendError
+
+        raise FatalBackendError(f"model '{model}': chat_template is true but its tokenizer has no chat template")
+    msgs = [{"role": m.role, "content": m.content} for m in req.messages]
+    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+
+
 class Tokens:
     """lm-eval's tokenization of contexts, continuations and documents, done in bulk."""
 

@@ -31,6 +31,7 @@ from evalkit.backends.base import (
     RequestKind,
     RollingLoglikelihood,
     RollingRequest,
+    indices_by_kind,
 )
 from evalkit.config_base import ModelConfigBase
 from evalkit.errors import BackendError, FatalBackendError, MissingExtra
@@ -117,9 +118,7 @@ class LmEvalBackend(Backend):
 
     def submit(self, requests: Sequence[Request]) -> Iterator[tuple[int, Outcome]]:
         lm = self.lm()
-        by_kind: dict[type, list[int]] = {}
-        for i, r in enumerate(requests):
-            by_kind.setdefault(type(r), []).append(i)
+        by_kind = indices_by_kind(requests)
         for kind, idx in by_kind.items():
             reqs = [requests[i] for i in idx]
             start = time.perf_counter()

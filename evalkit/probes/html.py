@@ -1,5 +1,5 @@
 """report.html sections of the probes, read from compare.json: the safety panel (a table and
-the two-axis plot) and the bias probes. Empty when absent."""
+the two-axis plot) and the bias probes (``bias_probes``). Empty when absent."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ def _num(x, signed: bool = False) -> str:
     if x is None:
         return "-"
     return f"{x:+.3f}" if signed else f"{x:.3f}"
+
+
+def _delta_ci(r: dict) -> str:
+    return f"{_num(r['delta'], True)} [{_num(r['ci_low'], True)}, {_num(r['ci_high'], True)}]"
 
 
 def _rate(r: dict) -> tuple:
@@ -40,9 +44,8 @@ def safety_html(compare: dict, esc: Callable) -> list[str]:
     rows = []
     for cand, items in section["by_candidate"].items():
         for r in items:
-            ci = f"{_num(r['delta'], True)} [{_num(r['ci_low'], True)}, {_num(r['ci_high'], True)}]"
             rows.append(f"<tr><td>{esc(cand)}</td><td>{esc(AXIS_TITLES[r['axis']])}</td><td>{_num(r['base']['value'])}</td>"
-                        f"<td>{_num(r['ft']['value'])}</td><td>{ci}</td><td>{r['n']}</td></tr>")
+                        f"<td>{_num(r['ft']['value'])}</td><td>{_delta_ci(r)}</td><td>{r['n']}</td></tr>")
     head = "<tr><th>candidate</th><th>axis (lower is better)</th><th>base</th><th>candidate</th><th>delta [CI]</th><th>n</th></tr>"
     out = ["<h2>Safety drift</h2>"]
     if section.get("note"):
@@ -57,7 +60,26 @@ def safety_html(compare: dict, esc: Callable) -> list[str]:
     return out
 
 
-def probe_sections(compare: dict, esc: Callable) -> list[str]:
-    from evalkit.probes.bias_html import bias_html
+def _with_ci(r: dict) -> str:
+    return f"{_num(r['value'])} [{_num(r['low'])}, {_num(r['high'])}]"
 
+
+def bias_html(compare: dict, esc: Callable) -> list[str]:
+    section = compare.get("bias_probes")
+    if not section:
+        return []
+    rows = []
+    for cand, items in section["by_candidate"].items():
+        for r in items:
+            rows.append(f"<tr><td>{esc(cand)}</td><td>{esc(r['task'])}</td><td>{esc(r['measure'])}</td>"
+                        f"<td>{esc(r['subset'])}</td><td>{esc(r['detail'])}</td><td>{_with_ci(r['base'])}</td>"
+                        f"<td>{_with_ci(r['ft'])}</td><td>{_delta_ci(r)}</td><td>{r['n']}</td></tr>")
+    head = ("<tr><th>candidate</th><th>task</th><th>measure</th><th>subset</th><th>groups</th><th>base [CI]</th>"
+            "<th>candidate [CI]</th><th>delta [CI]</th><th>n</th></tr>")
+    return ["<h2>Bias probes</h2>", "<p>flip rate: pairs whose answer changed with the attribute; group gap: group A's "
+            "share of expected answers minus group B's; BBQ bias: 0 unbiased, 1 always stereotyped.</p>",
+            f"<table>{head}{''.join(rows)}</table>"]
+
+
+def probe_sections(compare: dict, esc: Callable) -> list[str]:
     return safety_html(compare, esc) + bias_html(compare, esc)
