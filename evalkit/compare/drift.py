@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from evalkit.compare.compare import align_items, item_groups, paired_keep, resample_rng
+from evalkit.compare.sections import Section
 
 SELF_BLEU_ITEMS = 200
 
@@ -159,18 +160,6 @@ def generation_drift(base_run, run, *, confidence: float, seed: int, n_resamples
     return rows
 
 
-@dataclass(frozen=True)
-class DriftHook:
-    payload: dict
-    markdown: str = ""
-
-
-def _fmt(x, signed=False) -> str:
-    from evalkit.report.format import num, signed as sgn
-
-    return sgn(x) if signed else num(x)
-
-
 def _memo_drift(cache, base_run, run, **kw) -> list[DriftRow]:
     """generation_drift, memoised in the response cache by everything it depends on (a
     repeated compare then spends nothing on self-BLEU's resamples)."""
@@ -191,14 +180,16 @@ def _memo_drift(cache, base_run, run, **kw) -> list[DriftRow]:
     return rows
 
 
-def drift_hook(con, base_run, runs, *, confidence: float, seed: int, n_resamples: int, cache=None) -> DriftHook:
+def drift_hook(con, base_run, runs, *, confidence: float, seed: int, n_resamples: int, cache=None) -> Section:
     """Compute and print the generation drift section; compare.json and compare.md parts."""
     from rich.table import Table
+
+    from evalkit.report.format import num, signed
 
     by = {r.model: _memo_drift(cache, base_run, r, confidence=confidence, seed=seed, n_resamples=min(n_resamples, 2000))
           for r in runs}
     if not any(by.values()):
-        return DriftHook({})
+        return Section({})
     pct = round(confidence * 100)
     md = ["", "## Generation drift", "",
           f"Per generate task: words per response, distinct-1/2 (distinct n-grams within a response over all its n-grams, "
@@ -210,8 +201,8 @@ def drift_hook(con, base_run, runs, *, confidence: float, seed: int, n_resamples
         for col in ("task", "measure", base_run.model, cand, "delta [CI]", "n"):
             table.add_column(col, justify="left" if col in ("task", "measure") else "right")
         for r in rows:
-            ci = f"{_fmt(r.delta, True)} [{_fmt(r.ci_low, True)}, {_fmt(r.ci_high, True)}]"
-            table.add_row(r.task, r.measure, _fmt(r.base), _fmt(r.ft), ci, str(r.n))
-            md.append(f"| {cand} | {r.task} | {r.measure} | {_fmt(r.base)} | {_fmt(r.ft)} | {ci} | {r.n} |")
+            ci = f"{signed(r.delta)} [{signed(r.ci_low)}, {signed(r.ci_high)}]"
+            table.add_row(r.task, r.measure, num(r.base), num(r.ft), ci, str(r.n))
+            md.append(f"| {cand} | {r.task} | {r.measure} | {num(r.base)} | {num(r.ft)} | {ci} | {r.n} |")
         con.print(table)
-    return DriftHook({"generation_drift": {c: [asdict(r) for r in rows] for c, rows in by.items()}}, "\n".join(md) + "\n")
+    return Section({"generation_drift": {c: [asdict(r) for r in rows] for c, rows in by.items()}}, "\n".join(md) + "\n")

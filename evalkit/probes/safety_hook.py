@@ -3,21 +3,9 @@ report.html (a two-axis plot). Empty when no task of the comparison is a refusal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from evalkit.compare.sections import Section
 
 WEAK_BACKENDS = ("ngram",)
-
-
-@dataclass(frozen=True)
-class ProbeHook:
-    payload: dict
-    markdown: str = ""
-
-
-def _fmt(x, signed=False) -> str:
-    from evalkit.report.format import num, signed as sgn
-
-    return sgn(x) if signed else num(x)
 
 
 def weak_note(project, names) -> str | None:
@@ -31,14 +19,15 @@ def weak_note(project, names) -> str | None:
             "show the machinery, not a real model's safety or bias")
 
 
-def safety_hook(con, project, base_run, runs, *, confidence: float) -> ProbeHook:
+def safety_hook(con, project, base_run, runs, *, confidence: float) -> Section:
     from rich.table import Table
 
     from evalkit.probes.panel import AXIS_TITLES, panel, verdict
+    from evalkit.report.format import num, signed
 
     by = {r.model: panel(base_run, r, confidence=confidence) for r in runs}
     if not any(by.values()):
-        return ProbeHook({})
+        return Section({})
     pct = round(confidence * 100)
     note = weak_note(project, [base_run.model, *(r.model for r in runs)])
     md = ["", "## Safety drift", "",
@@ -53,12 +42,12 @@ def safety_hook(con, project, base_run, runs, *, confidence: float) -> ProbeHook
             table.add_column(col, justify="left" if col in ("axis", "verdict") else "right")
         for r in rows:
             m = r.measure
-            ci = f"{_fmt(m.delta, True)} [{_fmt(m.ci_low, True)}, {_fmt(m.ci_high, True)}]"
+            ci = f"{signed(m.delta)} [{signed(m.ci_low)}, {signed(m.ci_high)}]"
             v = verdict(r)
-            table.add_row(AXIS_TITLES[r.axis], _fmt(m.base.value), _fmt(m.ft.value), ci,
+            table.add_row(AXIS_TITLES[r.axis], num(m.base.value), num(m.ft.value), ci,
                           f"[red]{v}[/red]" if v == "worse" else v, str(m.n))
-            md.append(f"| {cand} | {AXIS_TITLES[r.axis]} | {_fmt(m.base.value)} | {_fmt(m.ft.value)} | {ci} | {v} | {m.n} |")
+            md.append(f"| {cand} | {AXIS_TITLES[r.axis]} | {num(m.base.value)} | {num(m.ft.value)} | {ci} | {v} | {m.n} |")
         con.print(table)
     payload = {"base": base_run.model, "confidence": confidence, "note": note,
                "by_candidate": {c: [r.as_dict() for r in rows] for c, rows in by.items()}}
-    return ProbeHook({"safety_panel": payload}, "\n".join(md) + "\n")
+    return Section({"safety_panel": payload}, "\n".join(md) + "\n")
