@@ -9,9 +9,13 @@ numerator/denominator metric with the direction and range the importer recorded.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
+
+from evalkit.errors import DataError
 
 from evalkit.results import MetricValue, RunResult, TaskResult
 
@@ -32,6 +36,16 @@ class ImportedTask:
     samples: list[dict[str, Any]]  # task, id, status, prompt, response, reference, metrics, stats, extra
     metrics: dict[str, MetricInfo]
     item_hashes: dict[str, str] = field(default_factory=dict)  # id -> hash of the item's content
+
+
+def load_json_log(path: Path, harness: str) -> Any:
+    """A log's JSON document; one line naming the file (and the JSON error's line) otherwise."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(f"not UTF-8 text; not a file {harness} wrote", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
 
 
 def sample(task: str, sid: str, *, prompt, response, reference, metrics: dict, stats: dict, extra: dict,

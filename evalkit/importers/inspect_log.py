@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import DataError
-from evalkit.importers.build import ImportedTask, MetricInfo, sample
+from evalkit.importers.build import ImportedTask, MetricInfo, load_json_log, sample
 
 _LETTERS = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
 _WORDS = {"yes": 1.0, "true": 1.0, "no": 0.0, "false": 0.0}
@@ -158,12 +158,7 @@ def _read_zip(path: Path) -> tuple[dict, list[dict]]:
 
 
 def _read_json_log(path: Path) -> tuple[dict, list[dict]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise DataError("not UTF-8 text; not a log inspect_ai wrote", path=path) from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    data = load_json_log(path, "inspect_ai")
     if not isinstance(data, dict):
         raise DataError("expected a JSON object (an inspect_ai EvalLog)", path=path)
     return data, list(data.get("samples") or [])

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import DataError
-from evalkit.importers.build import ImportedTask, MetricInfo, sample
+from evalkit.importers.build import ImportedTask, MetricInfo, load_json_log, sample
 
 _TYPES = {"multiple_choice": "multiple_choice", "generate_until": "generate", "loglikelihood_rolling": "perplexity",
           "loglikelihood": "loglikelihood"}
@@ -45,12 +45,7 @@ def _files(path: Path) -> tuple[Path, list[Path]]:
 
 
 def _load_results(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise DataError("not UTF-8 text; not a file lm-eval wrote", path=path) from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    data = load_json_log(path, "lm-eval")
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise DataError("not an lm-eval results file: no \"results\" mapping", path=path)
     return data
